@@ -1,0 +1,188 @@
+// One test suite run against both Engine implementations: the in-memory
+// engine must behave exactly like RocksDB for everything above it.
+#include <gtest/gtest.h>
+
+#include "storage/memory_engine.h"
+#include "storage/rocksdb_engine.h"
+#include "tests/temp_dir.h"
+
+namespace gossipkv {
+namespace {
+
+struct MemoryFactory {
+  std::unique_ptr<Engine> Make() { return std::make_unique<MemoryEngine>(); }
+};
+
+struct RocksDBFactory {
+  testing::TempDir dir;
+  std::unique_ptr<Engine> Make() {
+    auto engine =
+        RocksDBEngine::Open(dir.str(), RocksDBOptions{Durability::kBuffered});
+    EXPECT_TRUE(engine) << engine.error().ToString();
+    return std::move(*engine);
+  }
+};
+
+template <typename Factory>
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { engine_ = factory_.Make(); }
+  Factory factory_;
+  std::unique_ptr<Engine> engine_;
+};
+
+using Factories = ::testing::Types<MemoryFactory, RocksDBFactory>;
+class FactoryNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, MemoryFactory> ? "Memory" : "RocksDB";
+  }
+};
+TYPED_TEST_SUITE(EngineTest, Factories, FactoryNames);
+
+std::vector<std::string> Keys(EngineReader& reader, Column column,
+                              std::string_view begin = "",
+                              std::string_view end = "") {
+  std::vector<std::string> keys;
+  EXPECT_TRUE(reader
+                  .Scan(column, begin, end,
+                        [&](std::string_view k, std::string_view) {
+                          keys.emplace_back(k);
+                          return true;
+                        })
+                  .ok());
+  return keys;
+}
+
+TYPED_TEST(EngineTest, GetPutDelete) {
+  Engine& e = *this->engine_;
+  EXPECT_FALSE(e.Get(Column::kEntries, "k")->has_value());
+  WriteBatch b;
+  b.Put(Column::kEntries, "k", "v1");
+  ASSERT_TRUE(e.Write(b).ok());
+  EXPECT_EQ(**e.Get(Column::kEntries, "k"), "v1");
+  b.Clear();
+  b.Delete(Column::kEntries, "k");
+  ASSERT_TRUE(e.Write(b).ok());
+  EXPECT_FALSE(e.Get(Column::kEntries, "k")->has_value());
+}
+
+TYPED_TEST(EngineTest, ColumnsAreSeparate) {
+  Engine& e = *this->engine_;
+  WriteBatch b;
+  b.Put(Column::kEntries, "k", "entry");
+  b.Put(Column::kDigests, "k", "digest");
+  ASSERT_TRUE(e.Write(b).ok());
+  EXPECT_EQ(**e.Get(Column::kEntries, "k"), "entry");
+  EXPECT_EQ(**e.Get(Column::kDigests, "k"), "digest");
+  EXPECT_FALSE(e.Get(Column::kMeta, "k")->has_value());
+}
+
+TYPED_TEST(EngineTest, BatchAppliesInOrder) {
+  Engine& e = *this->engine_;
+  WriteBatch b;
+  b.Put(Column::kMeta, "x", "1");
+  b.Delete(Column::kMeta, "x");
+  b.Put(Column::kMeta, "y", "1");
+  b.Put(Column::kMeta, "y", "2");
+  ASSERT_TRUE(e.Write(b).ok());
+  EXPECT_FALSE(e.Get(Column::kMeta, "x")->has_value());
+  EXPECT_EQ(**e.Get(Column::kMeta, "y"), "2");
+}
+
+TYPED_TEST(EngineTest, ScansAreOrderedAndBounded) {
+  Engine& e = *this->engine_;
+  WriteBatch b;
+  const std::vector<std::string> keys = {"b", "a", "c\xff",
+                                         "c", "d", std::string("c\0", 2)};
+  for (const auto& k : keys) b.Put(Column::kDigests, k, "v");
+  ASSERT_TRUE(e.Write(b).ok());
+  EXPECT_EQ(Keys(e, Column::kDigests),
+            (std::vector<std::string>{"a", "b", "c", std::string("c\0", 2),
+                                      "c\xff", "d"}));
+  EXPECT_EQ(
+      Keys(e, Column::kDigests, "b", "d"),
+      (std::vector<std::string>{"b", "c", std::string("c\0", 2), "c\xff"}));
+  std::vector<std::string> prefixed;
+  ASSERT_TRUE(e.ScanPrefix(Column::kDigests, "c",
+                           [&](std::string_view k, std::string_view) {
+                             prefixed.emplace_back(k);
+                             return true;
+                           })
+                  .ok());
+  EXPECT_EQ(prefixed.size(), 3u);
+  int visited = 0;
+  ASSERT_TRUE(
+      e.Scan(Column::kDigests, "", "", [&](std::string_view, std::string_view) {
+         return ++visited < 2;
+       }).ok());
+  EXPECT_EQ(visited, 2) << "returning false stops the scan";
+}
+
+TYPED_TEST(EngineTest, SnapshotIgnoresLaterWrites) {
+  Engine& e = *this->engine_;
+  WriteBatch b;
+  b.Put(Column::kEntries, "a", "old");
+  b.Put(Column::kEntries, "b", "old");
+  ASSERT_TRUE(e.Write(b).ok());
+  auto snapshot = e.NewSnapshot();
+  b.Clear();
+  b.Put(Column::kEntries, "a", "new");
+  b.Delete(Column::kEntries, "b");
+  b.Put(Column::kEntries, "c", "new");
+  ASSERT_TRUE(e.Write(b).ok());
+  EXPECT_EQ(**snapshot->Get(Column::kEntries, "a"), "old");
+  EXPECT_EQ(Keys(*snapshot, Column::kEntries),
+            (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Keys(e, Column::kEntries), (std::vector<std::string>{"a", "c"}));
+}
+
+TYPED_TEST(EngineTest, ScanSeesOneStateEvenIfTheVisitorWrites) {
+  Engine& e = *this->engine_;
+  WriteBatch b;
+  for (int i = 0; i < 100; ++i)
+    b.Put(Column::kEntries, "k" + std::to_string(1000 + i), "v");
+  ASSERT_TRUE(e.Write(b).ok());
+  int seen = 0;
+  ASSERT_TRUE(e.Scan(Column::kEntries, "", "",
+                     [&](std::string_view k, std::string_view) {
+                       WriteBatch w;
+                       w.Put(Column::kEntries, std::string(k) + "x",
+                             "added during scan");
+                       EXPECT_TRUE(e.Write(w).ok());
+                       ++seen;
+                       return true;
+                     })
+                  .ok());
+  EXPECT_EQ(seen, 100);
+}
+
+TEST(RocksDBEngineTest, DataSurvivesReopen) {
+  testing::TempDir dir;
+  for (Durability d : {Durability::kFsync, Durability::kBuffered}) {
+    {
+      auto e = RocksDBEngine::Open(dir.str(), RocksDBOptions{d});
+      ASSERT_TRUE(e);
+      WriteBatch b;
+      b.Put(Column::kMeta, "durable",
+            d == Durability::kFsync ? "fsync" : "buffered");
+      ASSERT_TRUE((*e)->Write(b).ok());
+    }
+    auto e = RocksDBEngine::Open(dir.str(), RocksDBOptions{d});
+    ASSERT_TRUE(e);
+    EXPECT_EQ(**(*e)->Get(Column::kMeta, "durable"),
+              d == Durability::kFsync ? "fsync" : "buffered");
+  }
+}
+
+TEST(RocksDBEngineTest, OpenFailureIsAnErrorNotACrash) {
+  auto e = RocksDBEngine::Open("/proc/gossipkv-cannot-create-this",
+                               RocksDBOptions{});
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message().find("/proc/gossipkv-cannot-create-this"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace gossipkv
