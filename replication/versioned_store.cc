@@ -1,5 +1,5 @@
-// VersionedStore and WriteSet: entries and digests written together, the
-// tree moved after commit, identity and tree recovered at open.
+// VersionedStore and WriteSet: one record per key, the tree moved after
+// commit, identity and tree recovered at open.
 #include "replication/versioned_store.h"
 
 #include <fmt/format.h>
@@ -12,11 +12,34 @@ namespace gossipkv {
 namespace {
 
 constexpr std::string_view kIdentityKey = "identity";
-constexpr uint32_t kSchemaVersion = 1;
+constexpr uint32_t kSchemaVersion = 2;
+constexpr size_t kSegmentPrefix = 4;
+constexpr char kFlagDeleted = 1;  // the winner is a tombstone
+
+std::string RecordValue(const Entry& entry, std::string_view encoded) {
+  std::string out;
+  out.reserve(1 + encoded.size());
+  out.push_back(entry.IsDeleted() ? kFlagDeleted : 0);
+  out.append(encoded);
+  return out;
+}
 
 Status KeyCorruption(std::string_view key, const Status& cause) {
   return Status::Corruption(fmt::format(
       "entry for key '{}': {}", EscapeForDisplay(key), cause.message()));
+}
+
+// Decodes a stored record (flags ++ entry); the canonical bytes' hash too.
+struct Decoded {
+  Entry entry;
+  uint64_t hash;
+};
+Result<Decoded> DecodeRecord(std::string_view key, std::string_view record) {
+  if (record.empty())
+    return KeyCorruption(key, Status::Corruption("empty record"));
+  auto entry = DecodeEntry(record.substr(1));
+  if (!entry) return KeyCorruption(key, entry.error());
+  return Decoded{std::move(*entry), EntryHash(key, record.substr(1))};
 }
 
 }  // namespace
@@ -26,22 +49,22 @@ Status KeyCorruption(std::string_view key, const Status& cause) {
 Result<WriteSet::Pending*> WriteSet::Load(std::string_view key) {
   auto it = pending_.find(std::string(key));
   if (it != pending_.end()) return &it->second;
-  auto stored = store_.engine_.Get(Column::kEntries, key);
+  auto stored = store_.Lookup(key);
   if (!stored) return stored.error();
   Pending pending;
-  if (stored->has_value()) {
-    auto entry = DecodeEntry(**stored);
-    if (!entry) return KeyCorruption(key, entry.error());
-    pending.stored_hash = EntryHash(key, **stored);
-    pending.entry = std::move(*entry);
+  if (stored->entry) {
+    pending.stored_hash = stored->hash;
+    pending.stored_live = !stored->entry->IsDeleted();
+    pending.entry = std::move(stored->entry);
   }
   return &pending_.emplace(std::string(key), std::move(pending)).first->second;
 }
 
 Result<std::optional<Entry>> WriteSet::Read(std::string_view key) {
-  auto pending = Load(key);
-  if (!pending) return pending.error();
-  return (*pending)->entry;
+  // Pure reads stay out of pending_, so Commit never re-encodes them.
+  auto it = pending_.find(std::string(key));
+  if (it != pending_.end()) return it->second.entry;
+  return store_.Get(key);
 }
 
 Result<Entry> WriteSet::Write(std::string_view key,
@@ -61,16 +84,11 @@ Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote) {
   auto loaded = Load(key);
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
-  if (!p.entry) {
-    p.entry = remote;
-    if (store_.options_.conflict_mode == ConflictMode::kLastWriteWins) {
-      p.entry = gossipkv::Merge(remote, remote, ConflictMode::kLastWriteWins);
-    }
-    return true;
-  }
-  Entry merged =
-      gossipkv::Merge(*p.entry, remote, store_.options_.conflict_mode);
-  if (merged == *p.entry) return false;
+  const ConflictMode mode = store_.options_.conflict_mode;
+  // Merging with itself normalises a remote entry to this node's mode.
+  Entry merged = p.entry ? gossipkv::Merge(*p.entry, remote, mode)
+                         : gossipkv::Merge(remote, remote, mode);
+  if (p.entry && merged == *p.entry) return false;
   p.entry = std::move(merged);
   return true;
 }
@@ -86,33 +104,38 @@ Status WriteSet::Commit() {
   struct TreeMove {
     uint32_t segment;
     std::optional<uint64_t> old_hash, new_hash;
+    int live_delta;
+    const std::string* key;
+    std::optional<Entry>* entry;
   };
   std::vector<TreeMove> moves;
   moves.reserve(pending_.size());
   WriteBatch batch;
   for (auto& [key, p] : pending_) {
-    const uint32_t segment = store_.tree_.SegmentOfKey(key);
-    const std::string digest_key = store_.DigestKey(key);
+    const std::string storage_key = store_.StorageKey(key);
     std::optional<uint64_t> new_hash;
+    const bool live = p.entry && !p.entry->IsDeleted();
     if (p.entry) {
-      std::string bytes = EncodeEntry(*p.entry);
-      new_hash = EntryHash(key, bytes);
+      std::string encoded = EncodeEntry(*p.entry);
+      new_hash = EntryHash(key, encoded);
       if (new_hash == p.stored_hash) continue;  // unchanged: nothing to write
-      std::string hash_bytes;
-      AppendBigEndian64(hash_bytes, *new_hash);
-      batch.Put(Column::kEntries, key, bytes);
-      batch.Put(Column::kDigests, digest_key, hash_bytes);
+      batch.Put(Column::kEntries, storage_key, RecordValue(*p.entry, encoded));
     } else {
       if (!p.stored_hash) continue;  // erased something never stored
-      batch.Delete(Column::kEntries, key);
-      batch.Delete(Column::kDigests, digest_key);
+      batch.Delete(Column::kEntries, storage_key);
     }
-    moves.push_back({segment, p.stored_hash, new_hash});
+    moves.push_back({ReadBigEndian32(storage_key), p.stored_hash, new_hash,
+                     int{live} - int{p.stored_live}, &key, &p.entry});
   }
-  pending_.clear();
-  if (batch.empty()) return Status::Ok();
-  GOSSIPKV_RETURN_IF_ERROR(store_.engine_.Write(batch));
-  for (const auto& m : moves) {
+  Status written = batch.empty() ? Status::Ok() : store_.engine_.Write(batch);
+  if (!written.ok()) {
+    pending_.clear();
+    return written;
+  }
+  for (auto& m : moves) {
+    // Only now, with the change stored, may the cache show it.
+    store_.cache_.Put(*m.key, EntryCache::Cached{std::move(*m.entry),
+                                                 m.new_hash.value_or(0)});
     if (m.old_hash) {
       store_.tree_.Remove(m.segment, *m.old_hash);
     } else {
@@ -123,7 +146,9 @@ Status WriteSet::Commit() {
     } else {
       --store_.key_count_;
     }
+    store_.live_key_count_ += m.live_delta;
   }
+  pending_.clear();
   return Status::Ok();
 }
 
@@ -134,7 +159,8 @@ VersionedStore::VersionedStore(Engine& engine, const StoreOptions& options,
     : engine_(engine),
       options_(options),
       clock_(clock),
-      tree_(options.merkle) {}
+      tree_(options.merkle),
+      cache_(options.entry_cache_bytes) {}
 
 Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
     Engine& engine, std::string_view node_id, const StoreOptions& options,
@@ -145,7 +171,7 @@ Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
   std::unique_ptr<VersionedStore> store(
       new VersionedStore(engine, options, clock));
   GOSSIPKV_RETURN_IF_ERROR(store->LoadIdentity(node_id, random));
-  if (store->rekey_needed_) GOSSIPKV_RETURN_IF_ERROR(store->RekeyDigests());
+  if (store->rekey_needed_) GOSSIPKV_RETURN_IF_ERROR(store->Rekey());
   GOSSIPKV_RETURN_IF_ERROR(store->RebuildTree());
   return store;
 }
@@ -153,48 +179,49 @@ Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
 Status VersionedStore::LoadIdentity(std::string_view node_id, Random& random) {
   auto stored = engine_.Get(Column::kMeta, kIdentityKey);
   if (!stored) return stored.error();
-  pb::NodeIdentity identity;
-  if (stored->has_value()) {
-    if (!identity.ParseFromString(**stored)) {
-      return Status::Corruption(
-          "node identity in the meta column does not parse");
-    }
-    if (identity.schema_version() != kSchemaVersion) {
-      return Status::InvalidArgument(
-          fmt::format("data directory has schema version {}, this "
-                      "build reads version {}",
-                      identity.schema_version(), kSchemaVersion));
-    }
-    if (identity.node_id() != node_id) {
-      return Status::InvalidArgument(
-          fmt::format("data directory belongs to node '{}', not '{}'",
-                      identity.node_id(), node_id));
-    }
-    self_ = Actor{identity.node_id(), identity.epoch()};
-    if (identity.merkle_segment_bits() ==
-        static_cast<uint32_t>(options_.merkle.segment_bits)) {
-      return Status::Ok();
-    }
-    rekey_needed_ = true;
-  } else {
+  if (!stored->has_value()) {
     // A new or lost data directory: a new epoch, so no dot is ever reissued.
     uint64_t epoch = 0;
     while (epoch == 0) epoch = random.Next64();
     self_ = Actor{std::string(node_id), epoch};
     fresh_epoch_ = true;
-    identity.set_node_id(self_.node);
-    identity.set_epoch(epoch);
-    identity.set_schema_version(kSchemaVersion);
+    return SaveIdentity();
   }
+  pb::NodeIdentity identity;
+  if (!identity.ParseFromString(**stored)) {
+    return Status::Corruption(
+        "node identity in the meta column does not parse");
+  }
+  if (identity.schema_version() != kSchemaVersion) {
+    return Status::InvalidArgument(fmt::format(
+        "data directory has schema version {}, this build reads version {}",
+        identity.schema_version(), kSchemaVersion));
+  }
+  if (identity.node_id() != node_id) {
+    return Status::InvalidArgument(
+        fmt::format("data directory belongs to node '{}', not '{}'",
+                    identity.node_id(), node_id));
+  }
+  self_ = Actor{identity.node_id(), identity.epoch()};
+  rekey_needed_ = identity.merkle_segment_bits() !=
+                  static_cast<uint32_t>(options_.merkle.segment_bits);
+  return Status::Ok();
+}
+
+Status VersionedStore::SaveIdentity() {
+  pb::NodeIdentity identity;
+  identity.set_node_id(self_.node);
+  identity.set_epoch(self_.epoch);
+  identity.set_schema_version(kSchemaVersion);
   identity.set_merkle_segment_bits(options_.merkle.segment_bits);
   WriteBatch batch;
   batch.Put(Column::kMeta, kIdentityKey, identity.SerializeAsString());
   return engine_.Write(batch);
 }
 
-std::string VersionedStore::DigestKey(std::string_view key) const {
+std::string VersionedStore::StorageKey(std::string_view key) const {
   std::string out;
-  out.reserve(4 + key.size());
+  out.reserve(kSegmentPrefix + key.size());
   AppendBigEndian32(out, tree_.SegmentOfKey(key));
   out.append(key);
   return out;
@@ -202,28 +229,31 @@ std::string VersionedStore::DigestKey(std::string_view key) const {
 
 Status VersionedStore::RebuildTree() {
   tree_.Clear();
-  key_count_ = 0;
-  Status bad;
-  GOSSIPKV_RETURN_IF_ERROR(engine_.Scan(
-      Column::kDigests, "", "", [&](std::string_view k, std::string_view v) {
-        if (k.size() < 4 || v.size() != 8 ||
+  key_count_ = live_key_count_ = corrupt_records_ = 0;
+  corrupt_samples_.clear();
+  return engine_.Scan(
+      Column::kEntries, "", "", [&](std::string_view k, std::string_view v) {
+        if (k.size() < kSegmentPrefix || v.empty() ||
             ReadBigEndian32(k) >= tree_.shape().segment_count()) {
-          bad = Status::Corruption(
-              fmt::format("malformed digest record for key '{}'",
-                          EscapeForDisplay(k.size() >= 4 ? k.substr(4) : k)));
-          return false;
+          ++corrupt_records_;
+          if (corrupt_samples_.size() < 16)
+            corrupt_samples_.push_back(EscapeForDisplay(k));
+          return true;
         }
-        tree_.Add(ReadBigEndian32(k), ReadBigEndian64(v));
+        // The hash covers the canonical bytes as stored; whether they decode is
+        // checked when the key is used, so one bad entry cannot stop the node.
+        tree_.Add(ReadBigEndian32(k),
+                  EntryHash(k.substr(kSegmentPrefix), v.substr(1)));
         ++key_count_;
+        if ((v[0] & kFlagDeleted) == 0) ++live_key_count_;
         return true;
-      }));
-  return bad;
+      });
 }
 
-Status VersionedStore::RekeyDigests() {
-  // Segment prefixes depend on segment_bits: recompute every digest record
-  // from the entries, in bounded batches.
-  constexpr size_t kBatchKeys = 4096;
+Status VersionedStore::Rekey() {
+  // Storage keys start with the segment, which depends on segment_bits:
+  // move every record under its new key, in bounded batches.
+  constexpr size_t kBatchOps = 4096;
   WriteBatch batch;
   Status failed;
   auto flush = [&] {
@@ -232,36 +262,38 @@ Status VersionedStore::RekeyDigests() {
     return failed.ok();
   };
   GOSSIPKV_RETURN_IF_ERROR(engine_.Scan(
-      Column::kDigests, "", "", [&](std::string_view k, std::string_view) {
-        batch.Delete(Column::kDigests, k);
-        return batch.ops().size() < kBatchKeys || flush();
-      }));
-  if (!flush()) return failed;
-  GOSSIPKV_RETURN_IF_ERROR(engine_.Scan(
       Column::kEntries, "", "", [&](std::string_view k, std::string_view v) {
-        std::string hash;
-        AppendBigEndian64(hash, EntryHash(k, v));
-        batch.Put(Column::kDigests, DigestKey(k), hash);
-        return batch.ops().size() < kBatchKeys || flush();
+        if (k.size() < kSegmentPrefix)
+          return true;  // left for RebuildTree to report
+        std::string moved = StorageKey(k.substr(kSegmentPrefix));
+        if (moved == k) return true;
+        batch.Delete(Column::kEntries, k);
+        batch.Put(Column::kEntries, moved, v);
+        return batch.ops().size() < kBatchOps || flush();
       }));
   if (!flush()) return failed;
-  pb::NodeIdentity identity;
-  identity.set_node_id(self_.node);
-  identity.set_epoch(self_.epoch);
-  identity.set_schema_version(kSchemaVersion);
-  identity.set_merkle_segment_bits(options_.merkle.segment_bits);
-  batch.Put(Column::kMeta, kIdentityKey, identity.SerializeAsString());
-  flush();
-  return failed;
+  return SaveIdentity();
+}
+
+Result<EntryCache::Cached> VersionedStore::Lookup(std::string_view key) {
+  if (const EntryCache::Cached* cached = cache_.Find(key)) return *cached;
+  auto stored = engine_.Get(Column::kEntries, StorageKey(key));
+  if (!stored) return stored.error();
+  EntryCache::Cached result;
+  if (stored->has_value()) {
+    auto decoded = DecodeRecord(key, **stored);
+    if (!decoded) return decoded.error();  // never cached: every use reports it
+    result.entry = std::move(decoded->entry);
+    result.hash = decoded->hash;
+  }
+  cache_.Put(key, result);
+  return result;
 }
 
 Result<std::optional<Entry>> VersionedStore::Get(std::string_view key) {
-  auto stored = engine_.Get(Column::kEntries, key);
+  auto stored = Lookup(key);
   if (!stored) return stored.error();
-  if (!stored->has_value()) return std::optional<Entry>();
-  auto entry = DecodeEntry(**stored);
-  if (!entry) return KeyCorruption(key, entry.error());
-  return std::optional<Entry>(std::move(*entry));
+  return std::move(stored->entry);
 }
 
 Result<Entry> VersionedStore::Write(std::string_view key,

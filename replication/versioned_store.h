@@ -1,19 +1,23 @@
 // VersionedStore: a node's keys as versioned entries in an Engine, with the
 // Merkle tree over them kept current (DESIGN §2–4).
 //
-// Every change to a key is one atomic engine write of the entry and its
-// digest; the in-memory tree is updated only after that write commits, so
-// the tree never claims data the disk lacks. Changes to several keys can be
-// grouped in a WriteSet and committed together (pipelined client writes,
-// anti-entropy batches) so one fsync covers them all.
+// Each key is one record in the entries column family, keyed by its Merkle
+// segment then the key (so a segment's keys are one prefix scan) and holding
+// a flags byte ("reads as deleted") followed by the canonical entry. A change
+// is therefore one put; the in-memory tree moves only after the engine write
+// commits, so it never claims data the disk lacks. Changes to many keys can
+// be grouped in a WriteSet and committed together (pipelined or concurrent
+// client writes, anti-entropy batches): one engine write, one fsync.
 //
-// Opening the store loads the node's identity from the meta column family or
-// creates it with a fresh epoch (empty or lost data directory), and rebuilds
-// the tree from the digests column family.
+// Opening the store loads the node's identity from the meta column family,
+// or creates it with a fresh epoch (empty or lost data directory), and
+// rebuilds the tree and key counts with one scan of the entries. Records
+// that do not even frame correctly are skipped and reported by
+// corrupt_records(); an entry that fails to decode is an error naming the
+// key whenever it is read or written, and every other key keeps serving.
 //
 // Owned by the node's event-loop thread (server/) or by the simulator;
-// never shared across threads. Stored bytes that fail to decode are reported
-// as Corruption naming the key.
+// never shared across threads.
 #pragma once
 
 #include <memory>
@@ -21,8 +25,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "replication/entry.h"
+#include "replication/entry_cache.h"
 #include "replication/merkle_tree.h"
 #include "storage/engine.h"
 #include "util/clock.h"
@@ -33,12 +39,14 @@ namespace gossipkv {
 struct StoreOptions {
   MerkleShape merkle;
   ConflictMode conflict_mode = ConflictMode::kSiblings;
+  // Decoded entries kept in memory (EntryCache); 0 disables the cache.
+  size_t entry_cache_bytes = 64 << 20;
 };
 
 class VersionedStore;
 
 // Changes to several keys, committed atomically. Reads through a WriteSet
-// see its own uncommitted changes. Use one at a time per store.
+// see its own uncommitted changes. One open WriteSet per store at a time.
 class WriteSet {
  public:
   explicit WriteSet(VersionedStore& store) : store_(store) {}
@@ -57,13 +65,16 @@ class WriteSet {
   // The entry as this WriteSet sees it (pending change, else stored).
   Result<std::optional<Entry>> Read(std::string_view key);
 
+  // Keys with pending changes.
   size_t size() const { return pending_.size(); }
   // Writes every pending change in one engine batch, then updates the tree.
+  // The WriteSet is empty afterwards, whatever the outcome.
   Status Commit();
 
  private:
   struct Pending {
     std::optional<uint64_t> stored_hash;  // hash on disk before this set
+    bool stored_live = false;             // on disk and not deleted
     std::optional<Entry> entry;           // nullopt: erase
   };
   Result<Pending*> Load(std::string_view key);
@@ -95,17 +106,30 @@ class VersionedStore {
   const MerkleTree& tree() const { return tree_; }
   // Keys stored, tombstoned ones included (they still replicate).
   uint64_t key_count() const { return key_count_; }
-  Engine& engine() { return engine_; }
+  // Keys that read as present (winner not a tombstone): DBSIZE.
+  uint64_t live_key_count() const { return live_key_count_; }
+  // Records skipped at open because they do not frame (and a few of their
+  // storage keys, escaped for display).
+  uint64_t corrupt_records() const { return corrupt_records_; }
+  const std::vector<std::string>& corrupt_samples() const {
+    return corrupt_samples_;
+  }
 
-  // The digests-column key of `key`: segment (be32) ++ key.
-  std::string DigestKey(std::string_view key) const;
+  Engine& engine() { return engine_; }
+  const EntryCache& cache() const { return cache_; }
+
+  // The entries-column key of `key`: Merkle segment (be32) ++ key.
+  std::string StorageKey(std::string_view key) const;
 
  private:
   friend class WriteSet;
   VersionedStore(Engine& engine, const StoreOptions& options, Clock& clock);
   Status LoadIdentity(std::string_view node_id, Random& random);
   Status RebuildTree();
-  Status RekeyDigests();  // after a change of segment_bits
+  Status Rekey();  // after a change of segment_bits
+  Status SaveIdentity();
+  // The stored state of `key`, through the cache.
+  Result<EntryCache::Cached> Lookup(std::string_view key);
 
   Engine& engine_;
   StoreOptions options_;
@@ -114,7 +138,11 @@ class VersionedStore {
   bool fresh_epoch_ = false;
   bool rekey_needed_ = false;
   MerkleTree tree_;
+  EntryCache cache_;
   uint64_t key_count_ = 0;
+  uint64_t live_key_count_ = 0;
+  uint64_t corrupt_records_ = 0;
+  std::vector<std::string> corrupt_samples_;
 };
 
 }  // namespace gossipkv

@@ -1,7 +1,7 @@
 // Engine: the narrow storage interface under gossipkv's versioned store.
 //
-// An Engine is an ordered byte-key/byte-value store with three column
-// families (entries, digests, meta), atomic multi-key write batches, point
+// An Engine is an ordered byte-key/byte-value store with two column
+// families (entries, meta), atomic multi-key write batches, point
 // reads, and ordered range scans over a consistent snapshot. Two
 // implementations exist: RocksDBEngine (storage/rocksdb_engine.h, the only
 // file that includes RocksDB) and MemoryEngine (tests and simulation); both
@@ -24,11 +24,10 @@
 namespace gossipkv {
 
 enum class Column : int {
-  kEntries = 0,  // key -> canonical encoded Entry
-  kDigests = 1,  // segment (be32) ++ key -> 64-bit entry hash (be64)
-  kMeta = 2,     // node identity, schema version
+  kEntries = 0,  // Merkle segment (be32) ++ key -> flags ++ canonical Entry
+  kMeta = 1,     // node identity, schema version
 };
-inline constexpr int kColumnCount = 3;
+inline constexpr int kColumnCount = 2;
 
 // An ordered list of puts and deletes applied atomically by Engine::Write.
 class WriteBatch {

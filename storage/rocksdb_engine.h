@@ -1,6 +1,6 @@
 // RocksDBEngine: the durable Engine. The only file in gossipkv that includes
 // RocksDB headers (they stay in rocksdb_engine.cc). Column families
-// "entries", "digests" and "meta" map to Column values.
+// "entries" and "meta" map to Column values.
 //
 // Durability: kFsync syncs the write-ahead log before Write returns (RocksDB
 // groups concurrent writers into one fsync); kBuffered leaves the log in the
@@ -21,6 +21,14 @@ struct RocksDBOptions {
   Durability durability = Durability::kFsync;
   // Block cache for reads, shared by all column families.
   size_t block_cache_bytes = 64 << 20;
+  // Memtable size per column family.
+  size_t write_buffer_bytes = 16 << 20;
+  // Keys of the entries column start with a group prefix of this many bytes
+  // (the store puts the Merkle segment there). The memtable then hashes by
+  // that prefix into many small skiplists instead of one big one, which
+  // made random-key writes about 1.5x faster; a scan of exactly one group
+  // stays cheap, a scan across groups pays a merge. 0: one plain skiplist.
+  size_t entries_prefix_bytes = 4;
 };
 
 class RocksDBEngine final : public Engine {

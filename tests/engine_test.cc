@@ -72,11 +72,16 @@ TYPED_TEST(EngineTest, ColumnsAreSeparate) {
   Engine& e = *this->engine_;
   WriteBatch b;
   b.Put(Column::kEntries, "k", "entry");
-  b.Put(Column::kDigests, "k", "digest");
+  b.Put(Column::kMeta, "k", "meta");
   ASSERT_TRUE(e.Write(b).ok());
   EXPECT_EQ(**e.Get(Column::kEntries, "k"), "entry");
-  EXPECT_EQ(**e.Get(Column::kDigests, "k"), "digest");
-  EXPECT_FALSE(e.Get(Column::kMeta, "k")->has_value());
+  EXPECT_EQ(**e.Get(Column::kMeta, "k"), "meta");
+  WriteBatch d;
+  d.Delete(Column::kEntries, "k");
+  ASSERT_TRUE(e.Write(d).ok());
+  EXPECT_FALSE(e.Get(Column::kEntries, "k")->has_value());
+  EXPECT_EQ(**e.Get(Column::kMeta, "k"), "meta")
+      << "a delete touches one column";
 }
 
 TYPED_TEST(EngineTest, BatchAppliesInOrder) {
@@ -96,16 +101,16 @@ TYPED_TEST(EngineTest, ScansAreOrderedAndBounded) {
   WriteBatch b;
   const std::vector<std::string> keys = {"b", "a", "c\xff",
                                          "c", "d", std::string("c\0", 2)};
-  for (const auto& k : keys) b.Put(Column::kDigests, k, "v");
+  for (const auto& k : keys) b.Put(Column::kEntries, k, "v");
   ASSERT_TRUE(e.Write(b).ok());
-  EXPECT_EQ(Keys(e, Column::kDigests),
+  EXPECT_EQ(Keys(e, Column::kEntries),
             (std::vector<std::string>{"a", "b", "c", std::string("c\0", 2),
                                       "c\xff", "d"}));
   EXPECT_EQ(
-      Keys(e, Column::kDigests, "b", "d"),
+      Keys(e, Column::kEntries, "b", "d"),
       (std::vector<std::string>{"b", "c", std::string("c\0", 2), "c\xff"}));
   std::vector<std::string> prefixed;
-  ASSERT_TRUE(e.ScanPrefix(Column::kDigests, "c",
+  ASSERT_TRUE(e.ScanPrefix(Column::kEntries, "c",
                            [&](std::string_view k, std::string_view) {
                              prefixed.emplace_back(k);
                              return true;
@@ -114,10 +119,43 @@ TYPED_TEST(EngineTest, ScansAreOrderedAndBounded) {
   EXPECT_EQ(prefixed.size(), 3u);
   int visited = 0;
   ASSERT_TRUE(
-      e.Scan(Column::kDigests, "", "", [&](std::string_view, std::string_view) {
+      e.Scan(Column::kEntries, "", "", [&](std::string_view, std::string_view) {
          return ++visited < 2;
        }).ok());
   EXPECT_EQ(visited, 2) << "returning false stops the scan";
+}
+
+TYPED_TEST(EngineTest, GroupPrefixScanMatchesAFilteredFullScan) {
+  // Keys shaped like the store's: a 4-byte group (segment) then the key.
+  Engine& e = *this->engine_;
+  WriteBatch b;
+  for (uint32_t i = 0; i < 3000; ++i) {
+    std::string key;
+    key.push_back(static_cast<char>(0));
+    key.push_back(static_cast<char>(i % 7));
+    key.push_back(static_cast<char>(0xff));
+    key.push_back(static_cast<char>(i % 3));
+    b.Put(Column::kEntries, key + "k" + std::to_string(i),
+          "v" + std::to_string(i));
+  }
+  ASSERT_TRUE(e.Write(b).ok());
+  const std::string group("\0\x04\xff\x02", 4);
+  std::vector<std::string> by_prefix, by_filter;
+  ASSERT_TRUE(e.ScanPrefix(Column::kEntries, group,
+                           [&](std::string_view k, std::string_view) {
+                             by_prefix.emplace_back(k);
+                             return true;
+                           })
+                  .ok());
+  for (const auto& k : Keys(e, Column::kEntries)) {
+    if (k.compare(0, 4, group) == 0) by_filter.push_back(k);
+  }
+  size_t expected = 0;
+  for (uint32_t i = 0; i < 3000; ++i)
+    expected += (i % 7 == 4 && i % 3 == 2) ? 1 : 0;
+  EXPECT_EQ(by_prefix.size(), expected);
+  EXPECT_EQ(by_prefix, by_filter);
+  EXPECT_TRUE(std::is_sorted(by_prefix.begin(), by_prefix.end()));
 }
 
 TYPED_TEST(EngineTest, SnapshotIgnoresLaterWrites) {

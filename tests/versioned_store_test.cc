@@ -12,13 +12,17 @@
 namespace gossipkv {
 namespace {
 
-// The tree a store should have, computed from the entries column alone.
+// The tree a store should have, computed by decoding every stored entry.
 MerkleTree TreeFromEntries(Engine& engine, MerkleShape shape) {
   MerkleTree tree(shape);
   EXPECT_TRUE(engine
                   .Scan(Column::kEntries, "", "",
                         [&](std::string_view k, std::string_view v) {
-                          tree.Add(tree.SegmentOfKey(k), EntryHash(k, v));
+                          std::string_view key = k.substr(4);
+                          auto entry = DecodeEntry(v.substr(1));
+                          EXPECT_TRUE(entry) << "key " << key;
+                          tree.Add(tree.SegmentOfKey(key),
+                                   EntryHash(key, EncodeEntry(*entry)));
                           return true;
                         })
                   .ok());
@@ -58,16 +62,24 @@ TEST(VersionedStoreTest, IncrementalTreeEqualsRecomputedAfter100kOps) {
   auto store = OpenStore(engine, clock, random, {shape});
   RandomWorkload(*store, 7, 100000);
   EXPECT_EQ(store->tree(), TreeFromEntries(engine, shape));
-  uint64_t keys = 0;
-  ASSERT_TRUE(
-      engine.Scan(Column::kEntries, "", "", [&](auto, auto) { return ++keys; })
-          .ok());
+  uint64_t keys = 0, live = 0;
+  ASSERT_TRUE(engine
+                  .Scan(Column::kEntries, "", "",
+                        [&](std::string_view, std::string_view v) {
+                          ++keys;
+                          live += DecodeEntry(v.substr(1))->IsDeleted() ? 0 : 1;
+                          return true;
+                        })
+                  .ok());
   EXPECT_EQ(store->key_count(), keys);
+  EXPECT_EQ(store->live_key_count(), live);
+  EXPECT_LT(live, keys) << "the workload deletes some keys";
   // Reopening rebuilds the same tree from the digests column.
   const Actor self = store->self();
   auto reopened = OpenStore(engine, clock, random, {shape});
   EXPECT_EQ(reopened->tree(), store->tree());
   EXPECT_EQ(reopened->key_count(), keys);
+  EXPECT_EQ(reopened->live_key_count(), live);
   EXPECT_EQ(reopened->self(), self);
   EXPECT_FALSE(reopened->fresh_epoch());
 }
@@ -132,6 +144,7 @@ TEST(VersionedStoreTest, ChangedSegmentBitsRekeysDigests) {
   auto reshaped = OpenStore(engine, clock, random, {{12, 3}});
   EXPECT_EQ(reshaped->tree(), TreeFromEntries(engine, {12, 3}));
   EXPECT_EQ(reshaped->key_count(), store->key_count());
+  EXPECT_EQ(reshaped->live_key_count(), store->live_key_count());
 }
 
 TEST(VersionedStoreTest, WriteSetReadsItsOwnWritesAndSkipsNoops) {
@@ -161,13 +174,16 @@ TEST(VersionedStoreTest, CorruptStoredEntryIsAnErrorNamingTheKey) {
   auto store = OpenStore(engine, clock, random);
   ASSERT_TRUE(store->Write("good", "v"));
   ASSERT_TRUE(store->Write("victim", "v"));
-  std::string bytes = **engine.Get(Column::kEntries, "victim");
+  const std::string victim = store->StorageKey("victim");
+  std::string bytes = **engine.Get(Column::kEntries, victim);
   for (std::string damaged :
-       {std::string("\x0a\xff\xff\xff\xff garbage"),
-        bytes.substr(0, bytes.size() / 2), std::string()}) {
+       {std::string("\x00\x0a\xff\xff\xff\xff garbage", 12),
+        bytes.substr(0, bytes.size() / 2), std::string("\x00", 1)}) {
     WriteBatch b;
-    b.Put(Column::kEntries, "victim", damaged);
+    b.Put(Column::kEntries, victim, damaged);
     ASSERT_TRUE(engine.Write(b).ok());
+    // A restart reads the damaged disk (nothing cached yet).
+    store = OpenStore(engine, clock, random);
     auto got = store->Get("victim");
     ASSERT_FALSE(got);
     EXPECT_TRUE(got.error().IsCorruption());
@@ -178,22 +194,130 @@ TEST(VersionedStoreTest, CorruptStoredEntryIsAnErrorNamingTheKey) {
         << "a write must not silently replace unreadable data";
     EXPECT_NE(written.error().message().find("key 'victim'"),
               std::string::npos);
+    EXPECT_EQ((*store->Get("good"))->Winner()->value, "v")
+        << "other keys still serve";
   }
-  EXPECT_EQ((*store->Get("good"))->Winner()->value, "v")
-      << "other keys still serve";
 }
 
-TEST(VersionedStoreTest, CorruptDigestRecordFailsOpenWithAClearError) {
+// An engine whose writes can be made to fail, as a full or failing disk.
+class FailingEngine final : public Engine {
+ public:
+  bool fail_writes = false;
+  Result<std::optional<std::string>> Get(Column c,
+                                         std::string_view k) override {
+    return inner_.Get(c, k);
+  }
+  Status Scan(Column c, std::string_view b, std::string_view e,
+              const ScanVisitor& v) override {
+    return inner_.Scan(c, b, e, v);
+  }
+  Status Write(const WriteBatch& batch) override {
+    if (fail_writes) return Status::IOError("disk full");
+    return inner_.Write(batch);
+  }
+  std::unique_ptr<EngineReader> NewSnapshot() override {
+    return inner_.NewSnapshot();
+  }
+
+ private:
+  MemoryEngine inner_;
+};
+
+TEST(VersionedStoreTest, FailedCommitLeavesNoTrace) {
+  ManualClock clock;
+  Random random(10);
+  FailingEngine engine;
+  auto store = OpenStore(engine, clock, random);
+  ASSERT_TRUE(store->Write("k", "old"));
+  const uint64_t root = store->tree().Root();
+  engine.fail_writes = true;
+  WriteSet set(*store);
+  ASSERT_TRUE(set.Write("k", "new", nullptr));
+  ASSERT_TRUE(set.Write("other", "x", nullptr));
+  Status s = set.Commit();
+  EXPECT_EQ(s.code(), Status::Code::kIOError);
+  EXPECT_EQ(set.size(), 0u);
+  EXPECT_EQ((*store->Get("k"))->Winner()->value, "old")
+      << "the cache shows only stored data";
+  EXPECT_FALSE(store->Get("other")->has_value());
+  EXPECT_EQ(store->tree().Root(), root);
+  EXPECT_EQ(store->key_count(), 1u);
+  engine.fail_writes = false;
+  ASSERT_TRUE(store->Write("k", "new"));
+  EXPECT_EQ((*store->Get("k"))->Winner()->value, "new");
+}
+
+TEST(VersionedStoreTest, CacheServesRepeatedReadsAndStaysWithinBudget) {
+  ManualClock clock;
+  Random random(11);
+  MemoryEngine engine;
+  StoreOptions options;
+  options.entry_cache_bytes = 64 * 1024;
+  auto store = OpenStore(engine, clock, random, options);
+  for (int i = 0; i < 2000; ++i)
+    ASSERT_TRUE(store->Write("key" + std::to_string(i), std::string(100, 'v')));
+  EXPECT_LE(store->cache().bytes(), 64u * 1024u);
+  EXPECT_GT(store->cache().size(), 50u);
+  const uint64_t hits = store->cache().hits();
+  ASSERT_TRUE(store->Get("key1999"));
+  EXPECT_EQ(store->cache().hits(), hits + 1) << "the last write is cached";
+  // Evicted keys are read back from the engine, intact.
+  EXPECT_EQ((*store->Get("key0"))->Winner()->value, std::string(100, 'v'));
+  EXPECT_FALSE(store->Get("never-written")->has_value());
+  const uint64_t misses = store->cache().misses();
+  EXPECT_FALSE(store->Get("never-written")->has_value());
+  EXPECT_EQ(store->cache().misses(), misses) << "absence is cached too";
+}
+
+TEST(VersionedStoreTest, CorruptRecordsDoNotStopTheNode) {
   ManualClock clock;
   Random random(8);
   MemoryEngine engine;
-  OpenStore(engine, clock, random);
+  auto store = OpenStore(engine, clock, random);
+  ASSERT_TRUE(store->Write("good", "v"));
+  ASSERT_TRUE(store->Write("damaged", "v"));
   WriteBatch b;
-  b.Put(Column::kDigests, std::string("\0\0\0\1bad", 7), "short");
+  b.Put(Column::kEntries, std::string("\0\1", 2), "short key");  // cannot frame
+  b.Put(Column::kEntries, store->StorageKey("empty"), "");       // cannot frame
+  b.Put(Column::kEntries, store->StorageKey("damaged"),
+        std::string("\0garbage", 8));  // frames, won't decode
   ASSERT_TRUE(engine.Write(b).ok());
-  auto reopened = VersionedStore::Open(engine, "n1", {}, clock, random);
-  ASSERT_FALSE(reopened);
-  EXPECT_NE(reopened.error().message().find("key 'bad'"), std::string::npos);
+  auto reopened = OpenStore(engine, clock, random);
+  ASSERT_NE(reopened, nullptr)
+      << "a damaged record must not stop the node from opening";
+  EXPECT_EQ(reopened->corrupt_records(), 2u);
+  EXPECT_EQ(reopened->corrupt_samples().size(), 2u);
+  EXPECT_EQ(reopened->key_count(), 2u);
+  EXPECT_EQ((*reopened->Get("good"))->Winner()->value, "v");
+  auto damaged = reopened->Get("damaged");
+  ASSERT_FALSE(damaged);
+  EXPECT_NE(damaged.error().message().find("key 'damaged'"), std::string::npos);
+}
+
+TEST(VersionedStoreTest, EachChangeIsOneRecord) {
+  ManualClock clock;
+  Random random(9);
+  MemoryEngine engine;
+  auto store = OpenStore(engine, clock, random);
+  ASSERT_TRUE(store->Write("k", "v"));
+  std::vector<std::string> keys;
+  ASSERT_TRUE(engine
+                  .Scan(Column::kEntries, "", "",
+                        [&](std::string_view k, std::string_view) {
+                          keys.emplace_back(k);
+                          return true;
+                        })
+                  .ok());
+  ASSERT_EQ(keys, (std::vector<std::string>{store->StorageKey("k")}));
+  // The record is found by a prefix scan of its Merkle segment.
+  int in_segment = 0;
+  ASSERT_TRUE(engine
+                  .ScanPrefix(Column::kEntries, keys[0].substr(0, 4),
+                              [&](std::string_view, std::string_view) {
+                                return ++in_segment;
+                              })
+                  .ok());
+  EXPECT_EQ(in_segment, 1);
 }
 
 }  // namespace

@@ -1,0 +1,92 @@
+// Config: every setting of a gossipkv node, loaded from TOML and validated.
+//
+// Each field has a default that works for a single node on a laptop; the
+// commented example config/gossipkv.example.toml lists them all with the
+// trade-off each makes. Loading rejects unknown keys, wrong types and
+// out-of-range values with a message naming the key and its line.
+// Plain data after loading; any thread may read a Config.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "replication/entry.h"
+#include "replication/merkle_tree.h"
+#include "storage/rocksdb_engine.h"
+#include "util/status.h"
+
+namespace gossipkv {
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string ToString() const;
+  bool operator==(const Endpoint&) const = default;
+};
+// "host:port" (IPv6 as "[::1]:7000"); port 0 means "pick a free port".
+Result<Endpoint> ParseEndpoint(std::string_view text);
+
+struct ClientLimits {
+  uint32_t max_key_bytes = 64 * 1024;  // Cassandra's key bound
+  uint32_t max_value_bytes =
+      16 * 1024 * 1024;                // larger values belong in a blob store
+  uint32_t max_arguments = 64 * 1024;  // MSET of 32k pairs
+  uint32_t max_request_bytes = 64 * 1024 * 1024;  // all bulks of one command
+  uint32_t max_inline_bytes = 64 * 1024;  // as Redis's PROTO_INLINE_MAX_SIZE
+  uint32_t max_clients = 10000;           // as Redis's maxclients
+  uint32_t idle_timeout_ms =
+      300'000;  // no complete command for this long: close
+  uint32_t max_reply_bytes = 64 * 1024 * 1024;  // one command's reply (MGET)
+};
+
+struct GossipSettings {
+  uint32_t interval_ms = 1000;
+  uint32_t fanout = 3;
+  double phi_threshold = 8.0;
+  uint32_t dead_after_ms = 30'000;  // suspect this long -> dead
+};
+
+struct ReplicationSettings {
+  uint32_t rumor_fanout = 3;
+  uint32_t anti_entropy_interval_ms = 10'000;
+  uint32_t max_message_bytes = 1 << 20;
+  uint32_t repair_bytes_per_second = 8 << 20;
+  uint32_t max_frame_bytes = 16
+                             << 20;  // peer frames; checked before allocating
+};
+
+struct Config {
+  std::string node_id = "n1";
+  std::string cluster_name = "gossipkv";
+  std::string data_dir = "./gossipkv-data";
+  Endpoint client_bind{"127.0.0.1", 7379};
+  Endpoint client_advertise;  // empty host: same as client_bind
+  Endpoint peer_bind{"127.0.0.1", 7380};
+  Endpoint peer_advertise;
+  std::vector<Endpoint> seeds;
+
+  Durability durability = Durability::kFsync;
+  uint32_t block_cache_mb = 64;
+  uint32_t entry_cache_mb = 64;
+  uint32_t write_buffer_mb = 16;
+  ConflictMode conflict_mode = ConflictMode::kSiblings;
+  MerkleShape merkle;
+
+  GossipSettings gossip;
+  ReplicationSettings replication;
+  ClientLimits limits;
+  bool fault_injection = false;
+  std::string log_level = "info";
+
+  // Cross-field checks (also run by the loaders).
+  Status Validate() const;
+};
+
+// Loads a TOML file over the defaults.
+Result<Config> LoadConfigFile(const std::string& path);
+// Loads TOML text; `source_name` appears in error messages.
+Result<Config> LoadConfigText(std::string_view text,
+                              std::string_view source_name = "config");
+
+}  // namespace gossipkv

@@ -1,0 +1,224 @@
+// ClientListener and ClientSession: the Asio side of the client protocol.
+#include "server/client_listener.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "server/resp_parser.h"
+#include "server/resp_writer.h"
+
+namespace gossipkv {
+
+using asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(ClientListener& listener, tcp::socket socket)
+      : listener_(listener),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        parser_(RespLimits{listener.limits_.max_request_bytes,
+                           listener.limits_.max_arguments,
+                           listener.limits_.max_request_bytes,
+                           listener.limits_.max_inline_bytes}) {}
+
+  asio::awaitable<void> Run();
+  void Close() {
+    asio::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+  }
+
+ private:
+  // Replies are flushed once this much is queued, even mid-pipeline.
+  static constexpr size_t kFlushBytes = 256 * 1024;
+  // A session pipelining writes commits once this many keys are pending.
+  static constexpr size_t kMaxBatchKeys = 4096;
+
+  asio::awaitable<void> Watchdog();
+  void ResetDeadline() {
+    deadline_ = SteadyClock::now() +
+                std::chrono::milliseconds(listener_.limits_.idle_timeout_ms);
+  }
+  // Waits for the shared batch to commit if any reply depends on it, then
+  // sends the replies; false if the socket failed.
+  asio::awaitable<bool> Flush();
+
+  ClientListener& listener_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  SteadyClock::time_point deadline_;
+  RespParser parser_;
+  std::string out_;
+  // Replies in out_; should their round fail to commit, every one becomes an
+  // error (a read may have seen another session's uncommitted write).
+  size_t replies_ = 0;
+};
+
+asio::awaitable<void> ClientSession::Watchdog() {
+  auto self = shared_from_this();
+  while (socket_.is_open()) {
+    timer_.expires_at(deadline_);
+    asio::error_code ec;
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!socket_.is_open()) break;
+    if (SteadyClock::now() >= deadline_) {
+      ++listener_.stats_.idle_timeouts;
+      spdlog::debug("closing idle client");
+      Close();
+      break;
+    }
+  }
+}
+
+asio::awaitable<bool> ClientSession::Flush() {
+  GroupCommitter& committer = listener_.committer_;
+  if (committer.pending()) {
+    Status committed = co_await committer.Commit();
+    if (!committed.ok()) {
+      ++listener_.stats_.commit_failures;
+      out_.clear();
+      for (size_t i = 0; i < replies_; ++i) {
+        resp::AppendError(out_, "IOERR not stored: " + committed.message());
+      }
+    }
+  }
+  replies_ = 0;
+  if (out_.empty()) co_return true;
+  asio::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(out_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  out_.clear();
+  if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
+  co_return !ec;
+}
+
+asio::awaitable<void> ClientSession::Run() {
+  auto self = shared_from_this();
+  ResetDeadline();
+  if (listener_.limits_.idle_timeout_ms > 0) {
+    asio::co_spawn(socket_.get_executor(), Watchdog(), asio::detached);
+  }
+  CommandExecutor& executor = listener_.executor_;
+  GroupCommitter& committer = listener_.committer_;
+  std::vector<char> buffer(64 * 1024);
+  std::vector<std::string> args;
+  std::string error;
+  bool open = true;
+  while (open) {
+    asio::error_code ec;
+    size_t n = co_await socket_.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    parser_.Feed(std::string_view(buffer.data(), n));
+    while (open) {
+      RespParser::Outcome outcome = parser_.Next(args, error);
+      if (outcome == RespParser::Outcome::kNeedMore) break;
+      if (outcome == RespParser::Outcome::kError) {
+        ++listener_.stats_.protocol_errors;
+        // Earlier commands of this read are answered first, then the error.
+        if (!co_await Flush()) break;
+        resp::AppendError(out_, "ERR " + error);
+        open = false;
+        break;
+      }
+      ResetDeadline();
+      ++replies_;
+      if (executor.Execute(args, committer.batch(), out_) ==
+          CommandExecutor::After::kClose) {
+        open = false;
+      }
+      if ((out_.size() >= kFlushBytes ||
+           committer.batch().size() >= kMaxBatchKeys) &&
+          !co_await Flush()) {
+        open = false;
+      }
+    }
+    if (!co_await Flush()) break;
+  }
+  Close();
+  --listener_.stats_.connected;
+}
+
+ClientListener::ClientListener(asio::io_context& io, CommandExecutor& executor,
+                               const ClientLimits& limits)
+    : io_(io),
+      acceptor_(io),
+      executor_(executor),
+      committer_(io, executor.store()),
+      limits_(limits) {}
+
+ClientListener::~ClientListener() { Stop(); }
+
+Status ClientListener::Listen(const Endpoint& bind) {
+  asio::error_code ec;
+  auto address = asio::ip::make_address(bind.host, ec);
+  if (ec)
+    return Status::InvalidArgument(
+        fmt::format("bad client bind address '{}'", bind.host));
+  tcp::endpoint endpoint(address, bind.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot listen for clients on {}: {}",
+                                       bind.ToString(), ec.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+void ClientListener::Start() {
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+}
+
+void ClientListener::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& weak : sessions_) {
+    if (auto session = weak.lock()) session->Close();
+  }
+  sessions_.clear();
+}
+
+asio::awaitable<void> ClientListener::AcceptLoop() {
+  while (!stopped_) {
+    asio::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopped_ || ec == asio::error::operation_aborted) break;
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;  // e.g. out of file descriptors: keep serving the others
+    }
+    ++stats_.connections_received;
+    if (stats_.connected >= limits_.max_clients) {
+      ++stats_.rejected_max_clients;
+      auto reply = std::make_shared<std::string>(
+          fmt::format("-ERR max number of clients reached (max {})\r\n",
+                      limits_.max_clients));
+      auto rejected = std::make_shared<tcp::socket>(std::move(socket));
+      asio::async_write(*rejected, asio::buffer(*reply),
+                        [rejected, reply](asio::error_code, size_t) {
+                          asio::error_code ignored;
+                          rejected->close(ignored);
+                        });
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    ++stats_.connected;
+    auto session = std::make_shared<ClientSession>(*this, std::move(socket));
+    std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+    sessions_.push_back(session);
+    asio::co_spawn(io_, session->Run(), asio::detached);
+  }
+}
+
+}  // namespace gossipkv

@@ -1,0 +1,73 @@
+// ClientListener: accepts RESP client connections and runs one ClientSession
+// coroutine per connection on the node's io_context.
+//
+// A session reads what the socket has, parses every complete command in it,
+// runs them through the CommandExecutor into the node's shared WriteSet
+// (GroupCommitter), waits for that to commit — one engine write, one fsync,
+// for every session of the loop turn — and only then writes the replies: no
+// reply acknowledges, or shows, a write that is not stored. It reads no more
+// until the replies are written, which bounds what a client that does not
+// read can make the server hold.
+//
+// Limits (config [limits]): framing garbage, oversized arguments or too many
+// arguments get an -ERR naming the limit and the connection is closed; a
+// client with no complete command for idle_timeout_ms is closed; connections
+// past max_clients are refused with an error. Other clients are unaffected.
+//
+// Lives on, and is only touched from, the io_context thread.
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <list>
+#include <memory>
+
+#include "config/config.h"
+#include "server/command_executor.h"
+#include "server/group_commit.h"
+
+namespace gossipkv {
+
+struct ClientStats {
+  uint64_t connections_received = 0;
+  uint64_t connected = 0;
+  uint64_t rejected_max_clients = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t commit_failures = 0;
+};
+
+class ClientSession;
+
+class ClientListener {
+ public:
+  ClientListener(asio::io_context& io, CommandExecutor& executor,
+                 const ClientLimits& limits);
+  ~ClientListener();
+
+  // Binds and listens; port 0 picks a free port (see port()).
+  Status Listen(const Endpoint& bind);
+  uint16_t port() const { return port_; }
+  void Start();
+  // Stops accepting and closes every session.
+  void Stop();
+
+  const ClientStats& stats() const { return stats_; }
+  const GroupCommitter& committer() const { return committer_; }
+
+ private:
+  friend class ClientSession;
+  asio::awaitable<void> AcceptLoop();
+
+  asio::io_context& io_;
+  asio::ip::tcp::acceptor acceptor_;
+  CommandExecutor& executor_;
+  GroupCommitter committer_;
+  ClientLimits limits_;
+  uint16_t port_ = 0;
+  ClientStats stats_;
+  std::list<std::weak_ptr<ClientSession>> sessions_;
+  bool stopped_ = false;
+};
+
+}  // namespace gossipkv

@@ -1,0 +1,397 @@
+// The client command table and its handlers. Each handler reads its
+// arguments from a Call, does its work through the Call's WriteSet, and
+// appends exactly one reply.
+#include "server/command_executor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "replication/entry_codec.h"
+#include "server/resp_writer.h"
+#include "util/bytes.h"
+
+namespace gossipkv {
+
+struct CommandExecutor::Call {
+  std::vector<std::string>& args;
+  WriteSet& batch;
+  std::string& out;
+  After after = After::kContinue;
+};
+
+struct CommandExecutor::CommandSpec {
+  Handler handler;
+  int min_args;  // including the command name
+  int max_args;  // -1: unbounded
+  bool writes;
+};
+
+namespace {
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+    return static_cast<char>(std::toupper(c));
+  });
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
+  return out;
+}
+}  // namespace
+
+const CommandExecutor::CommandSpec* CommandExecutor::Find(
+    std::string_view name) {
+  using E = CommandExecutor;
+  static const std::unordered_map<std::string, CommandSpec> kTable = {
+      {"PING", {&E::Ping, 1, 2, false}},
+      {"ECHO", {&E::Echo, 2, 2, false}},
+      {"GET", {&E::Get, 2, 2, false}},
+      {"SET", {&E::Set, 3, -1, true}},
+      {"DEL", {&E::Del, 2, -1, true}},
+      {"EXISTS", {&E::Exists, 2, -1, false}},
+      {"MGET", {&E::MGet, 2, -1, false}},
+      {"MSET", {&E::MSet, 3, -1, true}},
+      {"DBSIZE", {&E::DbSize, 1, 1, false}},
+      {"INFO", {&E::Info, 1, -1, false}},
+      {"QUIT", {&E::Quit, 1, 1, false}},
+      {"COMMAND", {&E::Command, 1, -1, false}},
+      {"CONFIG", {&E::Config, 2, -1, false}},
+      {"SELECT", {&E::Select, 2, 2, false}},
+      {"VGET", {&E::VGet, 2, 2, false}},
+      {"VSET", {&E::VSet, 4, 4, true}},
+      {"VDEL", {&E::VDel, 3, 3, true}},
+  };
+  // Command names are short: uppercase on the stack-sized SSO string.
+  auto it = kTable.find(Upper(name));
+  return it == kTable.end() ? nullptr : &it->second;
+}
+
+CommandExecutor::CommandExecutor(VersionedStore& store,
+                                 const ClientLimits& limits, InfoSource& info)
+    : store_(store), limits_(limits), info_(info) {}
+
+bool CommandExecutor::IsWrite(const std::vector<std::string>& args) {
+  if (args.empty()) return false;
+  const CommandSpec* spec = Find(args[0]);
+  return spec != nullptr && spec->writes;
+}
+
+CommandExecutor::After CommandExecutor::Execute(std::vector<std::string>& args,
+                                                WriteSet& batch,
+                                                std::string& out) {
+  ++stats_.commands_processed;
+  const CommandSpec* spec = Find(args[0]);
+  if (spec == nullptr) {
+    std::string shown;
+    for (size_t i = 1; i < args.size() && i < 4; ++i) {
+      shown += fmt::format("'{}' ", EscapeForDisplay(args[i], 32));
+    }
+    resp::AppendError(
+        out,
+        fmt::format("ERR unknown command '{}', with args beginning with: {}",
+                    EscapeForDisplay(args[0], 32), shown));
+    ++stats_.error_replies;
+    return After::kContinue;
+  }
+  const int n = static_cast<int>(args.size());
+  if (n < spec->min_args || (spec->max_args >= 0 && n > spec->max_args)) {
+    resp::AppendError(
+        out, fmt::format("ERR wrong number of arguments for '{}' command",
+                         Lower(EscapeForDisplay(args[0], 32))));
+    ++stats_.error_replies;
+    return After::kContinue;
+  }
+  Call call{args, batch, out};
+  (this->*(spec->handler))(call);
+  return call.after;
+}
+
+bool CommandExecutor::CheckKey(Call& c, std::string_view key) {
+  if (key.size() <= limits_.max_key_bytes) return true;
+  resp::AppendError(c.out,
+                    fmt::format("ERR key too large: {} bytes (max {} bytes)",
+                                key.size(), limits_.max_key_bytes));
+  ++stats_.error_replies;
+  return false;
+}
+
+bool CommandExecutor::CheckValue(Call& c, std::string_view value) {
+  if (value.size() <= limits_.max_value_bytes) return true;
+  resp::AppendError(c.out,
+                    fmt::format("ERR value too large: {} bytes (max {} bytes)",
+                                value.size(), limits_.max_value_bytes));
+  ++stats_.error_replies;
+  return false;
+}
+
+void CommandExecutor::StorageError(Call& c, const Status& status) {
+  ++stats_.storage_errors;
+  ++stats_.error_replies;
+  resp::AppendError(c.out, (status.IsCorruption() ? "CORRUPT " : "IOERR ") +
+                               status.message());
+}
+
+void CommandExecutor::Ping(Call& c) {
+  if (c.args.size() == 2) {
+    resp::AppendBulk(c.out, c.args[1]);
+  } else {
+    resp::AppendSimple(c.out, "PONG");
+  }
+}
+
+void CommandExecutor::Echo(Call& c) { resp::AppendBulk(c.out, c.args[1]); }
+
+void CommandExecutor::Get(Call& c) {
+  if (!CheckKey(c, c.args[1])) return;
+  auto entry = c.batch.Read(c.args[1]);
+  if (!entry) return StorageError(c, entry.error());
+  if (!entry->has_value() || (*entry)->IsDeleted())
+    return resp::AppendNull(c.out);
+  resp::AppendBulk(c.out, (*entry)->Winner()->value);
+}
+
+void CommandExecutor::Set(Call& c) {
+  if (c.args.size() != 3) {
+    resp::AppendError(c.out,
+                      "ERR syntax error: SET options (EX, PX, NX, XX, ...) are "
+                      "not supported");
+    ++stats_.error_replies;
+    return;
+  }
+  if (!CheckKey(c, c.args[1]) || !CheckValue(c, c.args[2])) return;
+  auto written = c.batch.Write(c.args[1], c.args[2], nullptr);
+  if (!written) return StorageError(c, written.error());
+  ++stats_.keys_written;
+  resp::AppendSimple(c.out, "OK");
+}
+
+void CommandExecutor::MSet(Call& c) {
+  if (c.args.size() % 2 != 1) {
+    resp::AppendError(c.out,
+                      "ERR wrong number of arguments for 'mset' command");
+    ++stats_.error_replies;
+    return;
+  }
+  for (size_t i = 1; i < c.args.size(); i += 2) {
+    if (!CheckKey(c, c.args[i]) || !CheckValue(c, c.args[i + 1])) return;
+  }
+  for (size_t i = 1; i < c.args.size(); i += 2) {
+    auto written = c.batch.Write(c.args[i], c.args[i + 1], nullptr);
+    if (!written) return StorageError(c, written.error());
+    ++stats_.keys_written;
+  }
+  resp::AppendSimple(c.out, "OK");
+}
+
+void CommandExecutor::Del(Call& c) {
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    if (!CheckKey(c, c.args[i])) return;
+  }
+  int64_t removed = 0;
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    auto entry = c.batch.Read(c.args[i]);
+    if (!entry) return StorageError(c, entry.error());
+    // Nothing this node knows of to delete: writing a tombstone with an
+    // empty context would cover nothing anyway.
+    if (!entry->has_value() || (*entry)->AllTombstones()) continue;
+    if (!(*entry)->IsDeleted()) ++removed;
+    auto written = c.batch.Write(c.args[i], std::nullopt, nullptr);
+    if (!written) return StorageError(c, written.error());
+    ++stats_.keys_written;
+  }
+  resp::AppendInteger(c.out, removed);
+}
+
+void CommandExecutor::Exists(Call& c) {
+  int64_t found = 0;
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    if (!CheckKey(c, c.args[i])) return;
+    auto entry = c.batch.Read(c.args[i]);
+    if (!entry) return StorageError(c, entry.error());
+    if (entry->has_value() && !(*entry)->IsDeleted()) ++found;
+  }
+  resp::AppendInteger(c.out, found);
+}
+
+void CommandExecutor::MGet(Call& c) {
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    if (!CheckKey(c, c.args[i])) return;
+  }
+  std::string reply;
+  resp::AppendArrayHeader(reply, c.args.size() - 1);
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    auto entry = c.batch.Read(c.args[i]);
+    if (!entry) return StorageError(c, entry.error());
+    if (!entry->has_value() || (*entry)->IsDeleted()) {
+      resp::AppendNull(reply);
+    } else {
+      resp::AppendBulk(reply, (*entry)->Winner()->value);
+    }
+    if (reply.size() > limits_.max_reply_bytes) {
+      resp::AppendError(
+          c.out,
+          fmt::format("ERR reply too large (max {} bytes): ask for fewer keys",
+                      limits_.max_reply_bytes));
+      ++stats_.error_replies;
+      return;
+    }
+  }
+  c.out.append(reply);
+}
+
+void CommandExecutor::DbSize(Call& c) {
+  resp::AppendInteger(c.out, static_cast<int64_t>(store_.live_key_count()));
+}
+
+void CommandExecutor::AppendStorageInfo(std::string& out) {
+  const auto& tree = store_.tree();
+  out += fmt::format(
+      "keys:{}\r\nkeys_with_tombstones:{}\r\nmerkle_root:{:016x}\r\nmerkle_"
+      "segments:{}\r\n"
+      "merkle_depth:{}\r\nmerkle_memory_bytes:{}\r\nconflict_mode:{}\r\n",
+      store_.live_key_count(), store_.key_count(), tree.Root(),
+      tree.shape().segment_count(), tree.depth(), tree.MemoryBytes(),
+      store_.options().conflict_mode == ConflictMode::kSiblings ? "siblings"
+                                                                : "lww");
+}
+
+void CommandExecutor::Info(Call& c) {
+  static constexpr std::string_view kDefault[] = {
+      "server", "clients", "storage", "replication", "stats", "keyspace"};
+  std::vector<std::string> sections;
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    std::string s = Lower(c.args[i]);
+    if (s == "all" || s == "everything" || s == "default") {
+      sections.assign(std::begin(kDefault), std::end(kDefault));
+      break;
+    }
+    sections.push_back(s);
+  }
+  if (sections.empty())
+    sections.assign(std::begin(kDefault), std::end(kDefault));
+  std::string text;
+  for (const auto& section : sections) {
+    std::string body;
+    if (section == "storage") {
+      AppendStorageInfo(body);
+      info_.AppendInfo(section, body);
+    } else if (section == "keyspace") {
+      if (store_.live_key_count() > 0)
+        body =
+            fmt::format("db0:keys={},expires=0\r\n", store_.live_key_count());
+    } else if (section == "stats") {
+      body = fmt::format(
+          "total_commands_processed:{}\r\nerror_replies:{}\r\nkeys_written:{}"
+          "\r\n"
+          "storage_errors:{}\r\n",
+          stats_.commands_processed, stats_.error_replies, stats_.keys_written,
+          stats_.storage_errors);
+      info_.AppendInfo(section, body);
+    } else {
+      info_.AppendInfo(section, body);
+    }
+    if (body.empty() && section != "keyspace") continue;
+    if (!text.empty()) text += "\r\n";
+    std::string title = section;
+    title[0] =
+        static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
+    text += "# " + title + "\r\n" + body;
+  }
+  resp::AppendBulk(c.out, text);
+}
+
+void CommandExecutor::Quit(Call& c) {
+  resp::AppendSimple(c.out, "OK");
+  c.after = After::kClose;
+}
+
+void CommandExecutor::Command(Call& c) {
+  // redis-cli asks for COMMAND DOCS at start-up; an empty answer is enough.
+  if (c.args.size() >= 2 && Upper(c.args[1]) == "COUNT") {
+    resp::AppendInteger(c.out, 17);
+    return;
+  }
+  resp::AppendArrayHeader(c.out, 0);
+}
+
+void CommandExecutor::Config(Call& c) {
+  // redis-benchmark reads CONFIG GET save/appendonly; nothing is settable.
+  if (Upper(c.args[1]) == "GET") return resp::AppendArrayHeader(c.out, 0);
+  resp::AppendError(
+      c.out,
+      "ERR CONFIG supports only GET; settings live in the node's TOML file");
+  ++stats_.error_replies;
+}
+
+void CommandExecutor::Select(Call& c) {
+  if (c.args[1] == "0") return resp::AppendSimple(c.out, "OK");
+  resp::AppendError(c.out,
+                    "ERR DB index is out of range (gossipkv has only db 0)");
+  ++stats_.error_replies;
+}
+
+void CommandExecutor::VGet(Call& c) {
+  if (!CheckKey(c, c.args[1])) return;
+  auto entry = c.batch.Read(c.args[1]);
+  if (!entry) return StorageError(c, entry.error());
+  // [context, [[value-or-nil, dot, timestamp_ms], ...]]; tombstones appear
+  // as nil values so a client sees a delete that conflicts with a write.
+  resp::AppendArrayHeader(c.out, 2);
+  if (!entry->has_value()) {
+    resp::AppendBulk(c.out, EncodeContext(VersionVector()));
+    resp::AppendArrayHeader(c.out, 0);
+    return;
+  }
+  const Entry& e = **entry;
+  resp::AppendBulk(c.out, EncodeContext(e.clock));
+  resp::AppendArrayHeader(c.out, e.siblings.size());
+  for (const auto& s : e.siblings) {
+    resp::AppendArrayHeader(c.out, 3);
+    if (s.tombstone) {
+      resp::AppendNull(c.out);
+    } else {
+      resp::AppendBulk(c.out, s.value);
+    }
+    resp::AppendBulk(c.out, s.dot.ToString());
+    resp::AppendInteger(c.out, s.timestamp_ms);
+  }
+}
+
+void CommandExecutor::VSet(Call& c) {
+  if (!CheckKey(c, c.args[1]) || !CheckValue(c, c.args[2])) return;
+  auto context = DecodeContext(c.args[3]);
+  if (!context) {
+    resp::AppendError(c.out, "ERR " + context.error().message() +
+                                 " (pass the token VGET returned)");
+    ++stats_.error_replies;
+    return;
+  }
+  auto written = c.batch.Write(c.args[1], c.args[2], &*context);
+  if (!written) return StorageError(c, written.error());
+  ++stats_.keys_written;
+  resp::AppendSimple(c.out, "OK");
+}
+
+void CommandExecutor::VDel(Call& c) {
+  if (!CheckKey(c, c.args[1])) return;
+  auto context = DecodeContext(c.args[2]);
+  if (!context) {
+    resp::AppendError(c.out, "ERR " + context.error().message() +
+                                 " (pass the token VGET returned)");
+    ++stats_.error_replies;
+    return;
+  }
+  auto written = c.batch.Write(c.args[1], std::nullopt, &*context);
+  if (!written) return StorageError(c, written.error());
+  ++stats_.keys_written;
+  resp::AppendInteger(c.out, 1);
+}
+
+}  // namespace gossipkv

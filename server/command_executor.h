@@ -1,0 +1,94 @@
+// CommandExecutor: runs parsed client commands (GET, SET, VGET, ...) against
+// a node's VersionedStore and encodes the RESP replies.
+//
+// Writes go into a caller-owned WriteSet and are not durable until the
+// caller commits it: the session groups every command of one read from the
+// socket into one WriteSet, commits once (one fsync for a whole pipeline),
+// and only then sends the replies. Reads within that group see its writes.
+//
+// Server-level facts for INFO (clients, uptime, peers) come from an
+// InfoSource. Owned by the node's event-loop thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "replication/versioned_store.h"
+
+namespace gossipkv {
+
+// Supplies INFO sections the executor does not own.
+class InfoSource {
+ public:
+  virtual ~InfoSource() = default;
+  // Appends "key:value\r\n" lines of `section` ("server", "clients",
+  // "replication", "stats"); nothing if it has none.
+  virtual void AppendInfo(std::string_view section, std::string& out) = 0;
+};
+
+struct CommandStats {
+  uint64_t commands_processed = 0;
+  uint64_t error_replies = 0;
+  uint64_t keys_written = 0;
+  uint64_t storage_errors = 0;
+};
+
+class CommandExecutor {
+ public:
+  enum class After { kContinue, kClose };
+
+  CommandExecutor(VersionedStore& store, const ClientLimits& limits,
+                  InfoSource& info);
+
+  // Runs `args` (args[0] is the command name) within `batch`, appending the
+  // reply to `out`. kClose after QUIT.
+  After Execute(std::vector<std::string>& args, WriteSet& batch,
+                std::string& out);
+
+  // True when `args` names a command that writes (its reply must wait for
+  // the batch to commit).
+  static bool IsWrite(const std::vector<std::string>& args);
+
+  const CommandStats& stats() const { return stats_; }
+  VersionedStore& store() { return store_; }
+
+ private:
+  struct Call;
+  using Handler = void (CommandExecutor::*)(Call&);
+  struct CommandSpec;
+  static const CommandSpec* Find(std::string_view name);
+
+  void Ping(Call& c);
+  void Echo(Call& c);
+  void Get(Call& c);
+  void Set(Call& c);
+  void Del(Call& c);
+  void Exists(Call& c);
+  void MGet(Call& c);
+  void MSet(Call& c);
+  void DbSize(Call& c);
+  void Info(Call& c);
+  void Quit(Call& c);
+  void Command(Call& c);
+  void Config(Call& c);
+  void Select(Call& c);
+  void VGet(Call& c);
+  void VSet(Call& c);
+  void VDel(Call& c);
+
+  // Error replies for the common failures; false when the call must stop.
+  bool CheckKey(Call& c, std::string_view key);
+  bool CheckValue(Call& c, std::string_view value);
+  void StorageError(Call& c, const Status& status);
+  void AppendStorageInfo(std::string& out);
+
+  VersionedStore& store_;
+  ClientLimits limits_;
+  InfoSource& info_;
+  CommandStats stats_;
+};
+
+}  // namespace gossipkv

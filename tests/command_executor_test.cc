@@ -1,0 +1,203 @@
+// CommandExecutor against an in-memory store: replies byte for byte,
+// conflicts through VGET/VSET, limits and error replies.
+#include "server/command_executor.h"
+
+#include <gtest/gtest.h>
+
+#include "replication/entry_codec.h"
+#include "storage/memory_engine.h"
+
+namespace gossipkv {
+namespace {
+
+class NoInfo : public InfoSource {
+ public:
+  void AppendInfo(std::string_view section, std::string& out) override {
+    if (section == "server") out += "node_id:test\r\n";
+  }
+};
+
+class CommandExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    limits_.max_key_bytes = 16;
+    limits_.max_value_bytes = 64;
+    store_ = std::move(VersionedStore::Open(engine_, "n1", {}, clock_, random_))
+                 .value();
+    executor_ = std::make_unique<CommandExecutor>(*store_, limits_, info_);
+  }
+
+  // Runs one command in its own committed batch and returns the raw reply.
+  std::string Run(std::vector<std::string> args) {
+    WriteSet batch(*store_);
+    std::string out;
+    last_after_ = executor_->Execute(args, batch, out);
+    EXPECT_TRUE(batch.Commit().ok());
+    return out;
+  }
+
+  MemoryEngine engine_;
+  ManualClock clock_;
+  Random random_{1};
+  ClientLimits limits_;
+  NoInfo info_;
+  std::unique_ptr<VersionedStore> store_;
+  std::unique_ptr<CommandExecutor> executor_;
+  CommandExecutor::After last_after_ = CommandExecutor::After::kContinue;
+};
+
+TEST_F(CommandExecutorTest, BasicCommands) {
+  EXPECT_EQ(Run({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(Run({"ping", "hi"}), "$2\r\nhi\r\n");
+  EXPECT_EQ(Run({"ECHO", "x"}), "$1\r\nx\r\n");
+  EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
+  EXPECT_EQ(Run({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(Run({"get", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(Run({"MSET", "a", "1", "b", "2"}), "+OK\r\n");
+  EXPECT_EQ(Run({"MGET", "a", "missing", "b"}),
+            "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+  EXPECT_EQ(Run({"EXISTS", "a", "b", "missing", "a"}), ":3\r\n");
+  EXPECT_EQ(Run({"DBSIZE"}), ":3\r\n");
+  EXPECT_EQ(Run({"DEL", "a", "missing"}), ":1\r\n");
+  EXPECT_EQ(Run({"DEL", "a"}), ":0\r\n") << "already deleted";
+  EXPECT_EQ(Run({"GET", "a"}), "$-1\r\n");
+  EXPECT_EQ(Run({"DBSIZE"}), ":2\r\n");
+  EXPECT_EQ(Run({"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(Run({"COMMAND", "DOCS"}), "*0\r\n");
+  EXPECT_EQ(Run({"CONFIG", "GET", "save"}), "*0\r\n");
+  EXPECT_EQ(Run({"QUIT"}), "+OK\r\n");
+  EXPECT_EQ(last_after_, CommandExecutor::After::kClose);
+}
+
+TEST_F(CommandExecutorTest, BinarySafeValues) {
+  std::string value("\0\r\n\xff", 4);
+  EXPECT_EQ(Run({"SET", std::string("k\0", 2), value}), "+OK\r\n");
+  EXPECT_EQ(Run({"GET", std::string("k\0", 2)}), "$4\r\n" + value + "\r\n");
+  EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
+}
+
+TEST_F(CommandExecutorTest, ReadsInABatchSeeItsWrites) {
+  WriteSet batch(*store_);
+  std::string out;
+  std::vector<std::vector<std::string>> pipeline = {
+      {"SET", "k", "1"}, {"GET", "k"}, {"SET", "k", "2"}, {"GET", "k"}};
+  for (auto& args : pipeline) executor_->Execute(args, batch, out);
+  EXPECT_EQ(out, "+OK\r\n$1\r\n1\r\n+OK\r\n$1\r\n2\r\n");
+  EXPECT_FALSE(store_->Get("k")->has_value()) << "not stored before commit";
+  ASSERT_TRUE(batch.Commit().ok());
+  EXPECT_EQ((*store_->Get("k"))->Winner()->value, "2");
+  EXPECT_EQ((*store_->Get("k"))->siblings.size(), 1u);
+}
+
+TEST_F(CommandExecutorTest, ErrorsNameTheProblem) {
+  EXPECT_EQ(
+      Run({"FLY", "away"}),
+      "-ERR unknown command 'FLY', with args beginning with: 'away' \r\n");
+  EXPECT_EQ(Run({"GET"}),
+            "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(Run({"GET", "a", "b"}),
+            "-ERR wrong number of arguments for 'get' command\r\n");
+  EXPECT_EQ(Run({"MSET", "a", "1", "b"}),
+            "-ERR wrong number of arguments for 'mset' command\r\n");
+  EXPECT_EQ(Run({"SET", std::string(17, 'k'), "v"}),
+            "-ERR key too large: 17 bytes (max 16 bytes)\r\n");
+  EXPECT_EQ(Run({"SET", "k", std::string(65, 'v')}),
+            "-ERR value too large: 65 bytes (max 64 bytes)\r\n");
+  EXPECT_EQ(Run({"MSET", "a", "1", "b", std::string(65, 'v')}),
+            "-ERR value too large: 65 bytes (max 64 bytes)\r\n");
+  EXPECT_EQ(Run({"GET", "a"}), "$-1\r\n") << "a rejected MSET writes nothing";
+  EXPECT_NE(Run({"SET", "k", "v", "EX", "10"}).find("not supported"),
+            std::string::npos);
+  EXPECT_NE(Run({"VSET", "k", "v", "!!!"}).find("malformed context"),
+            std::string::npos);
+  EXPECT_EQ(executor_->stats().error_replies, 9u);
+}
+
+TEST_F(CommandExecutorTest, CorruptEntryIsAnErrorReplyAndOthersStillServe) {
+  Run({"SET", "good", "1"});
+  Run({"SET", "bad", "1"});
+  WriteBatch damage;
+  damage.Put(Column::kEntries, store_->StorageKey("bad"), "\xff\xff garbage");
+  ASSERT_TRUE(engine_.Write(damage).ok());
+  // A restart reads the damaged record from disk.
+  executor_.reset();
+  store_ = std::move(VersionedStore::Open(engine_, "n1", {}, clock_, random_))
+               .value();
+  executor_ = std::make_unique<CommandExecutor>(*store_, limits_, info_);
+  std::string reply = Run({"GET", "bad"});
+  EXPECT_EQ(reply.rfind("-CORRUPT entry for key 'bad'", 0), 0u) << reply;
+  EXPECT_EQ(Run({"SET", "bad", "2"}).rfind("-CORRUPT", 0), 0u);
+  EXPECT_EQ(Run({"GET", "good"}), "$1\r\n1\r\n");
+}
+
+// Parses a VGET reply: context token and the sibling values (nil as "<nil>").
+std::pair<std::string, std::vector<std::string>> ParseVGet(
+    const std::string& reply) {
+  std::pair<std::string, std::vector<std::string>> out;
+  size_t pos = reply.find("\r\n") + 2;  // *2
+  auto bulk = [&]() -> std::string {
+    size_t eol = reply.find("\r\n", pos);
+    std::string header = reply.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (header == "$-1") return "<nil>";
+    size_t len = std::stoul(header.substr(1));
+    std::string s = reply.substr(pos, len);
+    pos += len + 2;
+    return s;
+  };
+  auto line = [&] {
+    size_t eol = reply.find("\r\n", pos);
+    std::string s = reply.substr(pos, eol - pos);
+    pos = eol + 2;
+    return s;
+  };
+  out.first = bulk();
+  int n = std::stoi(line().substr(1));
+  for (int i = 0; i < n; ++i) {
+    line();  // *3
+    out.second.push_back(bulk());
+    bulk();  // dot
+    line();  // :timestamp
+  }
+  return out;
+}
+
+TEST_F(CommandExecutorTest, SiblingsAndResolutionWithContexts) {
+  Run({"SET", "k", "base"});
+  auto [context, values] = ParseVGet(Run({"VGET", "k"}));
+  EXPECT_EQ(values, (std::vector<std::string>{"base"}));
+  // Two clients write with the same context: both are kept.
+  EXPECT_EQ(Run({"VSET", "k", "one", context}), "+OK\r\n");
+  EXPECT_EQ(Run({"VSET", "k", "two", context}), "+OK\r\n");
+  auto [merged_context, siblings] = ParseVGet(Run({"VGET", "k"}));
+  std::sort(siblings.begin(), siblings.end());
+  EXPECT_EQ(siblings, (std::vector<std::string>{"one", "two"}));
+  // Writing back with the merged context resolves to one value.
+  EXPECT_EQ(Run({"VSET", "k", "resolved", merged_context}), "+OK\r\n");
+  EXPECT_EQ(ParseVGet(Run({"VGET", "k"})).second,
+            (std::vector<std::string>{"resolved"}));
+  // VDEL with a context leaves a tombstone: GET sees nothing, VGET a nil.
+  auto [ctx, _] = ParseVGet(Run({"VGET", "k"}));
+  EXPECT_EQ(Run({"VDEL", "k", ctx}), ":1\r\n");
+  EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
+  EXPECT_EQ(ParseVGet(Run({"VGET", "k"})).second,
+            (std::vector<std::string>{"<nil>"}));
+  // An absent key has an empty context and no siblings.
+  EXPECT_EQ(Run({"VGET", "nothing"}), "*2\r\n$0\r\n\r\n*0\r\n");
+}
+
+TEST_F(CommandExecutorTest, InfoHasTheSections) {
+  Run({"SET", "k", "v"});
+  std::string info = Run({"INFO"});
+  for (const char* fragment :
+       {"# Server", "node_id:test", "# Storage", "keys:1", "merkle_root:",
+        "# Stats", "total_commands_processed:", "# Keyspace", "db0:keys=1"}) {
+    EXPECT_NE(info.find(fragment), std::string::npos) << fragment;
+  }
+  std::string storage_only = Run({"INFO", "storage"});
+  EXPECT_NE(storage_only.find("# Storage"), std::string::npos);
+  EXPECT_EQ(storage_only.find("# Server"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gossipkv

@@ -1,0 +1,125 @@
+// Config loading: defaults, overrides, and errors that name key and line.
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace gossipkv {
+namespace {
+
+void ExpectError(std::string_view toml, std::string_view fragment) {
+  auto config = LoadConfigText(toml, "test.toml");
+  ASSERT_FALSE(config) << "accepted: " << toml;
+  EXPECT_NE(config.error().message().find(fragment), std::string::npos)
+      << "message: " << config.error().message();
+}
+
+TEST(ConfigTest, EmptyFileGivesDefaults) {
+  auto config = LoadConfigText("");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->node_id, "n1");
+  EXPECT_EQ(config->client_bind, (Endpoint{"127.0.0.1", 7379}));
+  EXPECT_EQ(config->durability, Durability::kFsync);
+  EXPECT_EQ(config->merkle, (MerkleShape{16, 4}));
+  EXPECT_EQ(config->limits.max_clients, 10000u);
+  EXPECT_FALSE(config->fault_injection);
+}
+
+TEST(ConfigTest, EveryFieldIsRead) {
+  auto config = LoadConfigText(R"(
+node_id = "alpha"
+cluster_name = "test"
+data_dir = "/tmp/x"
+seeds = ["127.0.0.1:7001", "[::1]:7002"]
+fault_injection = true
+log_level = "debug"
+[client]
+bind = "0.0.0.0:6000"
+[peer]
+bind = "127.0.0.1:6001"
+advertise = "10.0.0.1:6001"
+[storage]
+durability = "buffered"
+conflict = "lww"
+block_cache_mb = 8
+entry_cache_mb = 0
+[merkle]
+segment_bits = 12
+fanout = 8
+[gossip]
+interval_ms = 200
+fanout = 2
+phi_threshold = 10.5
+dead_after_ms = 5000
+[replication]
+rumor_fanout = 4
+anti_entropy_interval_ms = 0
+[limits]
+max_key_bytes = 100
+max_value_bytes = 1000
+max_clients = 5
+idle_timeout_ms = 0
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->node_id, "alpha");
+  ASSERT_EQ(config->seeds.size(), 2u);
+  EXPECT_EQ(config->seeds[1], (Endpoint{"::1", 7002}));
+  EXPECT_EQ(config->client_bind, (Endpoint{"0.0.0.0", 6000}));
+  EXPECT_EQ(config->peer_advertise, (Endpoint{"10.0.0.1", 6001}));
+  EXPECT_EQ(config->durability, Durability::kBuffered);
+  EXPECT_EQ(config->conflict_mode, ConflictMode::kLastWriteWins);
+  EXPECT_EQ(config->entry_cache_mb, 0u);
+  EXPECT_EQ(config->merkle, (MerkleShape{12, 3}));
+  EXPECT_DOUBLE_EQ(config->gossip.phi_threshold, 10.5);
+  EXPECT_EQ(config->replication.anti_entropy_interval_ms, 0u);
+  EXPECT_EQ(config->limits.max_clients, 5u);
+  EXPECT_TRUE(config->fault_injection);
+}
+
+TEST(ConfigTest, UnknownKeysAreErrorsWithTheirLine) {
+  ExpectError("node_id = \"a\"\nnodeid = \"b\"\n",
+              "test.toml:2: unknown key 'nodeid'");
+  ExpectError("[limits]\n\nmax_clientz = 3\n",
+              "test.toml:3: unknown key 'limits.max_clientz'");
+  ExpectError("[nonsense]\nx = 1\n", "unknown key 'nonsense'");
+}
+
+TEST(ConfigTest, WrongTypesAreErrors) {
+  ExpectError("node_id = 5\n", "test.toml:1: 'node_id' must be a string");
+  ExpectError("[limits]\nmax_clients = \"many\"\n",
+              "test.toml:2: 'limits.max_clients' must be an integer");
+  ExpectError("client = 3\n", "'client' must be a table");
+  ExpectError("seeds = \"127.0.0.1:1\"\n", "'seeds' must be an array");
+}
+
+TEST(ConfigTest, OutOfRangeValuesAreErrors) {
+  ExpectError(
+      "[limits]\nmax_clients = 0\n",
+      "test.toml:2: 'limits.max_clients' must be in [1, 1000000], got 0");
+  ExpectError("[merkle]\nfanout = 12\n", "power of two");
+  ExpectError("[merkle]\nsegment_bits = 16\nfanout = 8\n",
+              "multiple of log2(fanout)");
+  ExpectError("[storage]\ndurability = \"sometimes\"\n",
+              "'storage.durability' must be");
+  ExpectError("[client]\nbind = \"localhost\"\n", "expected host:port");
+  ExpectError("node_id = \"bad id!\"\n", "node_id");
+  ExpectError("[gossip]\nphi_threshold = -1.0\n",
+              "'gossip.phi_threshold' must be in");
+}
+
+TEST(ConfigTest, SyntaxErrorsNameTheLine) {
+  ExpectError("node_id = \"a\"\n[client\n", "test.toml:2:");
+}
+
+TEST(ConfigTest, ExampleFileLoads) {
+  auto config =
+      LoadConfigFile(GOSSIPKV_SOURCE_DIR "/config/gossipkv.example.toml");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->node_id, "n1");
+}
+
+TEST(ConfigTest, MissingFileIsAnError) {
+  EXPECT_FALSE(LoadConfigFile("/nonexistent/gossipkv.toml"));
+}
+
+}  // namespace
+}  // namespace gossipkv

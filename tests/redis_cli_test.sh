@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Drives a real gossipkv-server with Debian's redis-cli: GET/SET/DEL/MGET, a
+# binary value with NUL and 0xff bytes, pipelined input and INFO parsing.
+# Usage: redis_cli_test.sh PATH/TO/gossipkv-server
+set -euo pipefail
+server=$1
+command -v redis-cli >/dev/null || { echo "redis-cli missing: run scripts/bootstrap.sh" >&2; exit 1; }
+
+dir=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+"$server" --node-id n1 --port 0 --data-dir "$dir/data" --buffered 2>"$dir/log" &
+pid=$!
+for _ in $(seq 200); do
+  [ -f "$dir/data/endpoints" ] && break
+  sleep 0.05
+done
+port=$(sed -n 's/^client=.*:\([0-9]*\)$/\1/p' "$dir/data/endpoints")
+[ -n "$port" ] || { cat "$dir/log"; echo "server did not start" >&2; exit 1; }
+
+cli() { redis-cli -p "$port" "$@"; }
+passes=0
+failures=0
+pass() { echo "ok   $1"; passes=$((passes + 1)); }
+fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+expect() {  # expect NAME EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi
+}
+
+expect ping "PONG" "$(cli PING)"
+expect set "OK" "$(cli SET greeting hello)"
+expect get "hello" "$(cli GET greeting)"
+expect mset "OK" "$(cli MSET a 1 b 2 c 3)"
+expect mget "$(printf '1\n2\n\n3')" "$(cli MGET a b missing c)"
+expect del "2" "$(cli DEL a b missing)"
+expect get-deleted "" "$(cli GET a)"
+expect exists "2" "$(cli EXISTS greeting c)"
+expect dbsize "2" "$(cli DBSIZE)"
+
+# A binary value: every byte 0..255, NUL and 0xff included.
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4)' >"$dir/binary"
+expect set-binary "OK" "$(cli -x SET blob <"$dir/binary")"
+cli --raw GET blob | head -c 1024 >"$dir/binary.out"
+if cmp -s "$dir/binary" "$dir/binary.out"; then pass binary-roundtrip; else fail binary-roundtrip; fi
+expect strlen-via-mget "1024" "$(cli --raw MGET blob | head -c 1024 | wc -c)"
+
+# Pipe mode: many commands on one connection.
+for i in $(seq 1000); do printf 'SET pipe:%d %d\r\n' "$i" "$i"; done >"$dir/pipe"
+cli --pipe <"$dir/pipe" >"$dir/pipe.out" 2>&1
+if grep -q "errors: 0, replies: 1000" "$dir/pipe.out"; then pass pipe-mode; else
+  fail "pipe-mode: $(cat "$dir/pipe.out")"; fi
+expect pipe-value "777" "$(cli GET pipe:777)"
+
+expect info-keyspace "db0:keys=1003,expires=0" "$(cli INFO keyspace | tr -d '\r' | grep ^db0)"
+expect unknown-command "ERR unknown command 'NOPE', with args beginning with: " "$(cli NOPE 2>&1)"
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,103 @@
+// ServerProcess: fork/exec, readiness by polling for the endpoints file.
+#include "tests/server_process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+namespace gossipkv::testing {
+
+std::string ServerBinary() { return GOSSIPKV_SERVER_BINARY; }
+
+ServerProcess::ServerProcess(std::string config_toml,
+                             std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
+  data_dir_ = (dir_.path() / "data").string();
+  config_path_ = (dir_.path() / "node.toml").string();
+  std::ofstream(config_path_) << config_toml;
+  Launch();
+}
+
+ServerProcess::~ServerProcess() { Stop(); }
+
+void ServerProcess::Launch() {
+  const std::string endpoints = data_dir_ + "/endpoints";
+  std::remove(endpoints.c_str());
+  const std::string log = (dir_.path() / "server.log").string();
+  std::vector<std::string> args = {
+      ServerBinary(), "--config", config_path_, "--data-dir",
+      data_dir_,      "--port",   "0"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* out = std::freopen(log.c_str(), "a", stderr);
+    (void)out;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Readiness: the server writes its endpoints file once it listens.
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream f(endpoints);
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("client=", 0) == 0) {
+        port_ =
+            static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+        return;
+      }
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) break;  // died at start-up
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::ifstream f(log);
+  std::string text((std::istreambuf_iterator<char>(f)),
+                   std::istreambuf_iterator<char>());
+  ADD_FAILURE() << "server did not start; its log:\n" << text;
+  Kill();
+}
+
+int ServerProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 500; ++i) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "server ignored SIGTERM for 5 s";
+  Kill();
+  return -1;
+}
+
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void ServerProcess::Restart() {
+  Stop();
+  Launch();
+}
+
+std::unique_ptr<RespClient> ServerProcess::Connect() {
+  auto client =
+      RespClient::Connect("127.0.0.1", port_, std::chrono::seconds(10));
+  EXPECT_TRUE(client) << client.error().ToString();
+  return client ? std::move(*client) : nullptr;
+}
+
+}  // namespace gossipkv::testing
