@@ -29,7 +29,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-build/release/server/gossipkv-server --node-id bench --port 0 --data-dir "$work/gossipkv" \
+build/release/server/gossipkv-server --node-id bench --port 0 --peer-port 0 --data-dir "$work/gossipkv" \
   --buffered --log-level warn 2>"$work/gossipkv.log" &
 gk_pid=$!
 pids+=("$gk_pid")

@@ -3,6 +3,7 @@
 //
 //   gossipkv put KEY VALUE        gossipkv get KEY [--all]
 //   gossipkv del KEY              gossipkv info [SECTION]
+//   gossipkv members
 //
 // --host/--port or --node host:port pick the node (default 127.0.0.1:7379);
 // --json prints machine-readable output. Exit codes: 0 found/ok, 1 not
@@ -135,6 +136,36 @@ int Del(const Options& o, const std::string& key) {
   return reply.integer > 0 ? kOk : kNotFound;
 }
 
+int Members(const Options& o) {
+  RespValue reply;
+  if (int rc = Run(o, {"MEMBERS"}, reply); rc != kOk) return rc;
+  std::string json = "[";
+  if (!o.json) {
+    std::printf("%-12s %-22s %-22s %-8s %10s %7s\n", "ID", "PEER", "CLIENT",
+                "STATUS", "HEARTBEAT", "PHI");
+  }
+  for (const auto& row : reply.elements) {
+    const auto& f = row.elements;
+    if (f.size() != 6)
+      return Error("unexpected MEMBERS row: " + row.ToString());
+    if (o.json) {
+      if (json.size() > 1) json += ",";
+      json += "{\"id\":" + JsonString(f[0].text) +
+              ",\"peer\":" + JsonString(f[1].text) +
+              ",\"client\":" + JsonString(f[2].text) +
+              ",\"status\":" + JsonString(f[3].text) +
+              ",\"heartbeat_age_ms\":" + std::to_string(f[4].integer) +
+              ",\"phi\":" + f[5].text + "}";
+    } else {
+      std::printf("%-12s %-22s %-22s %-8s %8lldms %7s\n", f[0].text.c_str(),
+                  f[1].text.c_str(), f[2].text.c_str(), f[3].text.c_str(),
+                  static_cast<long long>(f[4].integer), f[5].text.c_str());
+    }
+  }
+  if (o.json) std::printf("%s]\n", json.c_str());
+  return kOk;
+}
+
 int Info(const Options& o, const std::string& section) {
   RespValue reply;
   std::vector<std::string> args{"INFO"};
@@ -199,6 +230,8 @@ int main(int argc, char** argv) {
       "print every sibling with its dot and timestamp, and the context");
   auto* del = app.add_subcommand("del", "delete KEY");
   del->add_option("key", key)->required();
+  auto* members = app.add_subcommand(
+      "members", "list the cluster's members as this node sees them");
   auto* info = app.add_subcommand("info", "print the node's INFO");
   info->add_option("section", section,
                    "server, clients, storage, replication, stats, keyspace");
@@ -212,6 +245,7 @@ int main(int argc, char** argv) {
   if (*put) return Put(o, key, value);
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
+  if (*members) return Members(o);
   if (*info) return Info(o, section);
   return 2;
 }

@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin/server/gossipkv-server" --node-id n1 --port 0 --data-dir "$work/n1" 2>"$work/n1.log" &
+"$bin/server/gossipkv-server" --node-id n1 --port 0 --peer-port 0 --data-dir "$work/n1" 2>"$work/n1.log" &
 pid=$!
 for _ in $(seq 200); do [ -f "$work/n1/endpoints" ] && break; sleep 0.05; done
 node=$(sed -n 's/^client=//p' "$work/n1/endpoints")

@@ -6,22 +6,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
-# Fuzz the RESP parser for a short while: a crash fails the run.
+# Fuzz the client and peer protocol decoders for a short while each: a
+# crash fails the run.
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-mkdir "$scratch/corpus"
-fuzz_rc=0
-build/fuzz/tests/resp_parser_fuzz -max_total_time="${GOSSIPKV_FUZZ_SECONDS:-20}" \
-  -max_len=4096 -artifact_prefix="$scratch/" "$scratch/corpus" tests/fuzz/resp_corpus \
-  >"$scratch/fuzz.log" 2>&1 || fuzz_rc=$?
-if [ "$fuzz_rc" -ne 0 ]; then
-  cat "$scratch/fuzz.log"
-  echo "resp_parser_fuzz found a failing input (exit $fuzz_rc)" >&2
-  exit 1
-fi
-grep -E "^Done" "$scratch/fuzz.log"
+for target in resp_parser_fuzz:resp_corpus peer_frame_fuzz:peer_corpus; do
+  name=${target%%:*}
+  seeds=${target#*:}
+  mkdir -p "$scratch/$name"
+  rc=0
+  "build/fuzz/tests/$name" -max_total_time="${GOSSIPKV_FUZZ_SECONDS:-15}" -max_len=4096 \
+    -artifact_prefix="$scratch/$name-" "$scratch/$name" "tests/fuzz/$seeds" \
+    >"$scratch/$name.log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    cat "$scratch/$name.log"
+    echo "$name found a failing input (exit $rc)" >&2
+    exit 1
+  fi
+  echo "$name: $(grep -E '^Done' "$scratch/$name.log")"
+done
 
 cmake --preset debug >/dev/null
 cmake --build --preset debug

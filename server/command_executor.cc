@@ -67,6 +67,8 @@ const CommandExecutor::CommandSpec* CommandExecutor::Find(
       {"VGET", {&E::VGet, 2, 2, false}},
       {"VSET", {&E::VSet, 4, 4, true}},
       {"VDEL", {&E::VDel, 3, 3, true}},
+      {"MEMBERS", {&E::MembersCommand, 1, 1, false}},
+      {"FAULT", {&E::FaultCommand, 2, -1, false}},
   };
   // Command names are short: uppercase on the stack-sized SSO string.
   auto it = kTable.find(Upper(name));
@@ -74,8 +76,8 @@ const CommandExecutor::CommandSpec* CommandExecutor::Find(
 }
 
 CommandExecutor::CommandExecutor(VersionedStore& store,
-                                 const ClientLimits& limits, InfoSource& info)
-    : store_(store), limits_(limits), info_(info) {}
+                                 const ClientLimits& limits, NodeContext& node)
+    : store_(store), limits_(limits), node_(node) {}
 
 bool CommandExecutor::IsWrite(const std::vector<std::string>& args) {
   if (args.empty()) return false;
@@ -264,7 +266,8 @@ void CommandExecutor::AppendStorageInfo(std::string& out) {
 
 void CommandExecutor::Info(Call& c) {
   static constexpr std::string_view kDefault[] = {
-      "server", "clients", "storage", "replication", "stats", "keyspace"};
+      "server", "clients",     "storage", "membership",
+      "peers",  "replication", "stats",   "keyspace"};
   std::vector<std::string> sections;
   for (size_t i = 1; i < c.args.size(); ++i) {
     std::string s = Lower(c.args[i]);
@@ -281,7 +284,7 @@ void CommandExecutor::Info(Call& c) {
     std::string body;
     if (section == "storage") {
       AppendStorageInfo(body);
-      info_.AppendInfo(section, body);
+      node_.AppendInfo(section, body);
     } else if (section == "keyspace") {
       if (store_.live_key_count() > 0)
         body =
@@ -293,9 +296,9 @@ void CommandExecutor::Info(Call& c) {
           "storage_errors:{}\r\n",
           stats_.commands_processed, stats_.error_replies, stats_.keys_written,
           stats_.storage_errors);
-      info_.AppendInfo(section, body);
+      node_.AppendInfo(section, body);
     } else {
-      info_.AppendInfo(section, body);
+      node_.AppendInfo(section, body);
     }
     if (body.empty() && section != "keyspace") continue;
     if (!text.empty()) text += "\r\n";
@@ -392,6 +395,27 @@ void CommandExecutor::VDel(Call& c) {
   if (!written) return StorageError(c, written.error());
   ++stats_.keys_written;
   resp::AppendInteger(c.out, 1);
+}
+
+void CommandExecutor::MembersCommand(Call& c) {
+  // One row per member: id, peer address, client address, status ("self"
+  // for this node), heartbeat age in ms, phi.
+  auto members = node_.Members();
+  resp::AppendArrayHeader(c.out, members.size());
+  for (const auto& m : members) {
+    resp::AppendArrayHeader(c.out, 6);
+    resp::AppendBulk(c.out, m.node_id);
+    resp::AppendBulk(c.out, m.peer_address);
+    resp::AppendBulk(c.out, m.client_address);
+    resp::AppendBulk(c.out, m.self ? "self" : LivenessName(m.liveness));
+    resp::AppendInteger(c.out, m.heartbeat_age_ms);
+    resp::AppendBulk(c.out, fmt::format("{:.2f}", m.phi));
+  }
+}
+
+void CommandExecutor::FaultCommand(Call& c) {
+  std::vector<std::string> args(c.args.begin() + 1, c.args.end());
+  node_.Fault(args, c.out);
 }
 
 }  // namespace gossipkv

@@ -6,8 +6,9 @@
 // socket into one WriteSet, commits once (one fsync for a whole pipeline),
 // and only then sends the replies. Reads within that group see its writes.
 //
-// Server-level facts for INFO (clients, uptime, peers) come from an
-// InfoSource. Owned by the node's event-loop thread.
+// What only the node knows — INFO sections about clients, uptime and peers,
+// the member list, fault injection — comes from a NodeContext. Owned by the
+// node's event-loop thread.
 #pragma once
 
 #include <cstdint>
@@ -16,17 +17,24 @@
 #include <vector>
 
 #include "config/config.h"
+#include "replication/membership.h"
 #include "replication/versioned_store.h"
 
 namespace gossipkv {
 
-// Supplies INFO sections the executor does not own.
-class InfoSource {
+// The node-level facts and controls the executor does not own.
+class NodeContext {
  public:
-  virtual ~InfoSource() = default;
+  virtual ~NodeContext() = default;
   // Appends "key:value\r\n" lines of `section` ("server", "clients",
-  // "replication", "stats"); nothing if it has none.
+  // "membership", "peers", "replication", "stats", ...); nothing if none.
   virtual void AppendInfo(std::string_view section, std::string& out) = 0;
+  // Every member this node knows, itself first.
+  virtual std::vector<MemberView> Members() = 0;
+  // FAULT BLOCK/UNBLOCK/DROP/STATUS: `args` starts at the subcommand;
+  // appends the reply.
+  virtual void Fault(const std::vector<std::string>& args,
+                     std::string& out) = 0;
 };
 
 struct CommandStats {
@@ -41,7 +49,7 @@ class CommandExecutor {
   enum class After { kContinue, kClose };
 
   CommandExecutor(VersionedStore& store, const ClientLimits& limits,
-                  InfoSource& info);
+                  NodeContext& node);
 
   // Runs `args` (args[0] is the command name) within `batch`, appending the
   // reply to `out`. kClose after QUIT.
@@ -78,6 +86,8 @@ class CommandExecutor {
   void VGet(Call& c);
   void VSet(Call& c);
   void VDel(Call& c);
+  void MembersCommand(Call& c);
+  void FaultCommand(Call& c);
 
   // Error replies for the common failures; false when the call must stop.
   bool CheckKey(Call& c, std::string_view key);
@@ -87,7 +97,7 @@ class CommandExecutor {
 
   VersionedStore& store_;
   ClientLimits limits_;
-  InfoSource& info_;
+  NodeContext& node_;
   CommandStats stats_;
 };
 

@@ -85,9 +85,8 @@ int main(int argc, char** argv) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& ec, int signal) {
     if (ec) return;
-    spdlog::info("signal {}: shutting down", signal);
-    (*node)->Stop();
-    io.stop();
+    spdlog::info("signal {}: leaving the cluster and shutting down", signal);
+    (*node)->Shutdown([&io] { io.stop(); });
   });
   io.run();
   node->reset();  // closes RocksDB before the process exits

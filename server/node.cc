@@ -1,21 +1,38 @@
-// Node: opening the data directory, INFO facts, the endpoints file.
+// Node: opening the data directory, wiring the replica to the transports,
+// INFO facts, MEMBERS and FAULT, the endpoints file.
 #include "server/node.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
+
+#include "server/resp_writer.h"
 
 namespace gossipkv {
 
 namespace fs = std::filesystem;
 
+namespace {
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+
+std::string Upper(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
 Node::Node(const Config& config, asio::io_context& io)
     : config_(config),
       io_(io),
       random_(Random::EntropySeed()),
+      filter_(random_.Next64()),
+      tick_timer_(io),
       started_(std::chrono::steady_clock::now()) {}
 
 Node::~Node() { Stop(); }
@@ -45,7 +62,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
   if (node->store_->corrupt_records() > 0) {
     spdlog::error(
         "{} stored records do not frame and were skipped (first: {}); the node "
-        "serves every other key",
+        "serves every "
+        "other key",
         node->store_->corrupt_records(),
         node->store_->corrupt_samples().front());
   }
@@ -57,21 +75,115 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
       std::make_unique<CommandExecutor>(*node->store_, config.limits, *node);
   node->listener_ =
       std::make_unique<ClientListener>(io, *node->executor_, config.limits);
+  Node* raw = node.get();
+  node->peers_ = std::make_unique<PeerTransport>(
+      io,
+      PeerTransport::Options{config.cluster_name, config.node_id, "",
+                             config.replication.max_frame_bytes},
+      [raw](const std::string& from, const pb::PeerMessage& m) {
+        raw->OnPeerMessage(from, m);
+      });
   return node;
 }
 
 Status Node::Start() {
   GOSSIPKV_RETURN_IF_ERROR(listener_->Listen(config_.client_bind));
+  GOSSIPKV_RETURN_IF_ERROR(peers_->Listen(config_.peer_bind));
+  auto advertise = [](const Endpoint& advertised, const Endpoint& bind,
+                      uint16_t port) {
+    if (!advertised.host.empty() && advertised.port != 0)
+      return advertised.ToString();
+    return Endpoint{bind.host, port}.ToString();
+  };
+  const std::string peer_address =
+      advertise(config_.peer_advertise, config_.peer_bind, peers_->port());
+  const std::string client_address = advertise(
+      config_.client_advertise, config_.client_bind, listener_->port());
+  if (config_.peer_bind.host == "0.0.0.0" || config_.peer_bind.host == "::") {
+    if (config_.peer_advertise.port == 0) {
+      return Status::InvalidArgument(
+          "peer.bind listens on every address: set peer.advertise to the "
+          "address peers use");
+    }
+  }
+  peers_->set_advertise_address(peer_address);
+
+  pb::MemberState self;
+  self.set_node_id(config_.node_id);
+  self.set_peer_address(peer_address);
+  self.set_client_address(client_address);
+  // The incarnation is the start time, so a restart supersedes older states.
+  self.set_incarnation(static_cast<uint64_t>(clock_.WallMillis()));
+  ReplicaOptions options;
+  options.membership.gossip_interval_ms = config_.gossip.interval_ms;
+  options.membership.fanout = config_.gossip.fanout;
+  options.membership.phi_threshold = config_.gossip.phi_threshold;
+  options.membership.dead_after_ms = config_.gossip.dead_after_ms;
+  for (const auto& seed : config_.seeds)
+    options.membership.seeds.push_back(seed.ToString());
+  replica_ = std::make_unique<Replica>(self, options, random_, NowMs());
+
   listener_->Start();
+  peers_->Start();
+  asio::co_spawn(io_, TickLoop(), asio::detached);
   spdlog::info(
-      "node {} serving clients on {}:{} ({} keys, merkle root {:016x})",
-      config_.node_id, config_.client_bind.host, listener_->port(),
-      store_->live_key_count(), store_->tree().Root());
+      "node {} serving clients on {} and peers on {} ({} keys, merkle root "
+      "{:016x})",
+      config_.node_id, client_address, peer_address, store_->live_key_count(),
+      store_->tree().Root());
   return WriteEndpointsFile();
 }
 
+asio::awaitable<void> Node::TickLoop() {
+  while (!stopped_) {
+    Outbox out;
+    replica_->Tick(NowMs(), out);
+    Dispatch(out);
+    tick_timer_.expires_after(kTickInterval);
+    asio::error_code ec;
+    co_await tick_timer_.async_wait(
+        asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void Node::Dispatch(Outbox& out) {
+  for (auto& o : out) {
+    if (!filter_.Allows(replica_->membership().IdAt(o.to))) continue;
+    peers_->Send(o.to, o.message);
+  }
+  out.clear();
+}
+
+void Node::OnPeerMessage(const std::string& from_address,
+                         const pb::PeerMessage& message) {
+  if (stopped_ || !filter_.Allows(message.from())) return;
+  Outbox out;
+  replica_->Step(NowMs(), from_address, message, out);
+  Dispatch(out);
+}
+
+void Node::Shutdown(std::function<void()> done) {
+  if (replica_ && !stopped_) {
+    Outbox out;
+    replica_->Leave(NowMs(), out);
+    Dispatch(out);
+  }
+  // Give the goodbye a moment on the wire, then stop.
+  auto timer =
+      std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
+  timer->async_wait(
+      [this, timer, done = std::move(done)](const asio::error_code&) {
+        Stop();
+        done();
+      });
+}
+
 void Node::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  tick_timer_.cancel();
   if (listener_) listener_->Stop();
+  if (peers_) peers_->Stop();
   std::error_code ignored;
   fs::remove(fs::path(config_.data_dir) / "endpoints", ignored);
 }
@@ -82,9 +194,8 @@ Status Node::WriteEndpointsFile() {
   {
     std::ofstream f(tmp, std::ios::trunc);
     f << "node_id=" << config_.node_id << "\n"
-      << "client="
-      << Endpoint{config_.client_bind.host, listener_->port()}.ToString()
-      << "\n"
+      << "client=" << replica_->membership().self().client_address() << "\n"
+      << "peer=" << replica_->membership().self().peer_address() << "\n"
       << "pid=" << getpid() << "\n";
     if (!f) return Status::IOError("cannot write " + tmp.string());
   }
@@ -96,6 +207,53 @@ Status Node::WriteEndpointsFile() {
   return Status::Ok();
 }
 
+std::vector<MemberView> Node::Members() {
+  return replica_->membership().Members(NowMs());
+}
+
+void Node::Fault(const std::vector<std::string>& args, std::string& out) {
+  if (!config_.fault_injection) {
+    resp::AppendError(out,
+                      "ERR FAULT is disabled on this node: start it with "
+                      "fault_injection = true "
+                      "(or --fault-injection)");
+    return;
+  }
+  const std::string sub = Upper(args[0]);
+  std::vector<std::string> ids(args.begin() + 1, args.end());
+  if (sub == "BLOCK" && !ids.empty()) {
+    filter_.Block(ids);
+    spdlog::warn("fault injection: blocking traffic with {}",
+                 fmt::join(ids, ", "));
+    resp::AppendSimple(out, "OK");
+  } else if (sub == "UNBLOCK") {
+    filter_.Unblock(ids);
+    resp::AppendSimple(out, "OK");
+  } else if (sub == "DROP" && ids.size() == 1) {
+    double p = -1;
+    auto [end, ec] =
+        std::from_chars(ids[0].data(), ids[0].data() + ids[0].size(), p);
+    if (ec != std::errc() || end != ids[0].data() + ids[0].size() ||
+        !(p >= 0 && p <= 1)) {
+      resp::AppendError(out,
+                        "ERR FAULT DROP takes a probability between 0 and 1");
+      return;
+    }
+    filter_.set_drop_probability(p);
+    resp::AppendSimple(out, "OK");
+  } else if (sub == "STATUS" && ids.empty()) {
+    resp::AppendBulk(
+        out, fmt::format("blocked:{}\r\ndrop_probability:{}\r\ndropped:{}\r\n",
+                         fmt::join(filter_.blocked(), ","),
+                         filter_.drop_probability(), filter_.dropped()));
+  } else {
+    resp::AppendError(
+        out,
+        "ERR usage: FAULT BLOCK id [id ...] | FAULT UNBLOCK [id ...] | "
+        "FAULT DROP probability | FAULT STATUS");
+  }
+}
+
 void Node::AppendInfo(std::string_view section, std::string& out) {
   if (section == "server") {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -104,12 +262,13 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
     out += fmt::format(
         "gossipkv_version:0.1.0\r\nnode_id:{}\r\nepoch:{:x}\r\ncluster_name:{}"
         "\r\n"
-        "process_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\ndata_dir:{}"
-        "\r\n"
-        "durability:{}\r\n",
+        "process_id:{}\r\ntcp_port:{}\r\npeer_port:{}\r\nuptime_in_seconds:{}"
+        "\r\ndata_dir:{}\r\n"
+        "durability:{}\r\nfault_injection:{}\r\n",
         config_.node_id, store_->self().epoch, config_.cluster_name, getpid(),
-        listener_->port(), uptime, config_.data_dir,
-        config_.durability == Durability::kFsync ? "fsync" : "buffered");
+        listener_->port(), peers_->port(), uptime, config_.data_dir,
+        config_.durability == Durability::kFsync ? "fsync" : "buffered",
+        config_.fault_injection ? "on" : "off");
   } else if (section == "clients") {
     const auto& s = listener_->stats();
     out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\n", s.connected,
@@ -131,9 +290,37 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "open:{}\r\n",
         engine_->EstimateLiveBytes(), cache.bytes(), cache.size(), cache.hits(),
         cache.misses(), store_->corrupt_records());
+  } else if (section == "membership") {
+    size_t counts[4] = {0, 0, 0, 0};
+    auto members = Members();
+    for (const auto& m : members) ++counts[static_cast<int>(m.liveness)];
+    const auto& self = replica_->membership().self();
+    out += fmt::format(
+        "members:{}\r\nmembers_alive:{}\r\nmembers_suspect:{}\r\nmembers_dead:{"
+        "}\r\n"
+        "members_left:{}\r\nincarnation:{}\r\nheartbeat:{}\r\ngossip_interval_"
+        "ms:{}\r\n"
+        "phi_threshold:{}\r\n",
+        members.size(), counts[0], counts[1], counts[2], counts[3],
+        self.incarnation(), self.version(), config_.gossip.interval_ms,
+        config_.gossip.phi_threshold);
+  } else if (section == "peers") {
+    const auto& s = peers_->stats();
+    out += fmt::format(
+        "peer_frames_sent:{}\r\npeer_frames_received:{}\r\npeer_bytes_sent:{}"
+        "\r\n"
+        "peer_bytes_received:{}\r\npeer_connections_accepted:{}\r\npeer_"
+        "connects:{}\r\n"
+        "peer_connect_failures:{}\r\npeer_protocol_errors:{}\r\npeer_dropped_"
+        "unreachable:{}\r\n"
+        "fault_dropped:{}\r\nfault_blocked:{}\r\n",
+        s.frames_sent, s.frames_received, s.bytes_sent, s.bytes_received,
+        s.connections_accepted, s.connects, s.connect_failures,
+        s.protocol_errors, s.dropped_unreachable, filter_.dropped(),
+        fmt::join(filter_.blocked(), ","));
   } else if (section == "replication") {
-    out += fmt::format("role:replica\r\nactor:{}\r\nconnected_peers:0\r\n",
-                       store_->self().ToString());
+    out +=
+        fmt::format("role:replica\r\nactor:{}\r\n", store_->self().ToString());
   }
 }
 

@@ -1,28 +1,33 @@
 // Node: one gossipkv server process's parts, wired together — the RocksDB
-// engine, the VersionedStore, the command executor and the client listener —
-// all driven by one io_context thread (no locks: like Redis's single loop;
-// RocksDB runs its own flush and compaction threads).
+// engine and VersionedStore, the Replica (membership, and soon rumor and
+// anti-entropy), the client listener and the peer transport with its link
+// filter — all driven by one io_context thread (no locks, like Redis's single
+// loop; RocksDB runs its own flush and compaction threads).
 //
-// Start() binds the listeners and writes `<data_dir>/endpoints` (the bound
-// addresses and pid, so tools can find a node started on port 0); Stop()
-// closes every connection and removes that file. Called from main() and
-// from the io_context thread only.
+// Start() binds both listeners, starts the 100 ms replica tick and writes
+// `<data_dir>/endpoints` (bound addresses and pid, so tools can find a node
+// started on port 0). Shutdown() tells peers this node leaves and then stops
+// everything. Called from main() and the io_context thread only.
 #pragma once
 
 #include <asio.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "config/config.h"
+#include "replication/replica.h"
 #include "server/client_listener.h"
 #include "server/command_executor.h"
+#include "server/link_filter.h"
+#include "server/peer_transport.h"
 #include "storage/rocksdb_engine.h"
 #include "util/clock.h"
 #include "util/random.h"
 
 namespace gossipkv {
 
-class Node final : public InfoSource {
+class Node final : public NodeContext {
  public:
   // Opens (creating if needed) the data directory and the store.
   static Result<std::unique_ptr<Node>> Open(const Config& config,
@@ -30,16 +35,28 @@ class Node final : public InfoSource {
   ~Node() override;
 
   Status Start();
+  // Announces the departure to peers, then calls `done` once it had a
+  // moment to go out.
+  void Shutdown(std::function<void()> done);
   void Stop();
 
   uint16_t client_port() const { return listener_->port(); }
+  uint16_t peer_port() const { return peers_->port(); }
   VersionedStore& store() { return *store_; }
 
+  // NodeContext
   void AppendInfo(std::string_view section, std::string& out) override;
+  std::vector<MemberView> Members() override;
+  void Fault(const std::vector<std::string>& args, std::string& out) override;
 
  private:
   Node(const Config& config, asio::io_context& io);
   Status WriteEndpointsFile();
+  int64_t NowMs() { return clock_.MonotonicMillis(); }
+  void Dispatch(Outbox& out);
+  void OnPeerMessage(const std::string& from_address,
+                     const pb::PeerMessage& message);
+  asio::awaitable<void> TickLoop();
 
   Config config_;
   asio::io_context& io_;
@@ -49,6 +66,11 @@ class Node final : public InfoSource {
   std::unique_ptr<VersionedStore> store_;
   std::unique_ptr<CommandExecutor> executor_;
   std::unique_ptr<ClientListener> listener_;
+  std::unique_ptr<PeerTransport> peers_;
+  std::unique_ptr<Replica> replica_;
+  LinkFilter filter_;
+  asio::steady_timer tick_timer_;
+  bool stopped_ = false;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$server" --node-id n1 --port 0 --data-dir "$dir/data" --buffered 2>"$dir/log" &
+"$server" --node-id n1 --port 0 --peer-port 0 --data-dir "$dir/data" --buffered 2>"$dir/log" &
 pid=$!
 for _ in $(seq 200); do
   [ -f "$dir/data/endpoints" ] && break
@@ -67,6 +67,26 @@ keys=$(g info storage | tr -d '\r' | sed -n 's/^keys://p')
 [ "$keys" == "2" ] && { echo "ok   info"; passes=$((passes + 1)); } || { echo "FAIL info: keys=[$keys]"; failures=$((failures + 1)); }
 g info --json | grep -q '"storage":{"keys":"2"' && { echo "ok   info-json"; passes=$((passes + 1)); } ||
   { echo "FAIL info-json: $(g info --json)"; failures=$((failures + 1)); }
+
+members=$(g members)
+if [[ "$members" == *"ID"*"STATUS"* && "$members" =~ n1\ +127\.0\.0\.1:[0-9]+\ +127\.0\.0\.1:[0-9]+\ +self ]]; then
+  echo "ok   members"; passes=$((passes + 1))
+else
+  echo "FAIL members: [$members]"; failures=$((failures + 1))
+fi
+members_json=$(g members --json)
+if [[ "$members_json" =~ ^\[\{\"id\":\"n1\",\"peer\":\"127\.0\.0\.1:[0-9]+\",.*\"status\":\"self\" ]]; then
+  echo "ok   members-json"; passes=$((passes + 1))
+else
+  echo "FAIL members-json: [$members_json]"; failures=$((failures + 1))
+fi
+fault=$(g info server | tr -d '\r' | sed -n 's/^fault_injection://p')
+refused=$(redis-cli -p "${node##*:}" FAULT BLOCK n2)
+if [ "$fault" == "off" ] && [[ "$refused" == *"FAULT is disabled"* ]]; then
+  echo "ok   fault-refused"; passes=$((passes + 1))
+else
+  echo "FAIL fault-refused: [$fault] [$refused]"; failures=$((failures + 1))
+fi
 
 # A port nobody listens on: one clear line, exit code 2.
 free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

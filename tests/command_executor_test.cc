@@ -10,11 +10,24 @@
 namespace gossipkv {
 namespace {
 
-class NoInfo : public InfoSource {
+class FakeNode : public NodeContext {
  public:
   void AppendInfo(std::string_view section, std::string& out) override {
     if (section == "server") out += "node_id:test\r\n";
   }
+  std::vector<MemberView> Members() override {
+    MemberView self{
+        "n1", "127.0.0.1:1", "127.0.0.1:2", 1, 5, Liveness::kAlive, 0, 0, true};
+    MemberView peer{"n2", "127.0.0.1:3",      "127.0.0.1:4", 1,
+                    9,    Liveness::kSuspect, 2500,          3.25,
+                    false};
+    return {self, peer};
+  }
+  void Fault(const std::vector<std::string>& args, std::string& out) override {
+    fault_args = args;
+    out += "+OK\r\n";
+  }
+  std::vector<std::string> fault_args;
 };
 
 class CommandExecutorTest : public ::testing::Test {
@@ -40,7 +53,7 @@ class CommandExecutorTest : public ::testing::Test {
   ManualClock clock_;
   Random random_{1};
   ClientLimits limits_;
-  NoInfo info_;
+  FakeNode info_;
   std::unique_ptr<VersionedStore> store_;
   std::unique_ptr<CommandExecutor> executor_;
   CommandExecutor::After last_after_ = CommandExecutor::After::kContinue;
@@ -197,6 +210,20 @@ TEST_F(CommandExecutorTest, InfoHasTheSections) {
   std::string storage_only = Run({"INFO", "storage"});
   EXPECT_NE(storage_only.find("# Storage"), std::string::npos);
   EXPECT_EQ(storage_only.find("# Server"), std::string::npos);
+}
+
+TEST_F(CommandExecutorTest, MembersAndFaultGoToTheNode) {
+  EXPECT_EQ(Run({"MEMBERS"}),
+            "*2\r\n*6\r\n$2\r\nn1\r\n$11\r\n127.0.0.1:1\r\n$11\r\n127.0.0.1:"
+            "2\r\n$4\r\nself\r\n"
+            ":0\r\n$4\r\n0.00\r\n"
+            "*6\r\n$2\r\nn2\r\n$11\r\n127.0.0.1:3\r\n$11\r\n127.0.0.1:4\r\n$"
+            "7\r\nsuspect\r\n"
+            ":2500\r\n$4\r\n3.25\r\n");
+  EXPECT_EQ(Run({"fault", "BLOCK", "n2", "n3"}), "+OK\r\n");
+  EXPECT_EQ(info_.fault_args, (std::vector<std::string>{"BLOCK", "n2", "n3"}));
+  EXPECT_EQ(Run({"FAULT"}),
+            "-ERR wrong number of arguments for 'fault' command\r\n");
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$server" --node-id n1 --port 0 --data-dir "$dir/data" --buffered 2>"$dir/log" &
+"$server" --node-id n1 --port 0 --peer-port 0 --data-dir "$dir/data" --buffered 2>"$dir/log" &
 pid=$!
 for _ in $(seq 200); do
   [ -f "$dir/data/endpoints" ] && break

@@ -28,10 +28,12 @@ ServerProcess::~ServerProcess() { Stop(); }
 void ServerProcess::Launch() {
   const std::string endpoints = data_dir_ + "/endpoints";
   std::remove(endpoints.c_str());
+  port_ = 0;
+  peer_address_.clear();
   const std::string log = (dir_.path() / "server.log").string();
   std::vector<std::string> args = {
-      ServerBinary(), "--config", config_path_, "--data-dir",
-      data_dir_,      "--port",   "0"};
+      ServerBinary(), "--config", config_path_,  "--data-dir", data_dir_,
+      "--port",       "0",        "--peer-port", "0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -51,9 +53,11 @@ void ServerProcess::Launch() {
       if (line.rfind("client=", 0) == 0) {
         port_ =
             static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-        return;
+      } else if (line.rfind("peer=", 0) == 0) {
+        peer_address_ = line.substr(5);
       }
     }
+    if (port_ != 0 && !peer_address_.empty()) return;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) break;  // died at start-up
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -26,6 +26,8 @@ class ServerProcess {
 
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }
+  // The peer address the node advertises ("127.0.0.1:port").
+  const std::string& peer_address() const { return peer_address_; }
   pid_t pid() const { return pid_; }
   const std::string& data_dir() const { return data_dir_; }
 
@@ -47,6 +49,7 @@ class ServerProcess {
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  std::string peer_address_;
 };
 
 // Path of a built binary, set by CMake.

@@ -1,0 +1,250 @@
+// PeerTransport: an accept loop, one coroutine per inbound connection, one
+// per outbound peer (connect, handshake, drain the queue, back off).
+#include "server/peer_transport.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+
+#include "server/peer_frame.h"
+
+namespace gossipkv {
+
+using asio::ip::tcp;
+
+struct PeerTransport::Outbound {
+  explicit Outbound(asio::io_context& io, std::string addr)
+      : address(std::move(addr)), socket(io), wake(io) {}
+  std::string address;
+  tcp::socket socket;
+  asio::steady_timer wake;  // cancelled when a message is queued
+  std::deque<std::string> queue;
+  size_t queued_bytes = 0;
+  bool connected = false;
+};
+
+struct PeerTransport::Inbound {
+  explicit Inbound(tcp::socket s) : socket(std::move(s)) {}
+  tcp::socket socket;
+};
+
+PeerTransport::PeerTransport(asio::io_context& io, Options options,
+                             Handler handler)
+    : io_(io),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      acceptor_(io) {}
+
+PeerTransport::~PeerTransport() { Stop(); }
+
+Status PeerTransport::Listen(const Endpoint& bind) {
+  asio::error_code ec;
+  auto address = asio::ip::make_address(bind.host, ec);
+  if (ec)
+    return Status::InvalidArgument(
+        fmt::format("bad peer bind address '{}'", bind.host));
+  tcp::endpoint endpoint(address, bind.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot listen for peers on {}: {}",
+                                       bind.ToString(), ec.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+void PeerTransport::Start() {
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+}
+
+void PeerTransport::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& [address, peer] : outbound_) {
+    peer->socket.close(ignored);
+    peer->wake.cancel();
+  }
+  for (auto& weak : inbound_) {
+    if (auto in = weak.lock()) in->socket.close(ignored);
+  }
+}
+
+std::string PeerTransport::HandshakeFrame() const {
+  pb::PeerMessage hello;
+  hello.set_from(options_.node_id);
+  auto* h = hello.mutable_handshake();
+  h->set_cluster_name(options_.cluster_name);
+  h->set_protocol_version(kPeerProtocolVersion);
+  h->set_node_id(options_.node_id);
+  h->set_peer_address(options_.advertise_address);
+  return EncodeFrame(hello);
+}
+
+void PeerTransport::Send(const std::string& address,
+                         const pb::PeerMessage& message) {
+  if (stopped_) return;
+  auto& peer = outbound_[address];
+  if (!peer) {
+    peer = std::make_shared<Outbound>(io_, address);
+    asio::co_spawn(io_, RunOutbound(peer), asio::detached);
+  }
+  std::string frame = EncodeFrame(message);
+  if (peer->queued_bytes + frame.size() > options_.max_queue_bytes) {
+    ++stats_.dropped_unreachable;
+    return;
+  }
+  peer->queued_bytes += frame.size();
+  peer->queue.push_back(std::move(frame));
+  peer->wake.cancel();
+}
+
+asio::awaitable<void> PeerTransport::RunOutbound(
+    std::shared_ptr<Outbound> peer) {
+  int64_t backoff_ms = 100;
+  while (!stopped_) {
+    asio::error_code ec;
+    if (peer->queue.empty()) {
+      peer->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await peer->wake.async_wait(
+          asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (!peer->connected) {
+      auto endpoint = ParseEndpoint(peer->address);
+      tcp::resolver resolver(io_);
+      tcp::resolver::results_type results;
+      if (endpoint) {
+        results = co_await resolver.async_resolve(
+            endpoint->host, std::to_string(endpoint->port),
+            asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (endpoint && !ec) {
+        co_await asio::async_connect(
+            peer->socket, results,
+            asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (!endpoint || ec) {
+        ++stats_.connect_failures;
+        // Messages for an unreachable peer would be stale by the time it is
+        // back: gossip and repair regenerate what matters.
+        stats_.dropped_unreachable += peer->queue.size();
+        peer->queue.clear();
+        peer->queued_bytes = 0;
+        asio::error_code ignored;
+        peer->socket.close(ignored);
+        peer->wake.expires_after(std::chrono::milliseconds(backoff_ms));
+        co_await peer->wake.async_wait(
+            asio::redirect_error(asio::use_awaitable, ec));
+        backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+        continue;
+      }
+      peer->socket.set_option(tcp::no_delay(true), ec);
+      peer->queue.push_front(HandshakeFrame());
+      peer->queued_bytes += peer->queue.front().size();
+      peer->connected = true;
+      ++stats_.connects;
+      backoff_ms = 100;
+    }
+    // Everything queued goes out in one write.
+    std::string batch;
+    size_t frames = peer->queue.size();
+    batch.reserve(peer->queued_bytes);
+    for (auto& f : peer->queue) batch += f;
+    peer->queue.clear();
+    peer->queued_bytes = 0;
+    co_await asio::async_write(peer->socket, asio::buffer(batch),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::debug("peer {}: write failed: {}", peer->address, ec.message());
+      asio::error_code ignored;
+      peer->socket.close(ignored);
+      peer->connected = false;
+      continue;
+    }
+    stats_.frames_sent += frames;
+    stats_.bytes_sent += batch.size();
+  }
+}
+
+asio::awaitable<void> PeerTransport::AcceptLoop() {
+  while (!stopped_) {
+    asio::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopped_ || ec == asio::error::operation_aborted) break;
+      continue;
+    }
+    ++stats_.connections_accepted;
+    auto inbound = std::make_shared<Inbound>(std::move(socket));
+    std::erase_if(inbound_, [](const auto& w) { return w.expired(); });
+    inbound_.push_back(inbound);
+    asio::co_spawn(io_, ServeInbound(inbound), asio::detached);
+  }
+}
+
+asio::awaitable<void> PeerTransport::ServeInbound(
+    std::shared_ptr<Inbound> inbound) {
+  FrameReader reader(options_.max_frame_bytes);
+  std::vector<char> buffer(64 * 1024);
+  std::string from_address;  // set by the handshake
+  pb::PeerMessage message;
+  std::string error;
+  asio::error_code ec;
+  const auto remote = inbound->socket.remote_endpoint(ec);
+  while (!stopped_) {
+    size_t n = co_await inbound->socket.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    stats_.bytes_received += n;
+    reader.Feed(std::string_view(buffer.data(), n));
+    FrameReader::Outcome outcome;
+    while ((outcome = reader.Next(message, error)) ==
+           FrameReader::Outcome::kMessage) {
+      ++stats_.frames_received;
+      if (from_address.empty()) {
+        if (!message.has_handshake()) {
+          error = "first frame is not a handshake";
+        } else if (message.handshake().cluster_name() !=
+                   options_.cluster_name) {
+          error = fmt::format("peer is in cluster '{}', this node in '{}'",
+                              message.handshake().cluster_name(),
+                              options_.cluster_name);
+        } else if (message.handshake().protocol_version() !=
+                   kPeerProtocolVersion) {
+          error = fmt::format("peer speaks protocol version {}, this node {}",
+                              message.handshake().protocol_version(),
+                              kPeerProtocolVersion);
+        } else if (message.handshake().peer_address().empty()) {
+          error = "handshake names no peer address";
+        } else {
+          from_address = message.handshake().peer_address();
+          continue;
+        }
+        outcome = FrameReader::Outcome::kError;
+        break;
+      }
+      handler_(from_address, message);
+      if (stopped_) co_return;
+    }
+    if (outcome == FrameReader::Outcome::kError) {
+      ++stats_.protocol_errors;
+      spdlog::warn(
+          "closing peer connection from {}: {}",
+          fmt::format("{}:{}", remote.address().to_string(), remote.port()),
+          error);
+      break;
+    }
+  }
+  asio::error_code ignored;
+  inbound->socket.close(ignored);
+}
+
+}  // namespace gossipkv

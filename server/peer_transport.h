@@ -1,0 +1,89 @@
+// PeerTransport: the Asio side of the peer protocol (DESIGN §6).
+//
+// Each node keeps one outbound TCP connection per peer address, opened
+// lazily on the first message, beginning with a Handshake (cluster name,
+// protocol version, node id, the address it accepts peers on), and
+// reconnected with exponential backoff (100 ms doubling to 5 s) when it
+// fails; while a peer is unreachable its queued messages are dropped rather
+// than delivered stale. Inbound connections must open with a matching
+// Handshake; then every frame is handed to the node. A frame over
+// max_frame_bytes (checked before allocating), bytes that do not parse, a
+// message of unknown type or a wrong handshake close that connection, are
+// counted, and affect no one else.
+//
+// Lives on, and is only touched from, the node's io_context thread.
+#pragma once
+
+#include <asio.hpp>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "proto/peer.pb.h"
+
+namespace gossipkv {
+
+struct PeerStats {
+  uint64_t frames_sent = 0;
+  uint64_t frames_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t connections_accepted = 0;
+  uint64_t connects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t dropped_unreachable =
+      0;  // queued for a peer that could not be reached
+};
+
+class PeerTransport {
+ public:
+  struct Options {
+    std::string cluster_name;
+    std::string node_id;
+    std::string advertise_address;  // set after Listen when the port was 0
+    uint32_t max_frame_bytes = 16 << 20;
+    size_t max_queue_bytes = 8 << 20;  // per peer; beyond it new messages drop
+  };
+  using Handler = std::function<void(const std::string& from_address,
+                                     const pb::PeerMessage&)>;
+
+  PeerTransport(asio::io_context& io, Options options, Handler handler);
+  ~PeerTransport();
+
+  Status Listen(const Endpoint& bind);
+  uint16_t port() const { return port_; }
+  void set_advertise_address(std::string address) {
+    options_.advertise_address = std::move(address);
+  }
+  void Start();
+  void Stop();
+
+  // Queues a message for the peer at `address` ("host:port").
+  void Send(const std::string& address, const pb::PeerMessage& message);
+
+  const PeerStats& stats() const { return stats_; }
+
+ private:
+  struct Outbound;
+  struct Inbound;
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> ServeInbound(std::shared_ptr<Inbound> inbound);
+  asio::awaitable<void> RunOutbound(std::shared_ptr<Outbound> peer);
+  std::string HandshakeFrame() const;
+
+  asio::io_context& io_;
+  Options options_;
+  Handler handler_;
+  asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+  PeerStats stats_;
+  std::map<std::string, std::shared_ptr<Outbound>> outbound_;
+  std::list<std::weak_ptr<Inbound>> inbound_;
+};
+
+}  // namespace gossipkv
