@@ -3,7 +3,7 @@
 //
 //   gossipkv put KEY VALUE        gossipkv get KEY [--all]
 //   gossipkv del KEY              gossipkv info [SECTION]
-//   gossipkv members
+//   gossipkv members              gossipkv digest
 //
 // --host/--port or --node host:port pick the node (default 127.0.0.1:7379);
 // --json prints machine-readable output. Exit codes: 0 found/ok, 1 not
@@ -166,6 +166,25 @@ int Members(const Options& o) {
   return kOk;
 }
 
+int Digest(const Options& o) {
+  RespValue reply;
+  if (int rc = Run(o, {"DIGEST"}, reply); rc != kOk) return rc;
+  if (reply.elements.size() != 3)
+    return Error("unexpected DIGEST reply: " + reply.ToString());
+  const auto& root = reply.elements[0].text;
+  if (o.json) {
+    std::printf("{\"root\":%s,\"keys\":%lld,\"live_keys\":%lld}\n",
+                JsonString(root).c_str(),
+                static_cast<long long>(reply.elements[1].integer),
+                static_cast<long long>(reply.elements[2].integer));
+  } else {
+    std::printf("root %s  keys %lld (live %lld)\n", root.c_str(),
+                static_cast<long long>(reply.elements[1].integer),
+                static_cast<long long>(reply.elements[2].integer));
+  }
+  return kOk;
+}
+
 int Info(const Options& o, const std::string& section) {
   RespValue reply;
   std::vector<std::string> args{"INFO"};
@@ -232,6 +251,9 @@ int main(int argc, char** argv) {
   del->add_option("key", key)->required();
   auto* members = app.add_subcommand(
       "members", "list the cluster's members as this node sees them");
+  auto* digest = app.add_subcommand(
+      "digest",
+      "print the Merkle root and key count (equal roots: equal data)");
   auto* info = app.add_subcommand("info", "print the node's INFO");
   info->add_option("section", section,
                    "server, clients, storage, replication, stats, keyspace");
@@ -246,6 +268,7 @@ int main(int argc, char** argv) {
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
   if (*members) return Members(o);
+  if (*digest) return Digest(o);
   if (*info) return Info(o, section);
   return 2;
 }

@@ -1,20 +1,64 @@
-// Replica: routes ticks and messages to its parts.
+// Replica: routes ticks and messages to membership, rumors and anti-entropy,
+// and turns the store's commits into rumors.
 #include "replication/replica.h"
 
 namespace gossipkv {
 
 Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
-                 int64_t now_ms)
+                 int64_t now_ms, VersionedStore* store)
     : membership_(std::move(self), std::move(options.membership), random,
-                  now_ms) {}
+                  now_ms),
+      store_(store) {
+  if (store_ == nullptr) return;
+  rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
+                                         options.rumor, stats_);
+  anti_entropy_ = std::make_unique<AntiEntropy>(
+      *store_, membership_, random, options.anti_entropy, stats_, now_ms);
+  store_->set_commit_observer(
+      [this](std::string_view key, const Entry* entry, int origin) {
+        // Client writes and news from rumors spread by rumor; what anti-entropy
+        // repairs does not (the next session with anyone else carries it).
+        if (entry != nullptr && origin >= 0)
+          rumor_->Enqueue(key, *entry, static_cast<uint32_t>(origin));
+      });
+}
+
+Replica::~Replica() {
+  if (store_ != nullptr) store_->set_commit_observer(nullptr);
+}
 
 void Replica::Tick(int64_t now_ms, Outbox& out) {
   membership_.Tick(now_ms, out);
+  if (store_ == nullptr) return;
+  for (const auto& id : membership_.TakeReachable()) {
+    for (const auto& m : membership_.Members(now_ms)) {
+      if (m.node_id == id)
+        anti_entropy_->StartWith(now_ms, m.peer_address, out);
+    }
+  }
+  anti_entropy_->Tick(now_ms, out);
+  rumor_->Flush(out);
 }
 
 void Replica::Step(int64_t now_ms, const std::string& reply_to,
                    const pb::PeerMessage& message, Outbox& out) {
-  membership_.Handle(now_ms, reply_to, message, out);
+  switch (message.body_case()) {
+    case pb::PeerMessage::kRumor:
+      if (rumor_) rumor_->Handle(message);
+      break;
+    case pb::PeerMessage::kAeTreeLevel:
+    case pb::PeerMessage::kAeKeyHashes:
+    case pb::PeerMessage::kAeEntries:
+    case pb::PeerMessage::kAeInSync:
+      if (anti_entropy_) anti_entropy_->Handle(now_ms, reply_to, message, out);
+      break;
+    default:
+      membership_.Handle(now_ms, reply_to, message, out);
+  }
+}
+
+void Replica::FlushRumors(Outbox& out) {
+  if (rumor_) rumor_->Flush(out);
 }
 
 void Replica::Leave(int64_t now_ms, Outbox& out) {

@@ -1,42 +1,65 @@
 // Replica: one node's replication logic as a state machine with no I/O
 // (DESIGN §1, in the manner of etcd's raft and toydb). Its drivers — the
 // server's Asio loop (server/node.h) and the deterministic simulator
-// (sim/simulation.h) — call Tick(now) often (every ~100 ms) and Step() for
-// each peer message that arrives, and send whatever the replica appended to
-// the Outbox. Clock readings and randomness come from the driver, so a
-// simulation replays exactly from its seed.
+// (sim/simulation.h) — call Tick(now) often (every ~100 ms), Step() for each
+// peer message that arrives, and FlushRumors() right after committing client
+// writes, and send whatever the replica appended to the Outbox. Clock
+// readings and randomness come from the driver, so a simulation replays
+// exactly from its seed.
 //
-// Today a replica runs gossip membership and failure detection; rumor
-// mongering and anti-entropy join it next. One thread.
+// A replica runs gossip membership and failure detection; given a store it
+// also replicates data: every committed change is pushed by rumor
+// mongering, and anti-entropy sessions repair what rumors missed — at once
+// with any peer that becomes reachable (join, restart, healed partition).
+// One thread.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "replication/anti_entropy.h"
 #include "replication/membership.h"
+#include "replication/replication_stats.h"
+#include "replication/rumor.h"
 
 namespace gossipkv {
 
 struct ReplicaOptions {
   MembershipOptions membership;
+  RumorOptions rumor;
+  AntiEntropyOptions anti_entropy;
 };
 
 class Replica {
  public:
+  // `store` may be null (membership only); otherwise it must outlive the
+  // replica, which observes its commits.
   Replica(pb::MemberState self, ReplicaOptions options, Random& random,
-          int64_t now_ms);
+          int64_t now_ms, VersionedStore* store = nullptr);
+  ~Replica();
 
   void Tick(int64_t now_ms, Outbox& out);
   // A message from the peer whose address is `reply_to`.
   void Step(int64_t now_ms, const std::string& reply_to,
             const pb::PeerMessage& message, Outbox& out);
+  // Sends the rumors of changes committed since the last call. Peer
+  // messages only add to the store's batch(): the driver commits it (the
+  // server with its client writes, the simulator at once), then calls this.
+  void FlushRumors(Outbox& out);
   // Graceful shutdown: tells peers this node leaves.
   void Leave(int64_t now_ms, Outbox& out);
 
   Membership& membership() { return membership_; }
   const Membership& membership() const { return membership_; }
+  const ReplicationStats& stats() const { return stats_; }
+  VersionedStore* store() { return store_; }
 
  private:
   Membership membership_;
+  VersionedStore* store_;
+  ReplicationStats stats_;
+  std::unique_ptr<RumorMonger> rumor_;
+  std::unique_ptr<AntiEntropy> anti_entropy_;
 };
 
 }  // namespace gossipkv

@@ -77,10 +77,12 @@ Result<Entry> WriteSet::Write(std::string_view key,
   const VersionVector own_clock = p.entry->clock;
   ApplyWrite(*p.entry, store_.self_, context ? *context : own_clock, value,
              store_.clock_.WallMillis(), store_.options_.conflict_mode);
+  p.origin = kClientWrite;
   return *p.entry;
 }
 
-Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote) {
+Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote,
+                             int origin) {
   auto loaded = Load(key);
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
@@ -90,6 +92,8 @@ Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote) {
                          : gossipkv::Merge(remote, remote, mode);
   if (p.entry && merged == *p.entry) return false;
   p.entry = std::move(merged);
+  if (origin >= 0)
+    p.origin = p.origin < 0 ? origin : std::min(p.origin, origin);
   return true;
 }
 
@@ -107,6 +111,7 @@ Status WriteSet::Commit() {
     int live_delta;
     const std::string* key;
     std::optional<Entry>* entry;
+    int origin;
   };
   std::vector<TreeMove> moves;
   moves.reserve(pending_.size());
@@ -125,7 +130,7 @@ Status WriteSet::Commit() {
       batch.Delete(Column::kEntries, storage_key);
     }
     moves.push_back({ReadBigEndian32(storage_key), p.stored_hash, new_hash,
-                     int{live} - int{p.stored_live}, &key, &p.entry});
+                     int{live} - int{p.stored_live}, &key, &p.entry, p.origin});
   }
   Status written = batch.empty() ? Status::Ok() : store_.engine_.Write(batch);
   if (!written.ok()) {
@@ -133,6 +138,10 @@ Status WriteSet::Commit() {
     return written;
   }
   for (auto& m : moves) {
+    if (store_.observer_) {
+      store_.observer_(*m.key, m.entry->has_value() ? &**m.entry : nullptr,
+                       m.origin);
+    }
     // Only now, with the change stored, may the cache show it.
     store_.cache_.Put(*m.key, EntryCache::Cached{std::move(*m.entry),
                                                  m.new_hash.value_or(0)});
@@ -160,7 +169,8 @@ VersionedStore::VersionedStore(Engine& engine, const StoreOptions& options,
       options_(options),
       clock_(clock),
       tree_(options.merkle),
-      cache_(options.entry_cache_bytes) {}
+      cache_(options.entry_cache_bytes),
+      batch_(std::make_unique<WriteSet>(*this)) {}
 
 Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
     Engine& engine, std::string_view node_id, const StoreOptions& options,
@@ -290,6 +300,20 @@ Result<EntryCache::Cached> VersionedStore::Lookup(std::string_view key) {
   return result;
 }
 
+Status VersionedStore::ScanSegment(
+    uint32_t segment,
+    const std::function<void(std::string_view key, uint64_t hash)>& visit) {
+  std::string prefix;
+  AppendBigEndian32(prefix, segment);
+  return engine_.ScanPrefix(
+      Column::kEntries, prefix, [&](std::string_view k, std::string_view v) {
+        if (!v.empty())
+          visit(k.substr(kSegmentPrefix),
+                EntryHash(k.substr(kSegmentPrefix), v.substr(1)));
+        return true;
+      });
+}
+
 Result<std::optional<Entry>> VersionedStore::Get(std::string_view key) {
   auto stored = Lookup(key);
   if (!stored) return stored.error();
@@ -299,19 +323,17 @@ Result<std::optional<Entry>> VersionedStore::Get(std::string_view key) {
 Result<Entry> VersionedStore::Write(std::string_view key,
                                     std::optional<std::string_view> value,
                                     const VersionVector* context) {
-  WriteSet set(*this);
-  auto entry = set.Write(key, value, context);
+  auto entry = batch_->Write(key, value, context);
   if (!entry) return entry;
-  GOSSIPKV_RETURN_IF_ERROR(set.Commit());
+  GOSSIPKV_RETURN_IF_ERROR(batch_->Commit());
   return entry;
 }
 
 Result<bool> VersionedStore::Merge(std::string_view key, const Entry& remote) {
-  WriteSet set(*this);
-  auto changed = set.Merge(key, remote);
-  if (!changed || !*changed) return changed;
-  GOSSIPKV_RETURN_IF_ERROR(set.Commit());
-  return true;
+  auto changed = batch_->Merge(key, remote);
+  if (!changed) return changed;
+  GOSSIPKV_RETURN_IF_ERROR(batch_->Commit());
+  return *changed;
 }
 
 }  // namespace gossipkv

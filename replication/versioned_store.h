@@ -20,6 +20,7 @@
 // never shared across threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,11 +46,21 @@ struct StoreOptions {
 
 class VersionedStore;
 
+// Where a pending change came from, for the commit observer: a client
+// write (0), a rumor that has travelled `hops` (> 0), or repair (kRepair).
+inline constexpr int kClientWrite = 0;
+inline constexpr int kRepair = -1;
+
 // Changes to several keys, committed atomically. Reads through a WriteSet
-// see its own uncommitted changes. One open WriteSet per store at a time.
+// see its own uncommitted changes. A store has one, batch(): every writer
+// (client commands, rumors, anti-entropy) adds to it and one driver commits
+// it, so no change is ever computed from a state another pending change is
+// about to replace.
 class WriteSet {
  public:
   explicit WriteSet(VersionedStore& store) : store_(store) {}
+  WriteSet(const WriteSet&) = delete;
+  WriteSet& operator=(const WriteSet&) = delete;
 
   // Coordinates a write here; `context` null means the key's current clock
   // (plain SET/DEL). `value` nullopt writes a tombstone. Returns the entry
@@ -58,7 +69,9 @@ class WriteSet {
                       std::optional<std::string_view> value,
                       const VersionVector* context);
   // Merges an entry received from a peer; true when the local entry changed.
-  Result<bool> Merge(std::string_view key, const Entry& remote);
+  // `origin`: the rumor's hop count, or kRepair.
+  Result<bool> Merge(std::string_view key, const Entry& remote,
+                     int origin = kRepair);
   // Removes the key outright (tombstone GC).
   Status Erase(std::string_view key);
 
@@ -76,6 +89,7 @@ class WriteSet {
     std::optional<uint64_t> stored_hash;  // hash on disk before this set
     bool stored_live = false;             // on disk and not deleted
     std::optional<Entry> entry;           // nullopt: erase
+    int origin = kRepair;                 // the most rumor-worthy source
   };
   Result<Pending*> Load(std::string_view key);
 
@@ -97,7 +111,10 @@ class VersionedStore {
   const StoreOptions& options() const { return options_; }
 
   Result<std::optional<Entry>> Get(std::string_view key);
-  // Single-key conveniences over a one-key WriteSet.
+  // The store's one pending batch (see WriteSet).
+  WriteSet& batch() { return *batch_; }
+  // Conveniences: change one key through batch() and commit it (with
+  // whatever else was pending).
   Result<Entry> Write(std::string_view key,
                       std::optional<std::string_view> value,
                       const VersionVector* context = nullptr);
@@ -117,6 +134,20 @@ class VersionedStore {
 
   Engine& engine() { return engine_; }
   const EntryCache& cache() const { return cache_; }
+
+  // Called after each commit for every key it changed (entry null when the
+  // key was erased) with the change's origin: how the replica learns what
+  // to rumor.
+  using CommitObserver =
+      std::function<void(std::string_view key, const Entry* entry, int origin)>;
+  void set_commit_observer(CommitObserver observer) {
+    observer_ = std::move(observer);
+  }
+
+  // (key, entry hash) of every key in `segment`, in key order.
+  Status ScanSegment(
+      uint32_t segment,
+      const std::function<void(std::string_view key, uint64_t hash)>& visit);
 
   // The entries-column key of `key`: Merkle segment (be32) ++ key.
   std::string StorageKey(std::string_view key) const;
@@ -143,6 +174,8 @@ class VersionedStore {
   uint64_t live_key_count_ = 0;
   uint64_t corrupt_records_ = 0;
   std::vector<std::string> corrupt_samples_;
+  CommitObserver observer_;
+  std::unique_ptr<WriteSet> batch_;
 };
 
 }  // namespace gossipkv

@@ -54,6 +54,7 @@ class ClientListener {
 
   const ClientStats& stats() const { return stats_; }
   const GroupCommitter& committer() const { return committer_; }
+  GroupCommitter& committer() { return committer_; }
 
  private:
   friend class ClientSession;

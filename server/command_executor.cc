@@ -68,6 +68,7 @@ const CommandExecutor::CommandSpec* CommandExecutor::Find(
       {"VSET", {&E::VSet, 4, 4, true}},
       {"VDEL", {&E::VDel, 3, 3, true}},
       {"MEMBERS", {&E::MembersCommand, 1, 1, false}},
+      {"DIGEST", {&E::Digest, 1, 1, false}},
       {"FAULT", {&E::FaultCommand, 2, -1, false}},
   };
   // Command names are short: uppercase on the stack-sized SSO string.
@@ -411,6 +412,15 @@ void CommandExecutor::MembersCommand(Call& c) {
     resp::AppendInteger(c.out, m.heartbeat_age_ms);
     resp::AppendBulk(c.out, fmt::format("{:.2f}", m.phi));
   }
+}
+
+void CommandExecutor::Digest(Call& c) {
+  // [root hash (hex), keys stored (tombstones included), live keys]: equal
+  // roots on two nodes mean equal data.
+  resp::AppendArrayHeader(c.out, 3);
+  resp::AppendBulk(c.out, fmt::format("{:016x}", store_.tree().Root()));
+  resp::AppendInteger(c.out, static_cast<int64_t>(store_.key_count()));
+  resp::AppendInteger(c.out, static_cast<int64_t>(store_.live_key_count()));
 }
 
 void CommandExecutor::FaultCommand(Call& c) {

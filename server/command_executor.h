@@ -87,6 +87,7 @@ class CommandExecutor {
   void VSet(Call& c);
   void VDel(Call& c);
   void MembersCommand(Call& c);
+  void Digest(Call& c);
   void FaultCommand(Call& c);
 
   // Error replies for the common failures; false when the call must stop.

@@ -7,17 +7,17 @@
 namespace gossipkv {
 
 GroupCommitter::GroupCommitter(asio::io_context& io, VersionedStore& store)
-    : io_(io),
-      store_(store),
-      batch_(std::make_unique<WriteSet>(store)),
-      round_(std::make_shared<Round>(io)) {}
+    : io_(io), store_(store), round_(std::make_shared<Round>(io)) {}
+
+void GroupCommitter::Schedule() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  asio::post(io_, [this] { Flush(); });
+}
 
 asio::awaitable<Status> GroupCommitter::Commit() {
   auto round = round_;
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    asio::post(io_, [this] { Flush(); });
-  }
+  Schedule();
   if (!round->finished) {
     round->done.expires_at(asio::steady_timer::time_point::max());
     asio::error_code ignored;
@@ -31,11 +31,13 @@ void GroupCommitter::Flush() {
   flush_scheduled_ = false;
   auto round = std::move(round_);
   round_ = std::make_shared<Round>(io_);
-  round->status = batch_->Commit();
+  round->status = store_.batch().Commit();
   ++rounds_;
   if (!round->status.ok()) {
     ++failures_;
     spdlog::error("group commit failed: {}", round->status.ToString());
+  } else if (after_commit_) {
+    after_commit_();
   }
   round->finished = true;
   round->done.cancel();

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <memory>
 
 #include "replication/versioned_store.h"
@@ -22,13 +23,21 @@ class GroupCommitter {
  public:
   GroupCommitter(asio::io_context& io, VersionedStore& store);
 
-  // The batch of the current round.
-  WriteSet& batch() { return *batch_; }
+  // Runs after every successful commit (the node flushes rumors there, so
+  // fresh writes leave for peers in the same loop turn).
+  void set_after_commit(std::function<void()> hook) {
+    after_commit_ = std::move(hook);
+  }
+
+  // The batch of the current round: the store's one batch.
+  WriteSet& batch() { return store_.batch(); }
   // True when the current round holds uncommitted changes.
-  bool pending() const { return batch_->size() > 0; }
+  bool pending() const { return store_.batch().size() > 0; }
 
   // Waits for the current round to be committed; its status.
   asio::awaitable<Status> Commit();
+  // Commits the current round soon, with nobody waiting (peer merges).
+  void Schedule();
 
   uint64_t rounds() const { return rounds_; }
   uint64_t failures() const { return failures_; }
@@ -44,9 +53,9 @@ class GroupCommitter {
 
   asio::io_context& io_;
   VersionedStore& store_;
-  std::unique_ptr<WriteSet> batch_;
   std::shared_ptr<Round> round_;
   bool flush_scheduled_ = false;
+  std::function<void()> after_commit_;
   uint64_t rounds_ = 0;
   uint64_t failures_ = 0;
 };

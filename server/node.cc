@@ -121,7 +121,21 @@ Status Node::Start() {
   options.membership.dead_after_ms = config_.gossip.dead_after_ms;
   for (const auto& seed : config_.seeds)
     options.membership.seeds.push_back(seed.ToString());
-  replica_ = std::make_unique<Replica>(self, options, random_, NowMs());
+  options.rumor.fanout = config_.replication.rumor_fanout;
+  options.rumor.max_message_bytes = config_.replication.max_message_bytes;
+  options.anti_entropy.interval_ms =
+      config_.replication.anti_entropy_interval_ms;
+  options.anti_entropy.max_message_bytes =
+      config_.replication.max_message_bytes;
+  options.anti_entropy.bytes_per_second =
+      config_.replication.repair_bytes_per_second;
+  replica_ =
+      std::make_unique<Replica>(self, options, random_, NowMs(), store_.get());
+  listener_->committer().set_after_commit([this] {
+    Outbox out;
+    replica_->FlushRumors(out);
+    Dispatch(out);
+  });
 
   listener_->Start();
   peers_->Start();
@@ -160,6 +174,8 @@ void Node::OnPeerMessage(const std::string& from_address,
   Outbox out;
   replica_->Step(NowMs(), from_address, message, out);
   Dispatch(out);
+  // Merged entries join the current group commit; its hook sends rumors.
+  if (store_->batch().size() > 0) listener_->committer().Schedule();
 }
 
 void Node::Shutdown(std::function<void()> done) {
@@ -319,8 +335,33 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         s.protocol_errors, s.dropped_unreachable, filter_.dropped(),
         fmt::join(filter_.blocked(), ","));
   } else if (section == "replication") {
-    out +=
-        fmt::format("role:replica\r\nactor:{}\r\n", store_->self().ToString());
+    const auto& r = replica_->stats();
+    out += fmt::format(
+        "actor:{}\r\nrumor_fanout:{}\r\nanti_entropy_interval_ms:{}\r\n"
+        "rumor_messages_sent:{}\r\nrumor_bytes_sent:{}\r\nrumor_messages_"
+        "received:{}\r\n"
+        "rumor_bytes_received:{}\r\nrumor_entries_new:{}\r\nrumor_entries_"
+        "duplicate:{}\r\n"
+        "rumor_entries_forwarded:{}\r\nbad_entries_from_peers:{}\r\n"
+        "ae_sessions_started:{}\r\nae_sessions_in_sync:{}\r\nae_sessions_"
+        "repaired:{}\r\n"
+        "ae_sessions_timed_out:{}\r\nae_rounds:{}\r\nae_messages_sent:{}\r\nae_"
+        "bytes_sent:{}\r\n"
+        "ae_bytes_received:{}\r\nae_segments_compared:{}\r\nae_keys_pushed:{}"
+        "\r\n"
+        "ae_keys_pulled:{}\r\n",
+        store_->self().ToString(), config_.replication.rumor_fanout,
+        config_.replication.anti_entropy_interval_ms, r.rumor_messages_sent,
+        r.rumor_bytes_sent, r.rumor_messages_received, r.rumor_bytes_received,
+        r.rumor_entries_new, r.rumor_entries_duplicate,
+        r.rumor_entries_forwarded, r.bad_entries, r.ae_sessions_started,
+        r.ae_sessions_in_sync, r.ae_sessions_repaired, r.ae_sessions_timed_out,
+        r.ae_rounds, r.ae_messages_sent, r.ae_bytes_sent, r.ae_bytes_received,
+        r.ae_segments_compared, r.ae_keys_pushed, r.ae_keys_pulled);
+    const int64_t now = NowMs();
+    for (const auto& [peer, at] : r.ae_last_session_ms) {
+      out += fmt::format("ae_last_session_{}:{}ms_ago\r\n", peer, now - at);
+    }
   }
 }
 

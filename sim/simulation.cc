@@ -15,25 +15,39 @@ uint64_t Simulation::SeedFromEnv(uint64_t fallback) {
   return env != nullptr ? std::strtoull(env, nullptr, 10) : fallback;
 }
 
-std::unique_ptr<Replica> Simulation::NewReplica(Node& node) {
+void Simulation::Boot(Node& node) {
+  node.replica.reset();
+  node.store.reset();
+  if (node.with_store) {
+    if (!node.engine) node.engine = std::make_unique<MemoryEngine>();
+    auto store = VersionedStore::Open(*node.engine, node.id, node.store_options,
+                                      clock_, *node.random);
+    if (!store)
+      throw std::runtime_error("sim store: " + store.error().ToString());
+    node.store = std::move(*store);
+  }
   pb::MemberState self;
   self.set_node_id(node.id);
   self.set_peer_address(node.id);
   self.set_client_address(node.id + ":client");
   self.set_incarnation(static_cast<uint64_t>(now_));
-  return std::make_unique<Replica>(self, node.options, *node.random, now_);
+  node.replica = std::make_unique<Replica>(self, node.options, *node.random,
+                                           now_, node.store.get());
 }
 
-void Simulation::AddNode(const std::string& id, const ReplicaOptions& options) {
+void Simulation::AddNode(const std::string& id, const ReplicaOptions& options,
+                         bool with_store, StoreOptions store_options) {
   if (index_.count(id)) throw std::invalid_argument("duplicate node " + id);
   const int index = static_cast<int>(nodes_.size());
   Node node;
   node.id = id;
   node.options = options;
   node.random = std::make_unique<Random>(random_.Next64());
+  node.with_store = with_store;
+  node.store_options = store_options;
   nodes_.push_back(std::move(node));
   index_[id] = index;
-  nodes_.back().replica = NewReplica(nodes_.back());
+  Boot(nodes_.back());
   // Ticks start at a random phase within one tick.
   Schedule(now_ + static_cast<int64_t>(
                       random_.Uniform(static_cast<uint64_t>(tick_ms_))),
@@ -44,10 +58,41 @@ void Simulation::Crash(const std::string& id) {
   nodes_.at(index_.at(id)).up = false;
 }
 
-void Simulation::Restart(const std::string& id) {
+void Simulation::Restart(const std::string& id, bool lose_data) {
   Node& node = nodes_.at(index_.at(id));
   node.up = true;
-  node.replica = NewReplica(node);
+  if (lose_data) {
+    node.replica.reset();
+    node.store.reset();
+    node.engine.reset();
+  }
+  Boot(node);
+}
+
+Result<Entry> Simulation::Write(const std::string& id, const std::string& key,
+                                std::optional<std::string> value,
+                                const VersionVector* context) {
+  const int index = index_.at(id);
+  Node& node = nodes_[index];
+  if (!node.up) return Status::IOError(id + " is down");
+  std::optional<std::string_view> v;
+  if (value) v = *value;
+  auto written = node.store->Write(key, v, context);
+  if (written) {
+    Outbox out;
+    node.replica->FlushRumors(out);
+    Dispatch(index, out);
+  }
+  return written;
+}
+
+Result<std::optional<Entry>> Simulation::Get(const std::string& id,
+                                             const std::string& key) {
+  return nodes_.at(index_.at(id)).store->Get(key);
+}
+
+VersionedStore& Simulation::store(const std::string& id) {
+  return *nodes_.at(index_.at(id)).store;
 }
 
 bool Simulation::IsUp(const std::string& id) const {
@@ -128,6 +173,12 @@ void Simulation::Process(const Event& e) {
       return;
     }
     node.replica->Step(now_, e.from, *e.message, out);
+  }
+  // The driver commits what the replica merged, then sends its rumors.
+  if (node.store && node.store->batch().size() > 0) {
+    if (!node.store->batch().Commit().ok())
+      throw std::runtime_error("sim commit failed");
+    node.replica->FlushRumors(out);
   }
   Dispatch(e.node, out);
 }

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "replication/replica.h"
+#include "storage/memory_engine.h"
+#include "util/clock.h"
 #include "util/random.h"
 
 namespace gossipkv {
@@ -41,11 +43,24 @@ class Simulation {
  public:
   Simulation(uint64_t seed, NetworkOptions network, int64_t tick_ms = 100);
 
-  // Adds and starts a node; its peer address is its id.
-  void AddNode(const std::string& id, const ReplicaOptions& options);
+  // Adds and starts a node; its peer address is its id. With a store, the
+  // node keeps data in an in-memory engine that survives its crashes (a
+  // disk) and replicates it.
+  void AddNode(const std::string& id, const ReplicaOptions& options,
+               bool with_store = false, StoreOptions store_options = {});
+
+  // A client write at `id` (value nullopt: delete), committed and rumored
+  // at once. Fails if the node is down.
+  Result<Entry> Write(const std::string& id, const std::string& key,
+                      std::optional<std::string> value,
+                      const VersionVector* context = nullptr);
+  Result<std::optional<Entry>> Get(const std::string& id,
+                                   const std::string& key);
+  VersionedStore& store(const std::string& id);
   void Crash(const std::string& id);
-  // Starts a crashed node again with a new incarnation.
-  void Restart(const std::string& id);
+  // Starts a crashed node again with a new incarnation; its store reopens
+  // from its engine, or from an empty one if `lose_data`.
+  void Restart(const std::string& id, bool lose_data = false);
   bool IsUp(const std::string& id) const;
 
   // Nodes in different groups cannot exchange messages; nodes not named are
@@ -70,11 +85,25 @@ class Simulation {
   static uint64_t SeedFromEnv(uint64_t fallback);
 
  private:
+  // Reads the simulation's virtual time.
+  class VirtualClock final : public Clock {
+   public:
+    explicit VirtualClock(const int64_t& now) : now_(now) {}
+    int64_t WallMillis() override { return now_; }
+    int64_t MonotonicMillis() override { return now_; }
+
+   private:
+    const int64_t& now_;
+  };
   struct Node {
     std::string id;
     ReplicaOptions options;
     std::unique_ptr<Random> random;
-    std::unique_ptr<Replica> replica;
+    bool with_store = false;
+    StoreOptions store_options;
+    std::unique_ptr<MemoryEngine> engine;
+    std::unique_ptr<VersionedStore> store;
+    std::unique_ptr<Replica> replica;  // destroyed before the store
     bool up = true;
     int group = 0;
   };
@@ -93,13 +122,14 @@ class Simulation {
                 std::shared_ptr<const pb::PeerMessage> message);
   void Dispatch(int from, Outbox& out);
   void Process(const Event& e);
-  std::unique_ptr<Replica> NewReplica(Node& node);
+  void Boot(Node& node);
 
   uint64_t seed_;
   NetworkOptions network_;
   int64_t tick_ms_;
   Random random_;
-  int64_t now_ = 1'000'000;
+  int64_t now_ = 1'700'000'000'000;
+  VirtualClock clock_{now_};
   uint64_t seq_ = 0;
   std::vector<Node> nodes_;
   std::map<std::string, int> index_;

@@ -80,6 +80,12 @@ if [[ "$members_json" =~ ^\[\{\"id\":\"n1\",\"peer\":\"127\.0\.0\.1:[0-9]+\",.*\
 else
   echo "FAIL members-json: [$members_json]"; failures=$((failures + 1))
 fi
+digest=$(g digest)
+if [[ "$digest" =~ ^root\ [0-9a-f]{16}\ \ keys\ 3\ \(live\ 2\)$ ]]; then
+  echo "ok   digest"; passes=$((passes + 1))
+else
+  echo "FAIL digest: [$digest]"; failures=$((failures + 1))
+fi
 fault=$(g info server | tr -d '\r' | sed -n 's/^fault_injection://p')
 refused=$(redis-cli -p "${node##*:}" FAULT BLOCK n2)
 if [ "$fault" == "off" ] && [[ "$refused" == *"FAULT is disabled"* ]]; then

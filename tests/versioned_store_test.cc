@@ -320,5 +320,38 @@ TEST(VersionedStoreTest, EachChangeIsOneRecord) {
   EXPECT_EQ(in_segment, 1);
 }
 
+// Regression: a peer's entry merged while a client write of the same key
+// waited for its group commit used to be committed separately; the client's
+// commit then overwrote it and moved the tree from a stale hash, leaving a
+// tree that no longer matched the disk. Both now share the store's batch.
+TEST(VersionedStoreTest,
+     PeerMergeDuringAPendingClientWriteKeepsTreeAndDataTogether) {
+  ManualClock clock;
+  Random random(12);
+  MemoryEngine engine, other_engine;
+  auto store = OpenStore(engine, clock, random);
+  auto other =
+      VersionedStore::Open(other_engine, "n2", {}, clock, random).value();
+  ASSERT_TRUE(store->Write("k", "base"));
+  ASSERT_TRUE(other->Merge("k", **store->Get("k")));
+  Entry remote = *other->Write("k", "from-n2");
+  ASSERT_TRUE(store->batch().Write("k", "from-client", nullptr));  // pending
+  ASSERT_TRUE(store->batch().Merge("k", remote, 1));               // a rumor
+  ASSERT_TRUE(store->batch().Commit().ok());
+  EXPECT_EQ(store->tree(), TreeFromEntries(engine, {16, 4}));
+  EXPECT_EQ((*store->Get("k"))->siblings.size(), 2u)
+      << "both concurrent writes kept";
+  // And the observer saw the client origin (0), which wins over the rumor's.
+  int seen_origin = -2;
+  store->set_commit_observer([&](std::string_view, const Entry*, int origin) {
+    seen_origin = origin;
+  });
+  ASSERT_TRUE(store->batch().Merge("k", *other->Write("k", "again"), 3));
+  ASSERT_TRUE(store->batch().Write("k", "client-again", nullptr));
+  ASSERT_TRUE(store->batch().Commit().ok());
+  EXPECT_EQ(seen_origin, kClientWrite);
+  EXPECT_EQ(store->tree(), TreeFromEntries(engine, {16, 4}));
+}
+
 }  // namespace
 }  // namespace gossipkv

@@ -1,0 +1,82 @@
+// AntiEntropy: repairs whatever rumors missed by comparing Merkle trees with
+// one peer at a time (DESIGN §5).
+//
+// Every anti_entropy_interval, and at once when a peer becomes reachable,
+// a node opens a session: it sends its root; the two sides then take turns,
+// each answering with its own hashes for the children of the nodes that
+// differed, one tree level per message, so only differing subtrees are
+// walked. At the leaves the side that found differing segments sends its
+// (key, hash) list for them; the other compares with its own, sends the
+// entries the first lacks or holds differently and asks for the ones it
+// lacks; those come back; both sides merge. Every message is bounded by
+// max_message_bytes, and all anti-entropy traffic passes a token bucket of
+// repair_bytes_per_second, so repair never starves clients. A session with
+// no answer for session_timeout_ms is dropped and retried with another
+// peer. Sans I/O; one thread.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+
+#include "replication/membership.h"
+#include "replication/replication_stats.h"
+#include "replication/versioned_store.h"
+
+namespace gossipkv {
+
+struct AntiEntropyOptions {
+  int64_t interval_ms = 10'000;  // 0: only when a peer becomes reachable
+  uint32_t max_message_bytes = 1 << 20;
+  uint64_t bytes_per_second = 8 << 20;
+  int64_t session_timeout_ms = 10'000;
+};
+
+class AntiEntropy {
+ public:
+  AntiEntropy(VersionedStore& store, const Membership& membership,
+              Random& random, AntiEntropyOptions options,
+              ReplicationStats& stats, int64_t now_ms);
+
+  void Tick(int64_t now_ms, Outbox& out);
+  // Opens a session with the peer at `address` now.
+  void StartWith(int64_t now_ms, const std::string& address, Outbox& out);
+  void Handle(int64_t now_ms, const std::string& reply_to,
+              const pb::PeerMessage& message, Outbox& out);
+
+  size_t open_sessions() const { return sessions_.size(); }
+
+ private:
+  struct Session {
+    std::string peer;
+    int64_t last_activity_ms;
+    bool initiator;
+  };
+
+  void OnTreeLevel(const std::string& peer, const pb::AeTreeLevel& level);
+  void OnKeyHashes(const std::string& peer, const pb::AeKeyHashes& hashes);
+  void OnEntries(const std::string& peer, const pb::AeEntries& entries);
+  // Sends entries for `keys` (and, first, `wanted`), split by the bound.
+  void SendEntries(const std::string& peer, uint64_t session,
+                   const std::vector<std::string>& keys,
+                   const std::vector<std::string>& wanted, bool reply);
+  pb::PeerMessage NewMessage() const;
+  void Queue(const std::string& peer, pb::PeerMessage message);
+  void Release(int64_t now_ms, Outbox& out);
+  std::string RandomLivePeer(const std::string& except);
+
+  VersionedStore& store_;
+  const Membership& membership_;
+  Random& random_;
+  AntiEntropyOptions options_;
+  ReplicationStats& stats_;
+  std::map<uint64_t, Session> sessions_;
+  int64_t next_session_ms_;
+  std::deque<Outgoing> queue_;  // waiting for repair budget
+  double tokens_;
+  int64_t last_refill_ms_;
+
+  int64_t now_ms_ = 0;
+};
+
+}  // namespace gossipkv

@@ -1,0 +1,37 @@
+// ReplicationStats: counters of rumor mongering and anti-entropy, shown by
+// INFO replication and read by benchmarks. Plain data; one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace gossipkv {
+
+struct ReplicationStats {
+  uint64_t rumor_messages_sent = 0;
+  uint64_t rumor_bytes_sent = 0;
+  uint64_t rumor_messages_received = 0;
+  uint64_t rumor_bytes_received = 0;
+  uint64_t rumor_entries_new = 0;        // merged and changed something
+  uint64_t rumor_entries_duplicate = 0;  // already known
+  uint64_t rumor_entries_forwarded = 0;
+  uint64_t bad_entries = 0;  // from a peer, failed to decode or merge
+
+  uint64_t ae_sessions_started = 0;
+  uint64_t ae_sessions_in_sync = 0;   // roots equal at once
+  uint64_t ae_sessions_repaired = 0;  // reached the entry exchange
+  uint64_t ae_sessions_timed_out = 0;
+  uint64_t ae_rounds = 0;  // tree levels compared
+  uint64_t ae_messages_sent = 0;
+  uint64_t ae_bytes_sent = 0;
+  uint64_t ae_bytes_received = 0;
+  uint64_t ae_segments_compared = 0;  // leaves compared hash by hash
+  uint64_t ae_keys_pushed = 0;        // entries sent to a peer
+  uint64_t ae_keys_pulled = 0;        // entries received that changed ours
+  uint64_t ae_entry_bytes_sent = 0;   // encoded entries inside those
+  std::map<std::string, int64_t>
+      ae_last_session_ms;  // peer id -> time of last session
+};
+
+}  // namespace gossipkv

@@ -1,0 +1,90 @@
+// RumorMonger: queue by hop count, send in bounded batches, merge on receipt.
+#include "replication/rumor.h"
+
+#include <cmath>
+
+#include "replication/entry_codec.h"
+
+namespace gossipkv {
+
+RumorMonger::RumorMonger(VersionedStore& store, const Membership& membership,
+                         Random& random, RumorOptions options,
+                         ReplicationStats& stats)
+    : store_(store),
+      membership_(membership),
+      random_(random),
+      options_(options),
+      stats_(stats) {}
+
+uint32_t RumorMonger::HopLimit() const {
+  return 1 + static_cast<uint32_t>(std::ceil(
+                 std::log2(std::max<size_t>(2, membership_.alive_count()))));
+}
+
+void RumorMonger::Enqueue(std::string_view key, const Entry& entry,
+                          uint32_t hops) {
+  if (hops > HopLimit() || membership_.alive_count() <= 1) return;
+  pb::KeyEntry e;
+  e.set_key(std::string(key));
+  e.set_entry(EncodeEntry(entry));
+  if (hops > 0) ++stats_.rumor_entries_forwarded;
+  queued_[hops].push_back(std::move(e));
+}
+
+void RumorMonger::Flush(Outbox& out) {
+  if (queued_.empty()) return;
+  std::vector<std::string> peers = membership_.LivePeerAddresses();
+  // `fanout` distinct random peers for this flush.
+  for (size_t i = 0; i < peers.size() && i < options_.fanout; ++i) {
+    std::swap(peers[i], peers[i + random_.Uniform(peers.size() - i)]);
+  }
+  if (peers.size() > options_.fanout) peers.resize(options_.fanout);
+  for (auto& [hops, entries] : queued_) {
+    size_t i = 0;
+    while (i < entries.size()) {
+      pb::PeerMessage m;
+      m.set_from(membership_.self().node_id());
+      auto* rumor = m.mutable_rumor();
+      rumor->set_hops(hops);
+      size_t bytes = 0;
+      // Many writes per message, up to the message bound (at least one).
+      while (i < entries.size() &&
+             (bytes == 0 || bytes + entries[i].ByteSizeLong() <=
+                                options_.max_message_bytes)) {
+        bytes += entries[i].ByteSizeLong() + 4;
+        *rumor->add_entries() = std::move(entries[i++]);
+      }
+      for (const auto& peer : peers) {
+        ++stats_.rumor_messages_sent;
+        stats_.rumor_bytes_sent += m.ByteSizeLong();
+        out.push_back({peer, m});
+      }
+    }
+  }
+  queued_.clear();
+}
+
+void RumorMonger::Handle(const pb::PeerMessage& message) {
+  const pb::Rumor& rumor = message.rumor();
+  ++stats_.rumor_messages_received;
+  stats_.rumor_bytes_received += message.ByteSizeLong();
+  const int hops = static_cast<int>(std::min<uint32_t>(rumor.hops(), 1000)) + 1;
+  WriteSet& set = store_.batch();
+  for (const auto& e : rumor.entries()) {
+    auto entry = DecodeEntry(e.entry());
+    if (!entry) {
+      ++stats_.bad_entries;
+      continue;
+    }
+    auto changed = set.Merge(e.key(), *entry, hops);
+    if (!changed) {
+      ++stats_.bad_entries;
+    } else if (*changed) {
+      ++stats_.rumor_entries_new;
+    } else {
+      ++stats_.rumor_entries_duplicate;
+    }
+  }
+}
+
+}  // namespace gossipkv
