@@ -61,6 +61,11 @@ void Replica::FlushRumors(Outbox& out) {
   if (rumor_) rumor_->Flush(out);
 }
 
+void Replica::StartAntiEntropy(int64_t now_ms, const std::string& address,
+                               Outbox& out) {
+  if (anti_entropy_) anti_entropy_->StartWith(now_ms, address, out);
+}
+
 void Replica::Leave(int64_t now_ms, Outbox& out) {
   membership_.Leave(now_ms, out);
 }

@@ -46,6 +46,9 @@ class Replica {
   // messages only add to the store's batch(): the driver commits it (the
   // server with its client writes, the simulator at once), then calls this.
   void FlushRumors(Outbox& out);
+  // Opens an anti-entropy session with the peer at `address` now.
+  void StartAntiEntropy(int64_t now_ms, const std::string& address,
+                        Outbox& out);
   // Graceful shutdown: tells peers this node leaves.
   void Leave(int64_t now_ms, Outbox& out);
 

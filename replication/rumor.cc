@@ -38,6 +38,7 @@ void RumorMonger::Flush(Outbox& out) {
   for (size_t i = 0; i < peers.size() && i < options_.fanout; ++i) {
     std::swap(peers[i], peers[i + random_.Uniform(peers.size() - i)]);
   }
+  const bool reached_all = peers.size() <= options_.fanout;
   if (peers.size() > options_.fanout) peers.resize(options_.fanout);
   for (auto& [hops, entries] : queued_) {
     size_t i = 0;
@@ -46,6 +47,7 @@ void RumorMonger::Flush(Outbox& out) {
       m.set_from(membership_.self().node_id());
       auto* rumor = m.mutable_rumor();
       rumor->set_hops(hops);
+      rumor->set_reached_all(reached_all);
       size_t bytes = 0;
       // Many writes per message, up to the message bound (at least one).
       while (i < entries.size() &&
@@ -68,7 +70,12 @@ void RumorMonger::Handle(const pb::PeerMessage& message) {
   const pb::Rumor& rumor = message.rumor();
   ++stats_.rumor_messages_received;
   stats_.rumor_bytes_received += message.ByteSizeLong();
-  const int hops = static_cast<int>(std::min<uint32_t>(rumor.hops(), 1000)) + 1;
+  // What changes here is forwarded with one more hop, unless the sender
+  // already reached everyone (then only anti-entropy would need it).
+  const int hops =
+      rumor.reached_all()
+          ? kRepair
+          : static_cast<int>(std::min<uint32_t>(rumor.hops(), 1000)) + 1;
   WriteSet& set = store_.batch();
   for (const auto& e : rumor.entries()) {
     auto entry = DecodeEntry(e.entry());

@@ -91,6 +91,14 @@ Result<std::optional<Entry>> Simulation::Get(const std::string& id,
   return nodes_.at(index_.at(id)).store->Get(key);
 }
 
+void Simulation::StartAntiEntropy(const std::string& from,
+                                  const std::string& to) {
+  const int index = index_.at(from);
+  Outbox out;
+  nodes_[index].replica->StartAntiEntropy(now_, to, out);
+  Dispatch(index, out);
+}
+
 VersionedStore& Simulation::store(const std::string& id) {
   return *nodes_.at(index_.at(id)).store;
 }

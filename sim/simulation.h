@@ -56,6 +56,8 @@ class Simulation {
                       const VersionVector* context = nullptr);
   Result<std::optional<Entry>> Get(const std::string& id,
                                    const std::string& key);
+  // `from` opens an anti-entropy session with `to` now.
+  void StartAntiEntropy(const std::string& from, const std::string& to);
   VersionedStore& store(const std::string& id);
   void Crash(const std::string& id);
   // Starts a crashed node again with a new incarnation; its store reopens
