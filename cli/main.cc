@@ -8,11 +8,18 @@
 // --host/--port or --node host:port pick the node (default 127.0.0.1:7379);
 // --json prints machine-readable output. Exit codes: 0 found/ok, 1 not
 // found, 2 error.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <thread>
 
 #include "cli/json.h"
+#include "cli/local_cluster.h"
 #include "cli/resp_client.h"
 #include "config/config.h"
 
@@ -25,6 +32,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 7379;
   std::string node;
+  std::string dir = "gossipkv-cluster";
   bool json = false;
 };
 
@@ -36,6 +44,10 @@ int Error(const std::string& message) {
 Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o) {
   std::string host = o.host;
   int port = o.port;
+  if (!o.node.empty() && o.node.find(':') == std::string::npos) {
+    // A node name of the local cluster in --dir.
+    return LocalCluster(o.dir).Connect(o.node);
+  }
   if (!o.node.empty()) {
     auto endpoint = ParseEndpoint(o.node);
     if (!endpoint)
@@ -185,6 +197,149 @@ int Digest(const Options& o) {
   return kOk;
 }
 
+// ---- local cluster ----------------------------------------------------------
+
+int ClusterStart(const Options& o, int n, int base_port) {
+  LocalCluster cluster(o.dir);
+  if (Status s = cluster.Start(n, base_port, FindServerBinary()); !s.ok())
+    return Error(s.message());
+  std::printf(
+      "started %d nodes in %s (clients on 127.0.0.1:%d-%d, logs in "
+      "%s/nN.log)\n",
+      n, o.dir.c_str(), base_port + 1, base_port + n, o.dir.c_str());
+  std::printf(
+      "try: gossipkv --node n1 put k v; gossipkv --node n%d get k; gossipkv "
+      "cluster status\n",
+      n);
+  return kOk;
+}
+
+int ClusterStop(const Options& o) {
+  if (Status s = LocalCluster(o.dir).Stop(); !s.ok()) return Error(s.message());
+  std::printf("stopped the cluster in %s\n", o.dir.c_str());
+  return kOk;
+}
+
+struct NodeDigest {
+  LocalNode node;
+  bool up = false;
+  std::string root;
+  int64_t keys = 0;
+};
+
+std::vector<NodeDigest> Digests(const LocalCluster& cluster,
+                                const std::vector<LocalNode>& nodes) {
+  std::vector<NodeDigest> out;
+  for (const auto& n : nodes) {
+    NodeDigest d{n};
+    if (n.pid != 0) {
+      if (auto client = cluster.Connect(n.name)) {
+        if (auto reply = (*client)->Call({"DIGEST"});
+            reply && reply->elements.size() == 3) {
+          d.up = true;
+          d.root = reply->elements[0].text;
+          d.keys = reply->elements[2].integer;
+        }
+      }
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+// "all 3 replicas agree" or the groups of agreeing replicas.
+std::string Agreement(const std::vector<NodeDigest>& digests, bool* all_agree) {
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const auto& d : digests) {
+    if (d.up) groups[d.root].push_back(d.node.name);
+  }
+  *all_agree =
+      groups.size() == 1 && groups.begin()->second.size() == digests.size();
+  if (*all_agree)
+    return fmt::format("all {} replicas agree (root {})", digests.size(),
+                       groups.begin()->first);
+  std::string out = fmt::format("replicas disagree: {} groups", groups.size());
+  for (const auto& [root, names] : groups)
+    out += " {" + fmt::format("{}", fmt::join(names, ",")) + "}";
+  return out;
+}
+
+int ClusterStatus(const Options& o) {
+  LocalCluster cluster(o.dir);
+  auto nodes = cluster.Nodes();
+  if (!nodes) return Error(nodes.error().message());
+  auto digests = Digests(cluster, *nodes);
+  std::printf("%-5s %-8s %-22s %-6s %10s  %s\n", "NODE", "PID", "CLIENT",
+              "ALIVE", "KEYS", "ROOT");
+  for (const auto& d : digests) {
+    std::printf("%-5s %-8s %-22s %-6s %10lld  %s\n", d.node.name.c_str(),
+                d.node.pid ? std::to_string(d.node.pid).c_str() : "-",
+                d.node.client.c_str(), d.up ? "yes" : "no",
+                static_cast<long long>(d.keys), d.root.c_str());
+  }
+  bool agree = false;
+  std::printf("%s\n", Agreement(digests, &agree).c_str());
+  return kOk;
+}
+
+int Partition(const Options& o, const std::string& spec) {
+  if (Status s = LocalCluster(o.dir).Partition(spec); !s.ok())
+    return Error(s.message());
+  std::printf("partitioned: %s\n", spec.c_str());
+  return kOk;
+}
+
+int Heal(const Options& o) {
+  if (Status s = LocalCluster(o.dir).Heal(); !s.ok()) return Error(s.message());
+  std::printf("healed: every link open again\n");
+  return kOk;
+}
+
+// Pairwise differing segments, as a line per pair.
+int Converge(const Options& o, bool watch, double timeout_s) {
+  LocalCluster cluster(o.dir);
+  auto nodes = cluster.Nodes();
+  if (!nodes) return Error(nodes.error().message());
+  std::vector<LocalNode> up;
+  for (const auto& n : *nodes) {
+    if (n.pid != 0) up.push_back(n);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    auto leaves = cluster.Leaves(up);
+    if (!leaves) return Error(leaves.error().message());
+    bool agree = false;
+    const std::string summary = Agreement(Digests(cluster, up), &agree);
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    size_t worst = 0;
+    std::string pairs;
+    for (size_t i = 0; i < up.size(); ++i) {
+      for (size_t j = i + 1; j < up.size(); ++j) {
+        size_t differ = 0;
+        for (size_t s = 0; s < (*leaves)[i].size() && s < (*leaves)[j].size();
+             ++s) {
+          differ += (*leaves)[i][s] != (*leaves)[j][s];
+        }
+        worst = std::max(worst, differ);
+        pairs += fmt::format("  {}-{}: {} segments differ\n", up[i].name,
+                             up[j].name, differ);
+      }
+    }
+    if (!watch) {
+      std::printf("%s\n%s", summary.c_str(), pairs.c_str());
+      return agree ? kOk : kNotFound;
+    }
+    std::printf("%6.2fs  %-60s  most differing segments: %zu\n", t,
+                summary.c_str(), worst);
+    std::fflush(stdout);
+    if (agree) return kOk;
+    if (timeout_s > 0 && t > timeout_s) return kNotFound;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 int Info(const Options& o, const std::string& section) {
   RespValue reply;
   std::vector<std::string> args{"INFO"};
@@ -236,6 +391,9 @@ int main(int argc, char** argv) {
   app.add_option("--node", o.node,
                  "node as host:port (overrides --host/--port)");
   app.add_flag("--json", o.json, "machine-readable output");
+  app.add_option("--dir", o.dir,
+                 "local cluster directory (default ./gossipkv-cluster); "
+                 "--node then also takes a node name like n2");
 
   std::string key, value, section;
   bool all = false;
@@ -254,6 +412,36 @@ int main(int argc, char** argv) {
   auto* digest = app.add_subcommand(
       "digest",
       "print the Merkle root and key count (equal roots: equal data)");
+  auto* cluster =
+      app.add_subcommand("cluster", "run a local multi-node cluster");
+  cluster->require_subcommand(1);
+  int nodes = 3, base_port = 7300;
+  auto* cluster_start =
+      cluster->add_subcommand("start", "start nodes n1..nN as local processes");
+  cluster_start->add_option("-n", nodes, "number of nodes")
+      ->check(CLI::Range(1, 99));
+  cluster_start
+      ->add_option("--base-port", base_port,
+                   "clients on base+i, peers on base+100+i")
+      ->check(CLI::Range(1024, 65000));
+  auto* cluster_stop =
+      cluster->add_subcommand("stop", "stop every node of the cluster");
+  auto* cluster_status = cluster->add_subcommand(
+      "status", "per node: pid, alive, keys, root; and whether all agree");
+  std::string spec;
+  auto* partition = app.add_subcommand(
+      "partition", "cut the cluster into groups: \"n1,n2 | n3\"");
+  partition->add_option("groups", spec, "groups of node names separated by |")
+      ->required();
+  auto* heal = app.add_subcommand("heal", "remove every partition");
+  bool watch = false;
+  double timeout_s = 0;
+  auto* converge = app.add_subcommand(
+      "converge", "which replicas agree; segments differing per pair");
+  converge->add_flag("-w,--watch", watch,
+                     "refresh every 0.5 s until all agree");
+  converge->add_option("--timeout", timeout_s,
+                       "with --watch: give up after this many seconds");
   auto* info = app.add_subcommand("info", "print the node's INFO");
   info->add_option("section", section,
                    "server, clients, storage, replication, stats, keyspace");
@@ -267,6 +455,12 @@ int main(int argc, char** argv) {
   if (*put) return Put(o, key, value);
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
+  if (*cluster_start) return ClusterStart(o, nodes, base_port);
+  if (*cluster_stop) return ClusterStop(o);
+  if (*cluster_status) return ClusterStatus(o);
+  if (*partition) return Partition(o, spec);
+  if (*heal) return Heal(o);
+  if (*converge) return Converge(o, watch, timeout_s);
   if (*members) return Members(o);
   if (*digest) return Digest(o);
   if (*info) return Info(o, section);

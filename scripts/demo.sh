@@ -1,56 +1,46 @@
 #!/usr/bin/env bash
-# The main job: builds gossipkv (release preset), starts a node on a free
-# loopback port, stores and reads keys through the gossipkv CLI and through
-# redis-cli, shows a conflict resolved with contexts, and stops the node.
+# The main job: builds gossipkv (release), starts a 3-node local cluster,
+# writes through one node and reads from another, partitions the cluster,
+# writes the same key on both sides, heals, and shows the replicas converge
+# to both writes as siblings — then resolves them and stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
 
-bin=build/release
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
+gkv=build/release/cli/gossipkv
+dir=$(mktemp -d)/cluster
+base=${GOSSIPKV_DEMO_BASE_PORT:-$((20000 + RANDOM % 20000))}
+cleanup() { "$gkv" --dir "$dir" cluster stop >/dev/null 2>&1 || true; rm -rf "$(dirname "$dir")"; }
 trap cleanup EXIT
+say() { printf '\n\033[1m$ gossipkv %s\033[0m\n' "$*"; }
+g() { say "$*"; "$gkv" --dir "$dir" "$@"; }
 
-"$bin/server/gossipkv-server" --node-id n1 --port 0 --peer-port 0 --data-dir "$work/n1" 2>"$work/n1.log" &
-pid=$!
-for _ in $(seq 200); do [ -f "$work/n1/endpoints" ] && break; sleep 0.05; done
-node=$(sed -n 's/^client=//p' "$work/n1/endpoints")
-[ -n "$node" ] || { cat "$work/n1.log"; exit 1; }
-port=${node##*:}
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-run() { say "$*"; "$@"; }
-gkv() { say "gossipkv --node $node $*"; "$bin/cli/gossipkv" --node "$node" "$@"; }
-
-echo "gossipkv node n1 is serving clients on $node"
-gkv put greeting "hello, world"
-gkv get greeting
-run redis-cli -p "$port" SET color blue
-run redis-cli -p "$port" MGET greeting color missing
-
-# Two clients read the same version and both write: both writes are kept.
-ctx=$(redis-cli -p "$port" --raw VGET color | head -n 1)
-run redis-cli -p "$port" VSET color green "$ctx"
-run redis-cli -p "$port" VSET color red "$ctx"
-gkv get --all color
-ctx=$(redis-cli -p "$port" --raw VGET color | head -n 1)
-run redis-cli -p "$port" VSET color purple "$ctx"
-gkv get --all color
-gkv del greeting
-gkv get greeting || true
-say "gossipkv --node $node info storage"
-"$bin/cli/gossipkv" --node "$node" info storage | tr -d '\r'
+g cluster start -n 3 --base-port "$base"
+sleep 1
+g cluster status
+g --node n1 put greeting "hello from n1"
+g --node n3 get greeting
+g partition "n1,n2 | n3"
+g --node n1 put color blue
+g --node n3 put color red
+g converge || true
+g heal
+g converge --watch --timeout 30
+g --node n2 get --all color
+ctx=$("$gkv" --dir "$dir" --node n2 --json get --all color | sed -n 's/.*"context":"\([^"]*\)".*/\1/p')
+say "(redis-cli) VSET color purple <context>  -- resolve the conflict on n2"
+redis-cli -p "$(sed -n 's/^client=.*:\([0-9]*\)$/\1/p' "$dir/n2/endpoints")" VSET color purple "$ctx"
+g converge --watch --timeout 30
+g --node n3 get --all color
+g cluster status
 
 cat <<TXT
 
-Next: start your own node and try it.
-  $bin/server/gossipkv-server --config config/gossipkv.example.toml
-  $bin/cli/gossipkv put mykey myvalue && $bin/cli/gossipkv get mykey --json
-  redis-benchmark -p 7379 -t set,get -n 100000 -q
-  bench/redis_benchmark.sh        # throughput against redis-server, same run
+Next, keep a cluster running and try it yourself:
+  $gkv cluster start -n 5                 # in ./gossipkv-cluster
+  $gkv --node n2 put k v && $gkv --node n5 get k
+  $gkv partition "n1,n2 | n3,n4,n5" ; $gkv heal ; $gkv converge --watch
+  $gkv --node n1 members ; $gkv cluster stop
 TXT

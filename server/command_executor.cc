@@ -68,7 +68,7 @@ const CommandExecutor::CommandSpec* CommandExecutor::Find(
       {"VSET", {&E::VSet, 4, 4, true}},
       {"VDEL", {&E::VDel, 3, 3, true}},
       {"MEMBERS", {&E::MembersCommand, 1, 1, false}},
-      {"DIGEST", {&E::Digest, 1, 1, false}},
+      {"DIGEST", {&E::Digest, 1, 2, false}},
       {"FAULT", {&E::FaultCommand, 2, -1, false}},
   };
   // Command names are short: uppercase on the stack-sized SSO string.
@@ -415,6 +415,23 @@ void CommandExecutor::MembersCommand(Call& c) {
 }
 
 void CommandExecutor::Digest(Call& c) {
+  // DIGEST LEAVES: every segment hash, packed big-endian u64s, so a tool can
+  // count the segments in which two nodes differ.
+  if (c.args.size() == 2) {
+    if (Lower(c.args[1]) != "leaves") {
+      resp::AppendError(c.out, "ERR usage: DIGEST [LEAVES]");
+      ++stats_.error_replies;
+      return;
+    }
+    const MerkleTree& tree = store_.tree();
+    std::string packed;
+    packed.reserve(tree.shape().segment_count() * 8);
+    for (uint32_t i = 0; i < tree.NodesAt(tree.depth()); ++i) {
+      AppendBigEndian64(packed, tree.Node(tree.depth(), i));
+    }
+    resp::AppendBulk(c.out, packed);
+    return;
+  }
   // [root hash (hex), keys stored (tombstones included), live keys]: equal
   // roots on two nodes mean equal data.
   resp::AppendArrayHeader(c.out, 3);

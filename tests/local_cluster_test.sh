@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The local-cluster commands end to end: cluster start/status/stop,
+# partition, heal, converge, and --node by name.
+# Usage: local_cluster_test.sh PATH/TO/gossipkv
+set -uo pipefail
+gkv=$1
+work=$(mktemp -d)
+dir=$work/cluster
+cleanup() { "$gkv" --dir "$dir" cluster stop >/dev/null 2>&1; rm -rf "$work"; }
+trap cleanup EXIT
+# A base port whose 2 x 3 ports are free right now.
+base=$(python3 - <<'PY'
+import random, socket
+for _ in range(100):
+    b = random.randrange(20000, 60000)
+    try:
+        socks = []
+        for p in [b + i for i in (1, 2, 3, 101, 102, 103)]:
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(b); break
+    except OSError:
+        pass
+PY
+)
+passes=0
+failures=0
+check() {  # check NAME EXPECTED_RC PATTERN -- COMMAND...
+  local name=$1 want_rc=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" == "$want_rc" ] && [[ "$out" =~ $pattern ]]; then
+    echo "ok   $name"; passes=$((passes + 1))
+  else
+    echo "FAIL $name: rc $rc (want $want_rc) output [$out]"; failures=$((failures + 1))
+  fi
+}
+g() { "$gkv" --dir "$dir" "$@"; }
+
+check start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base"
+check status 0 "n3 +[0-9]+ +127.0.0.1:$((base + 3)) +yes.*all 3 replicas agree" -- g cluster status
+check put-n1 0 "^OK$" -- g --node n1 put k1 v1
+sleep 0.5
+check get-n3 0 "^v1$" -- g --node n3 get k1
+check unknown-node 2 "no node n9" -- g --node n9 get k1
+check partition 0 "partitioned" -- g partition "n1,n2 | n3"
+check bad-partition 2 "two groups" -- g partition "n1 | n1"
+check write-left 0 "^OK$" -- g --node n1 put k2 left
+check write-right 0 "^OK$" -- g --node n3 put k2 right
+sleep 0.5
+check disagree 1 "replicas disagree: 2 groups \{n1,n2\} \{n3\}" -- g converge
+check heal 0 "healed" -- g heal
+check converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
+check siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
+check stop 0 "stopped" -- g cluster stop
+check stopped 0 "n1 +- .* no" -- g cluster status
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
