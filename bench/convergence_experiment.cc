@@ -1,0 +1,423 @@
+// The convergence experiment: start N gossipkv nodes as processes, load K
+// keys, partition the cluster in two, write W keys on each side (C of them
+// on both sides, so they conflict), heal, and sample every node's digest
+// every 10 ms until all agree. Reports time to converge, peer bytes and
+// messages spent after the heal, keys repaired, and a checker verdict: every
+// acknowledged write is present on every node as the value or a sibling, and
+// every conflicting key holds both writes as siblings. Writes a table,
+// JSON, a CSV of the curve (agreeing replicas and differing segments over
+// time) and, with gnuplot, a PNG of it. --sweep runs 3, 5 and 9 nodes at 1%
+// and 10% divergence of 10,000 keys. Exit code 0 only if every run converged
+// and passed the checker.
+//
+//   build/release/bench/convergence_experiment --nodes 3 --keys 1000 --out
+//   bench/results
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "cli/local_cluster.h"
+
+namespace gossipkv {
+namespace {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Params {
+  int nodes = 3;
+  int keys = 1000;
+  int writes = 50;     // per side
+  int conflicts = 10;  // of those, written on both sides
+  int base_port = 0;
+};
+
+struct Sample {
+  double t;
+  int agreeing;               // size of the largest group of equal roots
+  size_t differing_segments;  // most between any pair (-1: not sampled)
+};
+
+struct Outcome {
+  Params p;
+  bool converged = false;
+  bool checker = false;
+  std::string checker_detail;
+  double seconds = 0;
+  uint64_t bytes = 0, messages = 0, keys_repaired = 0;
+  std::vector<Sample> curve;
+};
+
+std::map<std::string, uint64_t> InfoCounters(RespClient& c) {
+  std::map<std::string, uint64_t> out;
+  for (const char* section : {"peers", "replication"}) {
+    auto reply = c.Call({"INFO", section});
+    if (!reply) continue;
+    std::string& t = reply->text;
+    size_t pos = 0;
+    while (pos < t.size()) {
+      size_t eol = t.find("\r\n", pos);
+      if (eol == std::string::npos) eol = t.size();
+      std::string line = t.substr(pos, eol - pos);
+      pos = eol + 2;
+      size_t colon = line.find(':');
+      if (colon == std::string::npos || line[0] == '#') continue;
+      try {
+        out[line.substr(0, colon)] = std::stoull(line.substr(colon + 1));
+      } catch (...) {
+      }
+    }
+  }
+  return out;
+}
+
+uint64_t Sum(LocalCluster& cluster, int n, const char* field) {
+  uint64_t total = 0;
+  for (int i = 1; i <= n; ++i) {
+    auto c = cluster.Connect(fmt::format("n{}", i));
+    if (c) total += InfoCounters(**c)[field];
+  }
+  return total;
+}
+
+// Largest group of nodes with equal roots.
+int Agreeing(LocalCluster& cluster,
+             std::vector<std::unique_ptr<RespClient>>& clients) {
+  std::map<std::string, int> groups;
+  for (auto& c : clients) {
+    auto r = c->Call({"DIGEST"});
+    if (r && r->elements.size() == 3) ++groups[r->elements[0].text];
+  }
+  int best = 0;
+  for (auto& [root, count] : groups) best = std::max(best, count);
+  return best;
+}
+
+size_t MostDifferingSegments(LocalCluster& cluster,
+                             const std::vector<LocalNode>& nodes) {
+  auto leaves = cluster.Leaves(nodes);
+  if (!leaves) return 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < leaves->size(); ++i) {
+    for (size_t j = i + 1; j < leaves->size(); ++j) {
+      size_t d = 0;
+      for (size_t s = 0; s < (*leaves)[i].size(); ++s)
+        d += (*leaves)[i][s] != (*leaves)[j][s];
+      worst = std::max(worst, d);
+    }
+  }
+  return worst;
+}
+
+// A base port whose client (base+i) and peer (base+100+i) ports are free.
+int FreeBasePort(int nodes) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int base =
+        20000 +
+        static_cast<int>((SteadyClock::now().time_since_epoch().count() / 7 +
+                          attempt * 397) %
+                         20000);
+    bool free = true;
+    std::vector<int> fds;
+    for (int i = 1; i <= nodes && free; ++i) {
+      for (int port : {base + i, base + 100 + i}) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        free &= bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        fds.push_back(fd);
+      }
+    }
+    for (int fd : fds) close(fd);
+    if (free) return base;
+  }
+  return 30000;
+}
+
+Outcome Run(const Params& p, const fs::path& work) {
+  Outcome o{p};
+  LocalCluster cluster(
+      (work / fmt::format("cluster-{}n-{}k", p.nodes, p.keys)).string());
+  // Each run gets its own configs; anti-entropy every second.
+  Status started = cluster.Start(p.nodes, p.base_port, FindServerBinary(), "");
+  if (!started.ok()) {
+    o.checker_detail = started.message();
+    return o;
+  }
+  auto stop = [&] { (void)cluster.Stop(); };
+  std::vector<std::string> names;
+  for (int i = 1; i <= p.nodes; ++i) names.push_back(fmt::format("n{}", i));
+  // Wait for full membership.
+  auto wait_members = SteadyClock::now() + std::chrono::seconds(20);
+  for (const auto& name : names) {
+    while (SteadyClock::now() < wait_members) {
+      auto c = cluster.Connect(name);
+      if (c) {
+        auto r = (*c)->Call({"INFO", "membership"});
+        if (r && r->text.find(fmt::format("members_alive:{}", p.nodes)) !=
+                     std::string::npos)
+          break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  // Expected content: key -> values that must be present (as value or sibling).
+  std::map<std::string, std::set<std::string>> expected;
+  {
+    auto c = cluster.Connect("n1");
+    if (!c) {
+      o.checker_detail = c.error().message();
+      stop();
+      return o;
+    }
+    for (int i = 0; i < p.keys; ++i) {
+      (void)(*c)->Send(
+          {"SET", fmt::format("key:{:06d}", i), fmt::format("loaded-{}", i)});
+      if (i % 500 == 499 || i == p.keys - 1) {
+        for (int j = i - (i % 500); j <= i; ++j) {
+          auto r = (*c)->Read();
+          if (r && r->text == "OK")
+            expected[fmt::format("key:{:06d}", j)] = {
+                fmt::format("loaded-{}", j)};
+        }
+      }
+    }
+  }
+  // Everyone agrees before the partition.
+  std::vector<std::unique_ptr<RespClient>> clients;
+  for (const auto& name : names) {
+    auto c = cluster.Connect(name);
+    if (c) clients.push_back(std::move(*c));
+  }
+  auto settle = SteadyClock::now() + std::chrono::seconds(60);
+  while (Agreeing(cluster, clients) < p.nodes && SteadyClock::now() < settle) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Partition into halves and write on both sides.
+  const int half = std::max(1, p.nodes / 2);
+  std::vector<std::string> left(names.begin(), names.begin() + half),
+      right(names.begin() + half, names.end());
+  std::string spec =
+      fmt::format("{} | {}", fmt::join(left, ","), fmt::join(right, ","));
+  if (Status s = cluster.Partition(spec); !s.ok()) {
+    o.checker_detail = s.message();
+    stop();
+    return o;
+  }
+  for (int side = 0; side < 2; ++side) {
+    const auto& group = side == 0 ? left : right;
+    for (int j = 0; j < p.writes; ++j) {
+      // The first `conflicts` keys are written on both sides; the rest by
+      // one side only (disjoint key ranges).
+      const int index = j < p.conflicts
+                            ? j
+                            : p.conflicts + side * (p.writes - p.conflicts) +
+                                  (j - p.conflicts);
+      const std::string key =
+          fmt::format("key:{:06d}", index % std::max(1, p.keys));
+      const std::string value = fmt::format("side{}-{}", side, j);
+      auto c = cluster.Connect(group[static_cast<size_t>(j) % group.size()]);
+      if (!c) continue;
+      auto r = (*c)->Call({"SET", key, value});
+      if (!r || r->text != "OK") continue;
+      auto& want = expected[key];
+      if (j >= p.conflicts) want.clear();  // a plain SET replaces what it read
+      if (j < p.conflicts && side == 0) want.clear();
+      want.insert(value);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t bytes0 = Sum(cluster, p.nodes, "peer_bytes_sent");
+  const uint64_t frames0 = Sum(cluster, p.nodes, "peer_frames_sent");
+  const uint64_t repaired0 = Sum(cluster, p.nodes, "ae_keys_pulled") +
+                             Sum(cluster, p.nodes, "rumor_entries_new");
+  (void)cluster.Heal();
+  const auto t0 = SteadyClock::now();
+  auto nodes = cluster.Nodes();
+  auto last_leaves = t0 - std::chrono::seconds(1);
+  while (true) {
+    const double t =
+        std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    Sample s{t, Agreeing(cluster, clients), static_cast<size_t>(-1)};
+    if (SteadyClock::now() - last_leaves > std::chrono::milliseconds(200) ||
+        s.agreeing == p.nodes) {
+      s.differing_segments = nodes ? MostDifferingSegments(cluster, *nodes) : 0;
+      last_leaves = SteadyClock::now();
+    }
+    o.curve.push_back(s);
+    if (s.agreeing == p.nodes) {
+      o.converged = true;
+      o.seconds = t;
+      break;
+    }
+    if (t > 120) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  o.bytes = Sum(cluster, p.nodes, "peer_bytes_sent") - bytes0;
+  o.messages = Sum(cluster, p.nodes, "peer_frames_sent") - frames0;
+  o.keys_repaired = Sum(cluster, p.nodes, "ae_keys_pulled") +
+                    Sum(cluster, p.nodes, "rumor_entries_new") - repaired0;
+  // Checker: every expected value on every node, as the value or a sibling.
+  o.checker = true;
+  for (auto& c : clients) {
+    for (const auto& [key, values] : expected) {
+      auto r = c->Call({"VGET", key});
+      std::set<std::string> present;
+      if (r && r->elements.size() == 2) {
+        for (const auto& s : r->elements[1].elements)
+          present.insert(s.elements[0].text);
+      }
+      for (const auto& v : values) {
+        if (!present.count(v)) {
+          o.checker = false;
+          if (o.checker_detail.empty())
+            o.checker_detail = fmt::format("{} lacks {}", key, v);
+        }
+      }
+      if (values.size() == 2 && present.size() < 2) {
+        o.checker = false;
+        if (o.checker_detail.empty())
+          o.checker_detail = key + " is not two siblings";
+      }
+    }
+  }
+  stop();
+  return o;
+}
+
+void Write(const std::vector<Outcome>& runs, const fs::path& out) {
+  fs::create_directories(out);
+  std::ofstream json(out / "convergence.json");
+  json << "[\n";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& r = runs[i];
+    json << fmt::format(
+        "  {{\"nodes\": {}, \"keys\": {}, \"writes_per_side\": {}, "
+        "\"conflicts\": {}, "
+        "\"converged\": {}, \"seconds\": {:.3f}, \"bytes\": {}, \"messages\": "
+        "{}, "
+        "\"keys_repaired\": {}, \"checker\": {}}}{}\n",
+        r.p.nodes, r.p.keys, r.p.writes, r.p.conflicts, r.converged, r.seconds,
+        r.bytes, r.messages, r.keys_repaired,
+        r.checker ? "\"pass\"" : "\"fail\"", i + 1 < runs.size() ? "," : "");
+    const std::string name =
+        fmt::format("curve-{}n-{}k-{}w", r.p.nodes, r.p.keys, r.p.writes);
+    std::ofstream csv(out / (name + ".csv"));
+    csv << "seconds,agreeing_replicas,most_differing_segments\n";
+    for (const auto& s : r.curve) {
+      csv << fmt::format("{:.3f},{},{}\n", s.t, s.agreeing,
+                         s.differing_segments == static_cast<size_t>(-1)
+                             ? std::string()
+                             : std::to_string(s.differing_segments));
+    }
+    csv.close();
+    if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
+      std::ofstream gp(out / (name + ".gp"));
+      gp << "set terminal pngcairo size 900,500\n"
+         << fmt::format("set output '{}'\n", (out / (name + ".png")).string())
+         << fmt::format(
+                "set title 'Convergence after heal: {} nodes, {} keys, {} "
+                "writes per side, {} conflicting'\n",
+                r.p.nodes, r.p.keys, r.p.writes, r.p.conflicts)
+         << "set datafile separator ','\nset xlabel 'seconds after heal'\n"
+         << "set ylabel 'differing segments (worst pair)'\nset y2label "
+            "'replicas agreeing'\n"
+         << fmt::format(
+                "set y2range [0:{}]\nset y2tics 1\nset ytics nomirror\nset key "
+                "top right\n",
+                r.p.nodes + 1)
+         << fmt::format(
+                "plot '{0}' using 1:3 with linespoints title 'differing "
+                "segments', "
+                "'{0}' using 1:2 axes x1y2 with steps lw 2 title 'replicas "
+                "agreeing'\n",
+                (out / (name + ".csv")).string());
+      gp.close();
+      if (std::system(
+              fmt::format("gnuplot '{}'", (out / (name + ".gp")).string())
+                  .c_str()) != 0) {
+        std::fprintf(stderr, "gnuplot failed for %s\n", name.c_str());
+      }
+    }
+  }
+  json << "]\n";
+}
+
+}  // namespace
+}  // namespace gossipkv
+
+int main(int argc, char** argv) {
+  using namespace gossipkv;
+  CLI::App app{"gossipkv convergence experiment"};
+  Params p;
+  bool sweep = false;
+  std::string out = "bench/results";
+  app.add_option("--nodes", p.nodes, "cluster size")->check(CLI::Range(2, 50));
+  app.add_option("--keys", p.keys, "keys loaded before the partition")
+      ->check(CLI::Range(1, 10'000'000));
+  app.add_option("--writes", p.writes,
+                 "keys written on each side during the partition");
+  app.add_option("--conflicts", p.conflicts, "of those, written on both sides");
+  app.add_option("--base-port", p.base_port,
+                 "clients on base+i, peers on base+100+i (default: random)");
+  app.add_flag("--sweep", sweep,
+               "3, 5, 9 nodes x 1% and 10% divergence of 10,000 keys");
+  app.add_option("--out", out, "directory for JSON, CSV and PNG");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<Params> plan;
+  if (sweep) {
+    for (int n : {3, 5, 9}) {
+      for (double div : {0.01, 0.10}) {
+        Params q = p;
+        q.nodes = n;
+        q.keys = 10'000;
+        q.writes = static_cast<int>(q.keys * div / 2);
+        q.conflicts = q.writes / 10;
+        plan.push_back(q);
+      }
+    }
+  } else {
+    p.conflicts = std::min(p.conflicts, p.writes);
+    plan.push_back(p);
+  }
+  const fs::path work = fs::temp_directory_path() /
+                        fmt::format("gossipkv-experiment-{}", getpid());
+  std::vector<Outcome> runs;
+  std::printf("%5s %7s %9s %9s %10s %12s %9s %9s %s\n", "nodes", "keys",
+              "writes/s", "conflicts", "converge_s", "bytes", "messages",
+              "repaired", "checker");
+  bool all_good = true;
+  for (auto& q : plan) {
+    q.base_port = p.base_port != 0 ? p.base_port : FreeBasePort(q.nodes);
+    Outcome r = Run(q, work);
+    all_good &= r.converged && r.checker;
+    std::printf("%5d %7d %9d %9d %10.3f %12llu %9llu %9llu %s%s\n", q.nodes,
+                q.keys, q.writes, q.conflicts, r.seconds,
+                static_cast<unsigned long long>(r.bytes),
+                static_cast<unsigned long long>(r.messages),
+                static_cast<unsigned long long>(r.keys_repaired),
+                r.checker ? "pass" : "FAIL ",
+                r.checker ? "" : r.checker_detail.c_str());
+    std::fflush(stdout);
+    runs.push_back(std::move(r));
+  }
+  Write(runs, out);
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  std::printf("results in %s (convergence.json, curve-*.csv, curve-*.png)\n",
+              out.c_str());
+  return all_good ? 0 : 1;
+}
