@@ -10,11 +10,19 @@
 // and 10% divergence of 10,000 keys. Exit code 0 only if every run converged
 // and passed the checker.
 //
+// --netns cuts the partition in the kernel instead of the nodes' link
+// filters: the experiment re-runs itself in a private network namespace
+// (unshare -n), gives every node its own loopback address, and partitions
+// with nftables rules that drop the packets between the groups — real
+// packet loss, TCP stalls and retransmissions included. It needs root; when
+// not root it says so and exits 77 (reported as skipped).
+//
 //   build/release/bench/convergence_experiment --nodes 3 --keys 1000 --out
 //   bench/results
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +43,7 @@ namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 
 struct Params {
+  bool netns = false;
   int nodes = 3;
   int keys = 1000;
   int writes = 50;     // per side
@@ -146,12 +155,50 @@ int FreeBasePort(int nodes) {
   return 30000;
 }
 
+// Kernel partitions: one nftables table whose output chain drops every
+// packet between addresses of different groups.
+Status NftPartition(const std::vector<std::vector<std::string>>& groups) {
+  auto address = [](const std::string& name) {
+    return fmt::format("127.0.0.{}", 10 + std::stoi(name.substr(1)));
+  };
+  std::string script =
+      "table inet gossipkv_partition\ndelete table inet gossipkv_partition\n"
+      "table inet gossipkv_partition {\n chain out {\n  type filter hook "
+      "output priority 0; policy accept;\n";
+  for (size_t a = 0; a < groups.size(); ++a) {
+    for (size_t b = 0; b < groups.size(); ++b) {
+      if (a == b) continue;
+      for (const auto& x : groups[a]) {
+        for (const auto& y : groups[b]) {
+          script += fmt::format("  ip saddr {} ip daddr {} drop\n", address(x),
+                                address(y));
+        }
+      }
+    }
+  }
+  script += " }\n}\n";
+  const fs::path file =
+      fs::temp_directory_path() / fmt::format("gossipkv-nft-{}.nft", getpid());
+  std::ofstream(file) << script;
+  const int rc = std::system(fmt::format("nft -f '{}'", file.string()).c_str());
+  fs::remove(file);
+  return rc == 0 ? Status::Ok() : Status::IOError("nft -f failed");
+}
+
+Status NftHeal() {
+  return std::system("nft delete table inet gossipkv_partition 2>/dev/null") ==
+                 0
+             ? Status::Ok()
+             : Status::IOError("nft delete table failed");
+}
+
 Outcome Run(const Params& p, const fs::path& work) {
   Outcome o{p};
   LocalCluster cluster(
       (work / fmt::format("cluster-{}n-{}k", p.nodes, p.keys)).string());
   // Each run gets its own configs; anti-entropy every second.
-  Status started = cluster.Start(p.nodes, p.base_port, FindServerBinary(), "");
+  Status started =
+      cluster.Start(p.nodes, p.base_port, FindServerBinary(), "", p.netns);
   if (!started.ok()) {
     o.checker_detail = started.message();
     return o;
@@ -211,7 +258,9 @@ Outcome Run(const Params& p, const fs::path& work) {
       right(names.begin() + half, names.end());
   std::string spec =
       fmt::format("{} | {}", fmt::join(left, ","), fmt::join(right, ","));
-  if (Status s = cluster.Partition(spec); !s.ok()) {
+  if (Status s =
+          p.netns ? NftPartition({left, right}) : cluster.Partition(spec);
+      !s.ok()) {
     o.checker_detail = s.message();
     stop();
     return o;
@@ -243,7 +292,11 @@ Outcome Run(const Params& p, const fs::path& work) {
   const uint64_t frames0 = Sum(cluster, p.nodes, "peer_frames_sent");
   const uint64_t repaired0 = Sum(cluster, p.nodes, "ae_keys_pulled") +
                              Sum(cluster, p.nodes, "rumor_entries_new");
-  (void)cluster.Heal();
+  if (p.netns) {
+    (void)NftHeal();
+  } else {
+    (void)cluster.Heal();
+  }
   const auto t0 = SteadyClock::now();
   auto nodes = cluster.Nodes();
   auto last_leaves = t0 - std::chrono::seconds(1);
@@ -375,7 +428,24 @@ int main(int argc, char** argv) {
   app.add_flag("--sweep", sweep,
                "3, 5, 9 nodes x 1% and 10% divergence of 10,000 keys");
   app.add_option("--out", out, "directory for JSON, CSV and PNG");
+  app.add_flag("--netns", p.netns,
+               "partition with nftables in a private network namespace (root)");
   CLI11_PARSE(app, argc, argv);
+  if (p.netns && std::getenv("GOSSIPKV_IN_NETNS") == nullptr) {
+    if (geteuid() != 0) {
+      std::printf(
+          "skipped: --netns needs root (unshare -n and nftables); run without "
+          "it for link-filter partitions\n");
+      return 77;
+    }
+    // Run again inside a new network namespace, with loopback up.
+    std::string cmd =
+        "GOSSIPKV_IN_NETNS=1 unshare -n -- sh -c 'ip link set lo up && exec "
+        "\"$0\" \"$@\"'";
+    for (int i = 0; i < argc; ++i) cmd += fmt::format(" '{}'", argv[i]);
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+  }
 
   std::vector<Params> plan;
   if (sweep) {

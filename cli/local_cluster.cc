@@ -91,7 +91,11 @@ Result<std::vector<std::vector<std::string>>> ParsePartition(
 
 Status LocalCluster::Start(int n, int base_port,
                            const std::string& server_binary,
-                           const std::string& extra_toml) {
+                           const std::string& extra_toml, bool own_addresses) {
+  auto host = [&](int i) {
+    return own_addresses ? fmt::format("127.0.0.{}", 10 + i)
+                         : std::string("127.0.0.1");
+  };
   if (n < 1 || n > 99)
     return Status::InvalidArgument("cluster size must be 1 to 99");
   auto existing = Nodes();
@@ -106,7 +110,7 @@ Status LocalCluster::Start(int n, int base_port,
   fs::create_directories(dir_, ec);
   if (ec) return Status::IOError("cannot create " + dir_ + ": " + ec.message());
   const std::string dir = fs::absolute(dir_).string();
-  const std::string seed = fmt::format("127.0.0.1:{}", base_port + 101);
+  const std::string seed = fmt::format("{}:{}", host(1), base_port + 101);
   for (int i = 1; i <= n; ++i) {
     const std::string name = fmt::format("n{}", i);
     const fs::path config = fs::path(dir) / (name + ".toml");
@@ -116,8 +120,8 @@ Status LocalCluster::Start(int n, int base_port,
       << fmt::format("node_id = \"{}\"\ndata_dir = \"{}/{}\"\n", name, dir,
                      name)
       << fmt::format("seeds = [\"{}\"]\nfault_injection = true\n", seed)
-      << fmt::format("[client]\nbind = \"127.0.0.1:{}\"\n", base_port + i)
-      << fmt::format("[peer]\nbind = \"127.0.0.1:{}\"\n", base_port + 100 + i)
+      << fmt::format("[client]\nbind = \"{}:{}\"\n", host(i), base_port + i)
+      << fmt::format("[peer]\nbind = \"{}:{}\"\n", host(i), base_port + 100 + i)
       << "[storage]\ndurability = \"buffered\"  # a laptop demo: no fsync per "
          "write\n"
       << "[gossip]\ninterval_ms = 250         # quick detection for "

@@ -30,8 +30,10 @@ class LocalCluster {
   // base_port+100+i, n1 the seed, fault injection on) and starts them; waits
   // until each has written its endpoints. `extra_toml` is appended to every
   // node's config.
+  // With `own_addresses`, node K binds 127.0.0.(10+K) instead of 127.0.0.1,
+  // so kernel packet filters can tell the nodes apart.
   Status Start(int n, int base_port, const std::string& server_binary,
-               const std::string& extra_toml = "");
+               const std::string& extra_toml = "", bool own_addresses = false);
   // SIGTERM to every node, SIGKILL after 5 s.
   Status Stop();
 

@@ -79,7 +79,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
   node->peers_ = std::make_unique<PeerTransport>(
       io,
       PeerTransport::Options{config.cluster_name, config.node_id, "",
-                             config.replication.max_frame_bytes},
+                             config.replication.max_frame_bytes, 8 << 20,
+                             config.peer_bind.host},
       [raw](const std::string& from, const pb::PeerMessage& m) {
         raw->OnPeerMessage(from, m);
       });

@@ -126,9 +126,17 @@ asio::awaitable<void> PeerTransport::RunOutbound(
             asio::redirect_error(asio::use_awaitable, ec));
       }
       if (endpoint && !ec) {
-        co_await asio::async_connect(
-            peer->socket, results,
-            asio::redirect_error(asio::use_awaitable, ec));
+        const tcp::endpoint target = *results.begin();
+        peer->socket.open(target.protocol(), ec);
+        if (!ec && !options_.local_host.empty() &&
+            options_.local_host != "0.0.0.0" && options_.local_host != "::") {
+          auto local = asio::ip::make_address(options_.local_host, ec);
+          if (!ec) peer->socket.bind(tcp::endpoint(local, 0), ec);
+        }
+        if (!ec) {
+          co_await peer->socket.async_connect(
+              target, asio::redirect_error(asio::use_awaitable, ec));
+        }
       }
       if (!endpoint || ec) {
         ++stats_.connect_failures;

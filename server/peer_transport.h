@@ -47,6 +47,10 @@ class PeerTransport {
     std::string advertise_address;  // set after Listen when the port was 0
     uint32_t max_frame_bytes = 16 << 20;
     size_t max_queue_bytes = 8 << 20;  // per peer; beyond it new messages drop
+    // Outbound connections leave from this address (the peer bind host), so
+    // peers and packet filters see which node is speaking. Empty or a
+    // wildcard: the kernel chooses.
+    std::string local_host;
   };
   using Handler = std::function<void(const std::string& from_address,
                                      const pb::PeerMessage&)>;
