@@ -193,7 +193,8 @@ Status NftHeal() {
 }
 
 Outcome Run(const Params& p, const fs::path& work) {
-  Outcome o{p};
+  Outcome o;
+  o.p = p;
   LocalCluster cluster(
       (work / fmt::format("cluster-{}n-{}k", p.nodes, p.keys)).string());
   // Each run gets its own configs; anti-entropy every second.

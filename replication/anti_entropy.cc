@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "replication/entry_codec.h"
+#include "util/hash.h"
 
 namespace gossipkv {
 
@@ -74,7 +75,6 @@ void AntiEntropy::StartWith(int64_t now_ms, const std::string& address,
   auto* level = m.mutable_ae_tree_level();
   level->set_session(id);
   level->set_level(0);
-  level->add_indices(0);
   level->add_hashes(store_.tree().Root());
   level->set_segment_bits(
       static_cast<uint32_t>(store_.tree().shape().segment_bits));
@@ -142,24 +142,33 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
     sessions_.erase(in.session());  // another tree shape: cannot compare
     return;
   }
+  // The nodes named: the root, or every child of each listed parent.
+  const uint32_t fanout = 1u << tree.shape().fanout_bits;
+  std::vector<uint32_t> indices;
+  if (level == 0) {
+    indices.push_back(0);
+  } else if (level <= static_cast<uint32_t>(tree.depth())) {
+    for (uint32_t parent : in.parents()) {
+      if (parent >= tree.NodesAt(static_cast<int>(level) - 1)) break;
+      for (uint32_t c = 0; c < fanout; ++c)
+        indices.push_back(parent * fanout + c);
+    }
+  }
   if (level > static_cast<uint32_t>(tree.depth()) ||
-      in.indices_size() != in.hashes_size()) {
-    sessions_.erase(in.session());
+      indices.size() != static_cast<size_t>(in.hashes_size())) {
+    sessions_.erase(in.session());  // malformed: drop the session
     return;
   }
   ++stats_.ae_rounds;
   std::vector<uint32_t> differing;
-  for (int i = 0; i < in.indices_size(); ++i) {
-    const uint32_t index = in.indices(i);
-    if (index >= tree.NodesAt(static_cast<int>(level))) {
-      sessions_.erase(in.session());
-      return;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (tree.Node(static_cast<int>(level), indices[i]) !=
+        in.hashes(static_cast<int>(i))) {
+      differing.push_back(indices[i]);
     }
-    if (tree.Node(static_cast<int>(level), index) != in.hashes(i))
-      differing.push_back(index);
   }
   if (level == static_cast<uint32_t>(tree.depth()))
-    stats_.ae_segments_compared += in.indices_size();
+    stats_.ae_segments_compared += indices.size();
   if (differing.empty()) {
     pb::PeerMessage m = NewMessage();
     m.mutable_ae_in_sync()->set_session(in.session());
@@ -186,10 +195,9 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
       bytes += 5;
       Status s =
           store_.ScanSegment(segment, [&](std::string_view key, uint64_t hash) {
-            auto* kh = hashes->add_keys();
-            kh->set_key(std::string(key));
-            kh->set_hash(hash);
-            bytes += key.size() + 12;
+            hashes->add_key_hashes(Hash64(key));
+            hashes->add_entry_hashes(hash);
+            bytes += 16;
           });
       (void)s;
       if (bytes >= options_.max_message_bytes) flush();
@@ -203,36 +211,41 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
   out->set_session(in.session());
   out->set_level(level + 1);
   for (uint32_t index : differing) {
-    auto children = tree.Children(static_cast<int>(level), index);
-    for (uint32_t c = 0; c < children.size(); ++c) {
-      out->add_indices(index * static_cast<uint32_t>(children.size()) + c);
-      out->add_hashes(children[c]);
-    }
+    out->add_parents(index);
+    for (uint64_t child : tree.Children(static_cast<int>(level), index))
+      out->add_hashes(child);
   }
   Queue(peer, std::move(m));
 }
 
 void AntiEntropy::OnKeyHashes(const std::string& peer,
                               const pb::AeKeyHashes& in) {
-  std::unordered_map<std::string_view, uint64_t> theirs;
-  theirs.reserve(in.keys_size());
-  for (const auto& kh : in.keys()) theirs.emplace(kh.key(), kh.hash());
-  std::unordered_map<std::string, uint64_t> ours;
-  std::vector<std::string> send, wanted;
+  if (in.key_hashes_size() != in.entry_hashes_size()) return;
+  std::unordered_map<uint64_t, uint64_t> theirs;  // XXH3(key) -> entry hash
+  theirs.reserve(in.key_hashes_size());
+  for (int i = 0; i < in.key_hashes_size(); ++i)
+    theirs.emplace(in.key_hashes(i), in.entry_hashes(i));
+  std::unordered_map<uint64_t, uint64_t> ours;
+  std::vector<std::string> send;
+  std::vector<uint64_t> wanted;
   for (uint32_t segment : in.segments()) {
     if (segment >= store_.tree().shape().segment_count()) continue;
     Status s =
         store_.ScanSegment(segment, [&](std::string_view key, uint64_t hash) {
-          ours.emplace(std::string(key), hash);
-          if (!theirs.count(key)) send.emplace_back(key);
+          const uint64_t key_hash = Hash64(key);
+          ours.emplace(key_hash, hash);
+          if (!theirs.count(key_hash)) send.emplace_back(key);
         });
     (void)s;
   }
-  // Keys both hold, but differently, go both ways: each side merges.
-  for (const auto& kh : in.keys()) {
-    auto it = ours.find(kh.key());
-    if (it == ours.end() || it->second != kh.hash()) wanted.push_back(kh.key());
+  // Keys both hold, but differently, come to us; after merging we send back
+  // whatever the peer still lacks.
+  for (const auto& [key_hash, entry_hash] : theirs) {
+    auto it = ours.find(key_hash);
+    if (it == ours.end() || it->second != entry_hash)
+      wanted.push_back(key_hash);
   }
+  std::sort(wanted.begin(), wanted.end());  // a deterministic order
   ++stats_.ae_sessions_repaired;
   SendEntries(peer, in.session(), send, wanted, false);
 }
@@ -260,7 +273,25 @@ void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
     }
   }
   if (in.wanted_size() > 0) {
-    std::vector<std::string> keys(in.wanted().begin(), in.wanted().end());
+    // Wanted keys come as XXH3(key); the hash's top bits are the segment,
+    // so one scan of each such segment finds them.
+    std::unordered_map<uint64_t, bool> want;
+    std::vector<uint32_t> segments;
+    for (uint64_t h : in.wanted()) {
+      want.emplace(h, true);
+      segments.push_back(store_.tree().SegmentOfHash(h));
+    }
+    std::sort(segments.begin(), segments.end());
+    segments.erase(std::unique(segments.begin(), segments.end()),
+                   segments.end());
+    std::vector<std::string> keys;
+    for (uint32_t segment : segments) {
+      Status s =
+          store_.ScanSegment(segment, [&](std::string_view key, uint64_t) {
+            if (want.count(Hash64(key))) keys.emplace_back(key);
+          });
+      (void)s;
+    }
     SendEntries(peer, in.session(), keys, {}, true);
   }
   if (!push_back.empty()) SendEntries(peer, in.session(), push_back, {}, false);
@@ -268,15 +299,14 @@ void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
 
 void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
                               const std::vector<std::string>& keys,
-                              const std::vector<std::string>& wanted,
-                              bool reply) {
+                              const std::vector<uint64_t>& wanted, bool reply) {
   pb::PeerMessage m = NewMessage();
   m.mutable_ae_entries()->set_session(session);
   m.mutable_ae_entries()->set_reply(reply);
   size_t bytes = 0;
-  for (const auto& w : wanted) {
+  for (uint64_t w : wanted) {
     m.mutable_ae_entries()->add_wanted(w);
-    bytes += w.size() + 4;
+    bytes += 8;
   }
   for (const auto& key : keys) {
     auto entry = store_.Get(key);

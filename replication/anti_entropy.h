@@ -59,7 +59,7 @@ class AntiEntropy {
   // Sends entries for `keys` (and, first, `wanted`), split by the bound.
   void SendEntries(const std::string& peer, uint64_t session,
                    const std::vector<std::string>& keys,
-                   const std::vector<std::string>& wanted, bool reply);
+                   const std::vector<uint64_t>& wanted, bool reply);
   pb::PeerMessage NewMessage() const;
   void Queue(const std::string& peer, pb::PeerMessage message);
   void Release(int64_t now_ms, Outbox& out);
