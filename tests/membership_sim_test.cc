@@ -221,7 +221,9 @@ TEST(MembershipSimTest, RestartSupersedesAndLeaveIsAnnounced) {
   ASSERT_TRUE(
       sim.RunUntil([&] { return AllSeeAlive(sim, 10); }, 30 * kInterval));
   for (const auto& m : sim.replica("n0").membership().Members(sim.now())) {
-    if (m.node_id == "n4") EXPECT_GT(m.incarnation, before);
+    if (m.node_id == "n4") {
+      EXPECT_GT(m.incarnation, before);
+    }
   }
   Outbox out;
   sim.replica("n9").Leave(sim.now(), out);
