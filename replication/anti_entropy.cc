@@ -80,6 +80,7 @@ void AntiEntropy::StartWith(int64_t now_ms, const std::string& address,
       static_cast<uint32_t>(store_.tree().shape().segment_bits));
   level->set_fanout_bits(
       static_cast<uint32_t>(store_.tree().shape().fanout_bits));
+  level->set_key_count(store_.key_count());
   Queue(address, std::move(m));
   Release(now_ms, out);
 }
@@ -169,6 +170,21 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
   }
   if (level == static_cast<uint32_t>(tree.depth()))
     stats_.ae_segments_compared += indices.size();
+  if (level == 0 && !differing.empty() &&
+      (in.key_count() == 0 || store_.key_count() == 0)) {
+    // One side is empty (a new or wiped node): descending would only find
+    // that every segment differs. Stream instead.
+    ++stats_.ae_sessions_repaired;
+    if (in.key_count() == 0) {
+      StreamAll(peer, in.session());
+    } else {
+      pb::PeerMessage m = NewMessage();
+      m.mutable_ae_key_hashes()->set_session(in.session());
+      m.mutable_ae_key_hashes()->set_all_segments(true);
+      Queue(peer, std::move(m));
+    }
+    return;
+  }
   if (differing.empty()) {
     pb::PeerMessage m = NewMessage();
     m.mutable_ae_in_sync()->set_session(in.session());
@@ -218,8 +234,29 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
   Queue(peer, std::move(m));
 }
 
+void AntiEntropy::StreamAll(const std::string& peer, uint64_t session) {
+  // Segment by segment, so a batch of keys never holds the whole store.
+  std::vector<std::string> keys;
+  for (uint32_t segment = 0; segment < store_.tree().shape().segment_count();
+       ++segment) {
+    Status s = store_.ScanSegment(segment, [&](std::string_view key, uint64_t) {
+      keys.emplace_back(key);
+    });
+    (void)s;
+    if (keys.size() >= 4096) {
+      SendEntries(peer, session, keys, {}, false);
+      keys.clear();
+    }
+  }
+  if (!keys.empty()) SendEntries(peer, session, keys, {}, false);
+}
+
 void AntiEntropy::OnKeyHashes(const std::string& peer,
                               const pb::AeKeyHashes& in) {
+  if (in.all_segments()) {  // the peer is empty: send it everything
+    StreamAll(peer, in.session());
+    return;
+  }
   if (in.key_hashes_size() != in.entry_hashes_size()) return;
   std::unordered_map<uint64_t, uint64_t> theirs;  // XXH3(key) -> entry hash
   theirs.reserve(in.key_hashes_size());

@@ -60,6 +60,8 @@ class AntiEntropy {
   void SendEntries(const std::string& peer, uint64_t session,
                    const std::vector<std::string>& keys,
                    const std::vector<uint64_t>& wanted, bool reply);
+  // Sends every entry of the store (to an empty peer), in bounded messages.
+  void StreamAll(const std::string& peer, uint64_t session);
   pb::PeerMessage NewMessage() const;
   void Queue(const std::string& peer, pb::PeerMessage message);
   void Release(int64_t now_ms, Outbox& out);

@@ -273,5 +273,39 @@ TEST(ReplicationSimTest,
       30 * kInterval));
 }
 
+TEST(ReplicationSimTest, AnEmptyNodeIsStreamedNotDescended) {
+  for (bool empty_side_starts : {true, false}) {
+    SCOPED_TRACE(empty_side_starts ? "empty node starts" : "full node starts");
+    ReplicaOptions o = Options({"n0"});
+    o.anti_entropy.interval_ms = 0;  // only the session started below
+    Simulation sim(3, NetworkOptions{});
+    sim.AddNode("n0", o, true);
+    sim.AddNode("n1", o, true);
+    sim.RunFor(5 * kInterval);
+    for (int i = 0; i < 3000; ++i) {
+      // Written as repair, so only the session below can carry them.
+      Entry e;
+      ApplyWrite(e, Actor{"w", 1}, e.clock, "v" + std::to_string(i), i,
+                 ConflictMode::kSiblings);
+      ASSERT_TRUE(
+          sim.store("n0").batch().Merge("k" + std::to_string(i), e, kRepair));
+    }
+    ASSERT_TRUE(sim.store("n0").batch().Commit().ok());
+    const uint64_t rounds_before = sim.replica("n0").stats().ae_rounds +
+                                   sim.replica("n1").stats().ae_rounds;
+    if (empty_side_starts) {
+      sim.StartAntiEntropy("n1", "n0");
+    } else {
+      sim.StartAntiEntropy("n0", "n1");
+    }
+    sim.RunFor(5 * kInterval);
+    EXPECT_EQ(sim.store("n1").tree().Root(), sim.store("n0").tree().Root());
+    EXPECT_EQ(sim.store("n1").key_count(), 3000u);
+    const uint64_t rounds = sim.replica("n0").stats().ae_rounds +
+                            sim.replica("n1").stats().ae_rounds - rounds_before;
+    EXPECT_EQ(rounds, 1u) << "only the root was compared";
+  }
+}
+
 }  // namespace
 }  // namespace gossipkv
