@@ -4,7 +4,8 @@
 // every 10 ms until all agree. Reports time to converge, peer bytes and
 // messages spent after the heal, keys repaired, and a checker verdict: every
 // acknowledged write is present on every node as the value or a sibling, and
-// every conflicting key holds both writes as siblings. Writes a table,
+// every conflicting key holds both writes as siblings (with --lww: one of
+// them as the single winner). Writes a table,
 // JSON, a CSV of the curve (agreeing replicas and differing segments over
 // time) and, with gnuplot, a PNG of it. --sweep runs 3, 5 and 9 nodes at 1%
 // and 10% divergence of 10,000 keys. Exit code 0 only if every run converged
@@ -44,6 +45,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 struct Params {
   bool netns = false;
+  bool lww = false;
+  std::string partition;  // "n1,n2 | n3"; empty: halves
   int nodes = 3;
   int keys = 1000;
   int writes = 50;     // per side
@@ -198,8 +201,8 @@ Outcome Run(const Params& p, const fs::path& work) {
   LocalCluster cluster(
       (work / fmt::format("cluster-{}n-{}k", p.nodes, p.keys)).string());
   // Each run gets its own configs; anti-entropy every second.
-  Status started =
-      cluster.Start(p.nodes, p.base_port, FindServerBinary(), "", p.netns);
+  Status started = cluster.Start(p.nodes, p.base_port, FindServerBinary(), "",
+                                 p.netns, p.lww ? "lww" : "siblings");
   if (!started.ok()) {
     o.checker_detail = started.message();
     return o;
@@ -253,14 +256,27 @@ Outcome Run(const Params& p, const fs::path& work) {
   while (Agreeing(cluster, clients) < p.nodes && SteadyClock::now() < settle) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  // Partition into halves and write on both sides.
-  const int half = std::max(1, p.nodes / 2);
-  std::vector<std::string> left(names.begin(), names.begin() + half),
-      right(names.begin() + half, names.end());
-  std::string spec =
-      fmt::format("{} | {}", fmt::join(left, ","), fmt::join(right, ","));
-  if (Status s =
-          p.netns ? NftPartition({left, right}) : cluster.Partition(spec);
+  // Partition (as given, or into halves) and write on the first two groups.
+  std::vector<std::vector<std::string>> groups;
+  if (p.partition.empty()) {
+    const int half = std::max(1, p.nodes / 2);
+    groups = {{names.begin(), names.begin() + half},
+              {names.begin() + half, names.end()}};
+  } else {
+    auto parsed = ParsePartition(p.partition);
+    if (!parsed) {
+      o.checker_detail = parsed.error().message();
+      stop();
+      return o;
+    }
+    groups = *parsed;
+  }
+  const auto& left = groups[0];
+  const auto& right = groups[1];
+  std::string spec;
+  for (const auto& g : groups)
+    spec += (spec.empty() ? "" : " | ") + fmt::format("{}", fmt::join(g, ","));
+  if (Status s = p.netns ? NftPartition(groups) : cluster.Partition(spec);
       !s.ok()) {
     o.checker_detail = s.message();
     stop();
@@ -332,6 +348,15 @@ Outcome Run(const Params& p, const fs::path& work) {
       if (r && r->elements.size() == 2) {
         for (const auto& s : r->elements[1].elements)
           present.insert(s.elements[0].text);
+      }
+      if (p.lww) {
+        // Last write wins: one value, one of those written.
+        if (present.size() != 1 || !values.count(*present.begin())) {
+          o.checker = false;
+          if (o.checker_detail.empty())
+            o.checker_detail = key + " is not one written winner";
+        }
+        continue;
       }
       for (const auto& v : values) {
         if (!present.count(v)) {
@@ -431,6 +456,10 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "directory for JSON, CSV and PNG");
   app.add_flag("--netns", p.netns,
                "partition with nftables in a private network namespace (root)");
+  app.add_flag("--lww", p.lww,
+               "conflict = lww: conflicting keys must end as one winner");
+  app.add_option("--partition", p.partition,
+                 "groups, e.g. \"n1,n2 | n3,n4,n5\" (default: halves)");
   CLI11_PARSE(app, argc, argv);
   if (p.netns && std::getenv("GOSSIPKV_IN_NETNS") == nullptr) {
     if (geteuid() != 0) {

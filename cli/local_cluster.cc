@@ -91,7 +91,8 @@ Result<std::vector<std::vector<std::string>>> ParsePartition(
 
 Status LocalCluster::Start(int n, int base_port,
                            const std::string& server_binary,
-                           const std::string& extra_toml, bool own_addresses) {
+                           const std::string& extra_toml, bool own_addresses,
+                           const std::string& conflict) {
   auto host = [&](int i) {
     return own_addresses ? fmt::format("127.0.0.{}", 10 + i)
                          : std::string("127.0.0.1");
@@ -124,6 +125,7 @@ Status LocalCluster::Start(int n, int base_port,
       << fmt::format("[peer]\nbind = \"{}:{}\"\n", host(i), base_port + 100 + i)
       << "[storage]\ndurability = \"buffered\"  # a laptop demo: no fsync per "
          "write\n"
+      << fmt::format("conflict = \"{}\"\n", conflict)
       << "[gossip]\ninterval_ms = 250         # quick detection for "
          "demos\ndead_after_ms = 2000\n"
       << "[replication]\nanti_entropy_interval_ms = 2000\n"

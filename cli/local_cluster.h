@@ -33,7 +33,8 @@ class LocalCluster {
   // With `own_addresses`, node K binds 127.0.0.(10+K) instead of 127.0.0.1,
   // so kernel packet filters can tell the nodes apart.
   Status Start(int n, int base_port, const std::string& server_binary,
-               const std::string& extra_toml = "", bool own_addresses = false);
+               const std::string& extra_toml = "", bool own_addresses = false,
+               const std::string& conflict = "siblings");
   // SIGTERM to every node, SIGKILL after 5 s.
   Status Stop();
 

@@ -331,8 +331,20 @@ int Converge(const Options& o, bool watch, double timeout_s) {
       std::printf("%s\n%s", summary.c_str(), pairs.c_str());
       return agree ? kOk : kNotFound;
     }
-    std::printf("%6.2fs  %-60s  most differing segments: %zu\n", t,
-                summary.c_str(), worst);
+    std::string compact;  // "n1-n2:0 n1-n3:12 ..."
+    for (size_t i = 0, k = 0; i < up.size(); ++i) {
+      for (size_t j = i + 1; j < up.size(); ++j, ++k) {
+        size_t differ = 0;
+        for (size_t s = 0; s < (*leaves)[i].size() && s < (*leaves)[j].size();
+             ++s) {
+          differ += (*leaves)[i][s] != (*leaves)[j][s];
+        }
+        compact += fmt::format("{}{}-{}:{}", k ? " " : "", up[i].name,
+                               up[j].name, differ);
+      }
+    }
+    std::printf("%6.2fs  %s  [differing segments %s]\n", t, summary.c_str(),
+                compact.c_str());
     std::fflush(stdout);
     if (agree) return kOk;
     if (timeout_s > 0 && t > timeout_s) return kNotFound;

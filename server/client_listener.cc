@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "server/listen.h"
 #include "server/resp_parser.h"
 #include "server/resp_writer.h"
 
@@ -155,22 +156,7 @@ ClientListener::ClientListener(asio::io_context& io, CommandExecutor& executor,
 ClientListener::~ClientListener() { Stop(); }
 
 Status ClientListener::Listen(const Endpoint& bind) {
-  asio::error_code ec;
-  auto address = asio::ip::make_address(bind.host, ec);
-  if (ec)
-    return Status::InvalidArgument(
-        fmt::format("bad client bind address '{}'", bind.host));
-  tcp::endpoint endpoint(address, bind.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IOError(fmt::format("cannot listen for clients on {}: {}",
-                                       bind.ToString(), ec.message()));
-  }
-  port_ = acceptor_.local_endpoint().port();
-  return Status::Ok();
+  return gossipkv::Listen(acceptor_, bind, "clients", port_);
 }
 
 void ClientListener::Start() {

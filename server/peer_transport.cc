@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "server/listen.h"
 #include "server/peer_frame.h"
 
 namespace gossipkv {
@@ -40,22 +41,7 @@ PeerTransport::PeerTransport(asio::io_context& io, Options options,
 PeerTransport::~PeerTransport() { Stop(); }
 
 Status PeerTransport::Listen(const Endpoint& bind) {
-  asio::error_code ec;
-  auto address = asio::ip::make_address(bind.host, ec);
-  if (ec)
-    return Status::InvalidArgument(
-        fmt::format("bad peer bind address '{}'", bind.host));
-  tcp::endpoint endpoint(address, bind.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IOError(fmt::format("cannot listen for peers on {}: {}",
-                                       bind.ToString(), ec.message()));
-  }
-  port_ = acceptor_.local_endpoint().port();
-  return Status::Ok();
+  return gossipkv::Listen(acceptor_, bind, "peers", port_);
 }
 
 void PeerTransport::Start() {

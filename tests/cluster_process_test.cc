@@ -19,6 +19,7 @@ namespace gossipkv {
 namespace {
 
 using testing::ServerProcess;
+using testing::WaitFor;
 
 // Fast gossip so a test takes seconds: phi crosses 8 after ~1.8 s of
 // silence, then a second as suspect.
@@ -49,15 +50,6 @@ std::map<std::string, std::string> Statuses(ServerProcess& node) {
       out[row.elements[0].text] = row.elements[3].text;
   }
   return out;
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
 }
 
 bool Sees(ServerProcess& node, const std::string& id,

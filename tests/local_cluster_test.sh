@@ -41,7 +41,8 @@ g() { "$gkv" --dir "$dir" "$@"; }
 check start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base"
 check status 0 "n3 +[0-9]+ +127.0.0.1:$((base + 3)) +yes.*all 3 replicas agree" -- g cluster status
 check put-n1 0 "^OK$" -- g --node n1 put k1 v1
-sleep 0.5
+# Replication is asynchronous: give the rumor up to 10 s on a loaded machine.
+for _ in $(seq 100); do [ "$(g --node n3 get k1 2>/dev/null)" == "v1" ] && break; sleep 0.1; done
 check get-n3 0 "^v1$" -- g --node n3 get k1
 check unknown-node 2 "no node n9" -- g --node n9 get k1
 check partition 0 "partitioned" -- g partition "n1,n2 | n3"

@@ -14,6 +14,7 @@ namespace gossipkv {
 namespace {
 
 using testing::ServerProcess;
+using testing::WaitFor;
 
 constexpr const char* kConfig = R"(
 [gossip]
@@ -30,15 +31,6 @@ std::unique_ptr<ServerProcess> StartNode(const std::string& id,
   std::vector<std::string> args = {"--node-id", id, "--fault-injection"};
   if (!seed.empty()) args.insert(args.end(), {"--seeds", seed});
   return std::make_unique<ServerProcess>(kConfig, args);
-}
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
 }
 
 std::string Call(ServerProcess& node, std::vector<std::string> args) {

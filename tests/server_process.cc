@@ -14,6 +14,16 @@ namespace gossipkv::testing {
 
 std::string ServerBinary() { return GOSSIPKV_SERVER_BINARY; }
 
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 ServerProcess::ServerProcess(std::string config_toml,
                              std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)) {

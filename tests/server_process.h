@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,5 +56,10 @@ class ServerProcess {
 
 // Path of a built binary, set by CMake.
 std::string ServerBinary();
+
+// Polls `done` every 20 ms until it holds or `timeout` passes (real
+// processes on loopback have no virtual clock to advance).
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds timeout);
 
 }  // namespace gossipkv::testing
