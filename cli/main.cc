@@ -231,7 +231,8 @@ std::vector<NodeDigest> Digests(const LocalCluster& cluster,
                                 const std::vector<LocalNode>& nodes) {
   std::vector<NodeDigest> out;
   for (const auto& n : nodes) {
-    NodeDigest d{n};
+    NodeDigest d;
+    d.node = n;
     if (n.pid != 0) {
       if (auto client = cluster.Connect(n.name)) {
         if (auto reply = (*client)->Call({"DIGEST"});

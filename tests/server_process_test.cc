@@ -135,8 +135,9 @@ TEST_F(BadInputTest, MillionArguments) {
   for (int i = 0; i < 1'000'000; ++i) line += " k";
   (void)d->SendRaw(line + "\r\n");
   auto reply = d->Read();
-  if (reply)
+  if (reply) {
     EXPECT_NE(reply->ToString().find("max 65536 bytes"), std::string::npos);
+  }
   ExpectOthersUnaffected("million-args");
 }
 
