@@ -33,9 +33,7 @@ durability = "buffered"
 
 std::unique_ptr<ServerProcess> StartNode(const std::string& id,
                                          const std::string& seed) {
-  std::vector<std::string> args = {"--node-id", id, "--fault-injection"};
-  if (!seed.empty()) args.insert(args.end(), {"--seeds", seed});
-  return std::make_unique<ServerProcess>(kFastGossip, args);
+  return testing::StartClusterNode(kFastGossip, id, seed);
 }
 
 // node id -> status ("self", "alive", ...) as `node` sees the cluster.

@@ -28,9 +28,7 @@ durability = "buffered"
 
 std::unique_ptr<ServerProcess> StartNode(const std::string& id,
                                          const std::string& seed) {
-  std::vector<std::string> args = {"--node-id", id, "--fault-injection"};
-  if (!seed.empty()) args.insert(args.end(), {"--seeds", seed});
-  return std::make_unique<ServerProcess>(kConfig, args);
+  return testing::StartClusterNode(kConfig, id, seed);
 }
 
 std::string Call(ServerProcess& node, std::vector<std::string> args) {

@@ -14,6 +14,14 @@ namespace gossipkv::testing {
 
 std::string ServerBinary() { return GOSSIPKV_SERVER_BINARY; }
 
+std::unique_ptr<ServerProcess> StartClusterNode(const std::string& config,
+                                                const std::string& id,
+                                                const std::string& seed) {
+  std::vector<std::string> args = {"--node-id", id, "--fault-injection"};
+  if (!seed.empty()) args.insert(args.end(), {"--seeds", seed});
+  return std::make_unique<ServerProcess>(config, args);
+}
+
 bool WaitFor(const std::function<bool()>& done,
              std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

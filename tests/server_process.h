@@ -54,6 +54,12 @@ class ServerProcess {
   std::string peer_address_;
 };
 
+// A cluster node: `config` plus --node-id, --fault-injection and, unless
+// empty, --seeds `seed`.
+std::unique_ptr<ServerProcess> StartClusterNode(const std::string& config,
+                                                const std::string& id,
+                                                const std::string& seed);
+
 // Path of a built binary, set by CMake.
 std::string ServerBinary();
 
