@@ -196,6 +196,7 @@ void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
     m.detector.Heartbeat(now_ms);
     m.liveness = Liveness::kLeft;
     index_.emplace(state.node_id(), members_.size());
+    by_address_[state.peer_address()] = members_.size();
     members_.push_back(std::move(m));
     if (state.status() != pb::MEMBER_LEFT) {
       SetLiveness(members_.back(), Liveness::kAlive);
@@ -209,6 +210,12 @@ void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
     return;
   }
   const bool restarted = state.incarnation() != m.state.incarnation();
+  if (state.peer_address() != m.state.peer_address()) {
+    auto old = by_address_.find(m.state.peer_address());
+    if (old != by_address_.end() && old->second == index_.at(state.node_id()))
+      by_address_.erase(old);
+    by_address_[state.peer_address()] = index_.at(state.node_id());
+  }
   if (restarted)
     m.detector =
         PhiAccrualDetector(static_cast<double>(options_.gossip_interval_ms));
@@ -272,10 +279,8 @@ Liveness Membership::LivenessOf(const std::string& node_id) const {
 
 std::string Membership::IdAt(const std::string& peer_address) const {
   if (peer_address == self_.peer_address()) return self_.node_id();
-  for (const auto& m : members_) {
-    if (m.state.peer_address() == peer_address) return m.state.node_id();
-  }
-  return "";
+  auto it = by_address_.find(peer_address);
+  return it == by_address_.end() ? "" : members_[it->second].state.node_id();
 }
 
 std::vector<std::string> Membership::LivePeerAddresses() const {

@@ -117,6 +117,9 @@ class Membership {
   // indices are stable), and an index by id.
   std::vector<Member> members_;
   std::unordered_map<std::string, size_t> index_;
+  // Peer address -> index into members_, for the transport's per-message
+  // lookups (a restarted member may announce a new address).
+  std::unordered_map<std::string, size_t> by_address_;
   size_t alive_ = 0;  // members_ with liveness kAlive
   uint64_t syn_stamp_ = 0;
   int64_t next_round_ms_;
