@@ -10,6 +10,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "server/resp_writer.h"
 
@@ -244,7 +245,25 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
                  fmt::join(ids, ", "));
     resp::AppendSimple(out, "OK");
   } else if (sub == "UNBLOCK") {
+    const std::set<std::string> was_blocked = filter_.blocked();
     filter_.Unblock(ids);
+    // A healed link may hide writes missed while it was cut, and a short cut
+    // never made anyone dead (which would have started a session on its
+    // own): repair with one of those peers now — one session per node, so
+    // the whole cluster does not repair the same keys many times over.
+    std::vector<std::string> healed;
+    for (const auto& m : Members()) {
+      if (!m.self && was_blocked.count(m.node_id) &&
+          !filter_.blocked().count(m.node_id)) {
+        healed.push_back(m.peer_address);
+      }
+    }
+    if (!healed.empty()) {
+      Outbox repair;
+      replica_->StartAntiEntropy(
+          NowMs(), healed[random_.Uniform(healed.size())], repair);
+      Dispatch(repair);
+    }
     resp::AppendSimple(out, "OK");
   } else if (sub == "DROP" && ids.size() == 1) {
     double p = -1;
