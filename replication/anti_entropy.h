@@ -44,8 +44,6 @@ class AntiEntropy {
   void Handle(int64_t now_ms, const std::string& reply_to,
               const pb::PeerMessage& message, Outbox& out);
 
-  size_t open_sessions() const { return sessions_.size(); }
-
  private:
   struct Session {
     std::string peer;

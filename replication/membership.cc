@@ -283,6 +283,11 @@ std::string Membership::IdAt(const std::string& peer_address) const {
   return it == by_address_.end() ? "" : members_[it->second].state.node_id();
 }
 
+std::string Membership::AddressOf(const std::string& node_id) const {
+  const pb::MemberState* state = Find(node_id);
+  return state == nullptr ? "" : state->peer_address();
+}
+
 std::vector<std::string> Membership::LivePeerAddresses() const {
   std::vector<std::string> out;
   for (const auto& m : members_) {

@@ -83,6 +83,8 @@ class Membership {
   Liveness LivenessOf(const std::string& node_id) const;
   // The id of the member at `peer_address`, or "" if unknown.
   std::string IdAt(const std::string& peer_address) const;
+  // The peer address of member `node_id`, or "" if unknown.
+  std::string AddressOf(const std::string& node_id) const;
   // Peer addresses of members currently alive (not self).
   std::vector<std::string> LivePeerAddresses() const;
   size_t size() const { return members_.size() + 1; }

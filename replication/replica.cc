@@ -15,11 +15,12 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
   anti_entropy_ = std::make_unique<AntiEntropy>(
       *store_, membership_, random, options.anti_entropy, stats_, now_ms);
   store_->set_commit_observer(
-      [this](std::string_view key, const Entry* entry, int origin) {
+      [this](std::string_view key, std::string_view encoded, int origin) {
         // Client writes and news from rumors spread by rumor; what anti-entropy
         // repairs does not (the next session with anyone else carries it).
-        if (entry != nullptr && origin >= 0)
-          rumor_->Enqueue(key, *entry, static_cast<uint32_t>(origin));
+        if (!encoded.empty() && origin >= 0) {
+          rumor_->Enqueue(key, encoded, static_cast<uint32_t>(origin));
+        }
       });
 }
 
@@ -31,10 +32,8 @@ void Replica::Tick(int64_t now_ms, Outbox& out) {
   membership_.Tick(now_ms, out);
   if (store_ == nullptr) return;
   for (const auto& id : membership_.TakeReachable()) {
-    for (const auto& m : membership_.Members(now_ms)) {
-      if (m.node_id == id)
-        anti_entropy_->StartWith(now_ms, m.peer_address, out);
-    }
+    const std::string address = membership_.AddressOf(id);
+    if (!address.empty()) anti_entropy_->StartWith(now_ms, address, out);
   }
   anti_entropy_->Tick(now_ms, out);
   rumor_->Flush(out);

@@ -21,12 +21,12 @@ uint32_t RumorMonger::HopLimit() const {
                  std::log2(std::max<size_t>(2, membership_.alive_count()))));
 }
 
-void RumorMonger::Enqueue(std::string_view key, const Entry& entry,
+void RumorMonger::Enqueue(std::string_view key, std::string_view encoded_entry,
                           uint32_t hops) {
   if (hops > HopLimit() || membership_.alive_count() <= 1) return;
   pb::KeyEntry e;
   e.set_key(std::string(key));
-  e.set_entry(EncodeEntry(entry));
+  e.set_entry(std::string(encoded_entry));
   if (hops > 0) ++stats_.rumor_entries_forwarded;
   queued_[hops].push_back(std::move(e));
 }

@@ -31,10 +31,11 @@ class RumorMonger {
               Random& random, RumorOptions options, ReplicationStats& stats);
 
   // Queues a committed change to go out with `hops` already travelled.
-  void Enqueue(std::string_view key, const Entry& entry, uint32_t hops);
+  // `encoded_entry` is the canonical encoding the store just committed.
+  void Enqueue(std::string_view key, std::string_view encoded_entry,
+               uint32_t hops);
   // Sends everything queued.
   void Flush(Outbox& out);
-  bool pending() const { return !queued_.empty(); }
 
   // Merges a rumor into the store's batch (the driver commits it). Entries
   // it changes are re-queued by the commit observer with hops + 1.

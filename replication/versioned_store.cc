@@ -112,6 +112,7 @@ Status WriteSet::Commit() {
     const std::string* key;
     std::optional<Entry>* entry;
     int origin;
+    std::string encoded;  // canonical bytes; empty when erased
   };
   std::vector<TreeMove> moves;
   moves.reserve(pending_.size());
@@ -119,9 +120,10 @@ Status WriteSet::Commit() {
   for (auto& [key, p] : pending_) {
     const std::string storage_key = store_.StorageKey(key);
     std::optional<uint64_t> new_hash;
+    std::string encoded;
     const bool live = p.entry && !p.entry->IsDeleted();
     if (p.entry) {
-      std::string encoded = EncodeEntry(*p.entry);
+      encoded = EncodeEntry(*p.entry);
       new_hash = EntryHash(key, encoded);
       if (new_hash == p.stored_hash) continue;  // unchanged: nothing to write
       batch.Put(Column::kEntries, storage_key, RecordValue(*p.entry, encoded));
@@ -130,7 +132,8 @@ Status WriteSet::Commit() {
       batch.Delete(Column::kEntries, storage_key);
     }
     moves.push_back({ReadBigEndian32(storage_key), p.stored_hash, new_hash,
-                     int{live} - int{p.stored_live}, &key, &p.entry, p.origin});
+                     int{live} - int{p.stored_live}, &key, &p.entry, p.origin,
+                     std::move(encoded)});
   }
   Status written = batch.empty() ? Status::Ok() : store_.engine_.Write(batch);
   if (!written.ok()) {
@@ -138,10 +141,7 @@ Status WriteSet::Commit() {
     return written;
   }
   for (auto& m : moves) {
-    if (store_.observer_) {
-      store_.observer_(*m.key, m.entry->has_value() ? &**m.entry : nullptr,
-                       m.origin);
-    }
+    if (store_.observer_) store_.observer_(*m.key, m.encoded, m.origin);
     // Only now, with the change stored, may the cache show it.
     store_.cache_.Put(*m.key, EntryCache::Cached{std::move(*m.entry),
                                                  m.new_hash.value_or(0)});

@@ -135,11 +135,12 @@ class VersionedStore {
   Engine& engine() { return engine_; }
   const EntryCache& cache() const { return cache_; }
 
-  // Called after each commit for every key it changed (entry null when the
-  // key was erased) with the change's origin: how the replica learns what
-  // to rumor.
-  using CommitObserver =
-      std::function<void(std::string_view key, const Entry* entry, int origin)>;
+  // Called after each commit for every key it changed, with the entry's
+  // canonical bytes as stored (empty when the key was erased) and the
+  // change's origin: how the replica learns what to rumor, without encoding
+  // the entry a second time.
+  using CommitObserver = std::function<void(
+      std::string_view key, std::string_view encoded_entry, int origin)>;
   void set_commit_observer(CommitObserver observer) {
     observer_ = std::move(observer);
   }

@@ -25,66 +25,31 @@ struct CommandExecutor::CommandSpec {
   Handler handler;
   int min_args;  // including the command name
   int max_args;  // -1: unbounded
-  bool writes;
 };
-
-namespace {
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(std::toupper(c));
-  });
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
-  return out;
-}
-}  // namespace
 
 const CommandExecutor::CommandSpec* CommandExecutor::Find(
     std::string_view name) {
   using E = CommandExecutor;
   static const std::unordered_map<std::string, CommandSpec> kTable = {
-      {"PING", {&E::Ping, 1, 2, false}},
-      {"ECHO", {&E::Echo, 2, 2, false}},
-      {"GET", {&E::Get, 2, 2, false}},
-      {"SET", {&E::Set, 3, -1, true}},
-      {"DEL", {&E::Del, 2, -1, true}},
-      {"EXISTS", {&E::Exists, 2, -1, false}},
-      {"MGET", {&E::MGet, 2, -1, false}},
-      {"MSET", {&E::MSet, 3, -1, true}},
-      {"DBSIZE", {&E::DbSize, 1, 1, false}},
-      {"INFO", {&E::Info, 1, -1, false}},
-      {"QUIT", {&E::Quit, 1, 1, false}},
-      {"COMMAND", {&E::Command, 1, -1, false}},
-      {"CONFIG", {&E::Config, 2, -1, false}},
-      {"SELECT", {&E::Select, 2, 2, false}},
-      {"VGET", {&E::VGet, 2, 2, false}},
-      {"VSET", {&E::VSet, 4, 4, true}},
-      {"VDEL", {&E::VDel, 3, 3, true}},
-      {"MEMBERS", {&E::MembersCommand, 1, 1, false}},
-      {"DIGEST", {&E::Digest, 1, 2, false}},
-      {"FAULT", {&E::FaultCommand, 2, -1, false}},
+      {"PING", {&E::Ping, 1, 2}},      {"ECHO", {&E::Echo, 2, 2}},
+      {"GET", {&E::Get, 2, 2}},        {"SET", {&E::Set, 3, -1}},
+      {"DEL", {&E::Del, 2, -1}},       {"EXISTS", {&E::Exists, 2, -1}},
+      {"MGET", {&E::MGet, 2, -1}},     {"MSET", {&E::MSet, 3, -1}},
+      {"DBSIZE", {&E::DbSize, 1, 1}},  {"INFO", {&E::Info, 1, -1}},
+      {"QUIT", {&E::Quit, 1, 1}},      {"COMMAND", {&E::Command, 1, -1}},
+      {"CONFIG", {&E::Config, 2, -1}}, {"SELECT", {&E::Select, 2, 2}},
+      {"VGET", {&E::VGet, 2, 2}},      {"VSET", {&E::VSet, 4, 4}},
+      {"VDEL", {&E::VDel, 3, 3}},      {"MEMBERS", {&E::MembersCommand, 1, 1}},
+      {"DIGEST", {&E::Digest, 1, 2}},  {"FAULT", {&E::FaultCommand, 2, -1}},
   };
   // Command names are short: uppercase on the stack-sized SSO string.
-  auto it = kTable.find(Upper(name));
+  auto it = kTable.find(AsciiUpper(name));
   return it == kTable.end() ? nullptr : &it->second;
 }
 
 CommandExecutor::CommandExecutor(VersionedStore& store,
                                  const ClientLimits& limits, NodeContext& node)
     : store_(store), limits_(limits), node_(node) {}
-
-bool CommandExecutor::IsWrite(const std::vector<std::string>& args) {
-  if (args.empty()) return false;
-  const CommandSpec* spec = Find(args[0]);
-  return spec != nullptr && spec->writes;
-}
 
 CommandExecutor::After CommandExecutor::Execute(std::vector<std::string>& args,
                                                 WriteSet& batch,
@@ -107,7 +72,7 @@ CommandExecutor::After CommandExecutor::Execute(std::vector<std::string>& args,
   if (n < spec->min_args || (spec->max_args >= 0 && n > spec->max_args)) {
     resp::AppendError(
         out, fmt::format("ERR wrong number of arguments for '{}' command",
-                         Lower(EscapeForDisplay(args[0], 32))));
+                         AsciiLower(EscapeForDisplay(args[0], 32))));
     ++stats_.error_replies;
     return After::kContinue;
   }
@@ -271,7 +236,7 @@ void CommandExecutor::Info(Call& c) {
       "peers",  "replication", "stats",   "keyspace"};
   std::vector<std::string> sections;
   for (size_t i = 1; i < c.args.size(); ++i) {
-    std::string s = Lower(c.args[i]);
+    std::string s = AsciiLower(c.args[i]);
     if (s == "all" || s == "everything" || s == "default") {
       sections.assign(std::begin(kDefault), std::end(kDefault));
       break;
@@ -318,7 +283,7 @@ void CommandExecutor::Quit(Call& c) {
 
 void CommandExecutor::Command(Call& c) {
   // redis-cli asks for COMMAND DOCS at start-up; an empty answer is enough.
-  if (c.args.size() >= 2 && Upper(c.args[1]) == "COUNT") {
+  if (c.args.size() >= 2 && AsciiUpper(c.args[1]) == "COUNT") {
     resp::AppendInteger(c.out, 17);
     return;
   }
@@ -327,7 +292,7 @@ void CommandExecutor::Command(Call& c) {
 
 void CommandExecutor::Config(Call& c) {
   // redis-benchmark reads CONFIG GET save/appendonly; nothing is settable.
-  if (Upper(c.args[1]) == "GET") return resp::AppendArrayHeader(c.out, 0);
+  if (AsciiUpper(c.args[1]) == "GET") return resp::AppendArrayHeader(c.out, 0);
   resp::AppendError(
       c.out,
       "ERR CONFIG supports only GET; settings live in the node's TOML file");
@@ -418,7 +383,7 @@ void CommandExecutor::Digest(Call& c) {
   // DIGEST LEAVES: every segment hash, packed big-endian u64s, so a tool can
   // count the segments in which two nodes differ.
   if (c.args.size() == 2) {
-    if (Lower(c.args[1]) != "leaves") {
+    if (AsciiLower(c.args[1]) != "leaves") {
       resp::AppendError(c.out, "ERR usage: DIGEST [LEAVES]");
       ++stats_.error_replies;
       return;

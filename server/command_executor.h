@@ -56,10 +56,6 @@ class CommandExecutor {
   After Execute(std::vector<std::string>& args, WriteSet& batch,
                 std::string& out);
 
-  // True when `args` names a command that writes (its reply must wait for
-  // the batch to commit).
-  static bool IsWrite(const std::vector<std::string>& args);
-
   const CommandStats& stats() const { return stats_; }
   VersionedStore& store() { return store_; }
 

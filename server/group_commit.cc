@@ -34,7 +34,6 @@ void GroupCommitter::Flush() {
   round->status = store_.batch().Commit();
   ++rounds_;
   if (!round->status.ok()) {
-    ++failures_;
     spdlog::error("group commit failed: {}", round->status.ToString());
   } else if (after_commit_) {
     after_commit_();

@@ -40,7 +40,6 @@ class GroupCommitter {
   void Schedule();
 
   uint64_t rounds() const { return rounds_; }
-  uint64_t failures() const { return failures_; }
 
  private:
   struct Round {
@@ -57,7 +56,6 @@ class GroupCommitter {
   bool flush_scheduled_ = false;
   std::function<void()> after_commit_;
   uint64_t rounds_ = 0;
-  uint64_t failures_ = 0;
 };
 
 }  // namespace gossipkv

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "server/resp_writer.h"
+#include "util/bytes.h"
 
 namespace gossipkv {
 
@@ -21,11 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 
-std::string Upper(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
 }  // namespace
 
 Node::Node(const Config& config, asio::io_context& io)
@@ -237,7 +233,7 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
                       "(or --fault-injection)");
     return;
   }
-  const std::string sub = Upper(args[0]);
+  const std::string sub = AsciiUpper(args[0]);
   std::vector<std::string> ids(args.begin() + 1, args.end());
   if (sub == "BLOCK" && !ids.empty()) {
     filter_.Block(ids);

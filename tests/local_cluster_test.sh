@@ -4,6 +4,7 @@
 # Usage: local_cluster_test.sh PATH/TO/gossipkv
 set -uo pipefail
 gkv=$1
+. "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 dir=$work/cluster
 cleanup() { "$gkv" --dir "$dir" cluster stop >/dev/null 2>&1; rm -rf "$work"; }
@@ -22,39 +23,24 @@ for _ in range(100):
         pass
 PY
 )
-passes=0
-failures=0
-check() {  # check NAME EXPECTED_RC PATTERN -- COMMAND...
-  local name=$1 want_rc=$2 pattern=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" == "$want_rc" ] && [[ "$out" =~ $pattern ]]; then
-    echo "ok   $name"; passes=$((passes + 1))
-  else
-    echo "FAIL $name: rc $rc (want $want_rc) output [$out]"; failures=$((failures + 1))
-  fi
-}
 g() { "$gkv" --dir "$dir" "$@"; }
 
-check start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base"
-check status 0 "n3 +[0-9]+ +127.0.0.1:$((base + 3)) +yes.*all 3 replicas agree" -- g cluster status
-check put-n1 0 "^OK$" -- g --node n1 put k1 v1
+check_match start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base"
+check_match status 0 "n3 +[0-9]+ +127.0.0.1:$((base + 3)) +yes.*all 3 replicas agree" -- g cluster status
+check_match put-n1 0 "^OK$" -- g --node n1 put k1 v1
 # Replication is asynchronous: give the rumor up to 10 s on a loaded machine.
 for _ in $(seq 100); do [ "$(g --node n3 get k1 2>/dev/null)" == "v1" ] && break; sleep 0.1; done
-check get-n3 0 "^v1$" -- g --node n3 get k1
-check unknown-node 2 "no node n9" -- g --node n9 get k1
-check partition 0 "partitioned" -- g partition "n1,n2 | n3"
-check bad-partition 2 "two groups" -- g partition "n1 | n1"
-check write-left 0 "^OK$" -- g --node n1 put k2 left
-check write-right 0 "^OK$" -- g --node n3 put k2 right
+check_match get-n3 0 "^v1$" -- g --node n3 get k1
+check_match unknown-node 2 "no node n9" -- g --node n9 get k1
+check_match partition 0 "partitioned" -- g partition "n1,n2 | n3"
+check_match bad-partition 2 "two groups" -- g partition "n1 | n1"
+check_match write-left 0 "^OK$" -- g --node n1 put k2 left
+check_match write-right 0 "^OK$" -- g --node n3 put k2 right
 sleep 0.5
-check disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n1,n2\})" -- g converge
-check heal 0 "healed" -- g heal
-check converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
-check siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
-check stop 0 "stopped" -- g cluster stop
-check stopped 0 "n1 +- .* no" -- g cluster status
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+check_match disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n1,n2\})" -- g converge
+check_match heal 0 "healed" -- g heal
+check_match converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
+check_match siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
+check_match stop 0 "stopped" -- g cluster stop
+check_match stopped 0 "n1 +- .* no" -- g cluster status
+finish

@@ -41,6 +41,8 @@ TEST(MembershipTest, AddressIndexFollowsRestartsToNewAddresses) {
   Tell(m, State("n2", "10.0.0.2:2", 6, 1), 300);
   EXPECT_EQ(m.IdAt("10.0.0.2:2"), "n2");
   EXPECT_EQ(m.IdAt("10.0.0.2:1"), "");
+  EXPECT_EQ(m.AddressOf("n2"), "10.0.0.2:2");
+  EXPECT_EQ(m.AddressOf("nobody"), "");
   EXPECT_EQ(m.LivePeerAddresses(), std::vector<std::string>{"10.0.0.2:2"});
   // Another member taking over the old address maps to it.
   Tell(m, State("n3", "10.0.0.2:1", 1, 1), 400);

@@ -6,28 +6,17 @@ set -euo pipefail
 server=$1
 command -v redis-cli >/dev/null || { echo "redis-cli missing: run scripts/bootstrap.sh" >&2; exit 1; }
 
+. "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  stop_server
   rm -rf "$dir"
 }
 trap cleanup EXIT
-
-"$server" --node-id n1 --port 0 --peer-port 0 --data-dir "$dir/data" --buffered 2>"$dir/log" &
-pid=$!
-for _ in $(seq 200); do
-  [ -f "$dir/data/endpoints" ] && break
-  sleep 0.05
-done
-port=$(sed -n 's/^client=.*:\([0-9]*\)$/\1/p' "$dir/data/endpoints")
-[ -n "$port" ] || { cat "$dir/log"; echo "server did not start" >&2; exit 1; }
+start_server "$server" "$dir"
+port=${server_client##*:}
 
 cli() { redis-cli -p "$port" "$@"; }
-passes=0
-failures=0
-pass() { echo "ok   $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
 expect() {  # expect NAME EXPECTED ACTUAL
   if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi
 }
@@ -59,5 +48,4 @@ expect pipe-value "777" "$(cli GET pipe:777)"
 expect info-keyspace "db0:keys=1003,expires=0" "$(cli INFO keyspace | tr -d '\r' | grep ^db0)"
 expect unknown-command "ERR unknown command 'NOPE', with args beginning with: " "$(cli NOPE 2>&1)"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

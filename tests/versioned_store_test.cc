@@ -343,9 +343,8 @@ TEST(VersionedStoreTest,
       << "both concurrent writes kept";
   // And the observer saw the client origin (0), which wins over the rumor's.
   int seen_origin = -2;
-  store->set_commit_observer([&](std::string_view, const Entry*, int origin) {
-    seen_origin = origin;
-  });
+  store->set_commit_observer([&](std::string_view, std::string_view,
+                                 int origin) { seen_origin = origin; });
   ASSERT_TRUE(store->batch().Merge("k", *other->Write("k", "again"), 3));
   ASSERT_TRUE(store->batch().Write("k", "client-again", nullptr));
   ASSERT_TRUE(store->batch().Commit().ok());

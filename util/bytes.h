@@ -18,6 +18,10 @@ uint64_t ReadBigEndian64(std::string_view bytes);
 // 'abc' stays abc; other bytes become \xNN; long inputs are cut with "...".
 std::string EscapeForDisplay(std::string_view bytes, size_t max_chars = 64);
 
+// ASCII case mapping (command names, option words); other bytes unchanged.
+std::string AsciiUpper(std::string_view text);
+std::string AsciiLower(std::string_view text);
+
 // URL-safe base64 without padding, for opaque printable tokens.
 std::string Base64UrlEncode(std::string_view bytes);
 // Fails on characters outside the alphabet or an impossible length.

@@ -1,0 +1,57 @@
+# Helpers shared by the shell tests (source it): counting checks, and one
+# gossipkv-server on free loopback ports with a throwaway data directory.
+
+passes=0
+failures=0
+pass() { echo "ok   $1"; passes=$((passes + 1)); }
+fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+# Prints the closing line; fails if any check failed.
+finish() {
+  echo "$passes passed, $failures failed"
+  [ "$failures" -eq 0 ]
+}
+
+# check_output NAME RC OUTPUT -- COMMAND...: exit code and output exactly.
+check_output() {
+  local name=$1 want_rc=$2 want=$3 out rc
+  shift 4
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" == "$want_rc" ] && [ "$out" == "$want" ]; then pass "$name"; else
+    fail "$name: rc $rc (want $want_rc), output [$out] (want [$want])"; fi
+}
+
+# check_match NAME RC REGEX -- COMMAND...: exit code, and output matching.
+check_match() {
+  local name=$1 want_rc=$2 pattern=$3 out rc
+  shift 4
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" == "$want_rc" ] && [[ "$out" =~ $pattern ]]; then pass "$name"; else
+    fail "$name: rc $rc (want $want_rc) output [$out]"; fi
+}
+
+# start_server BINARY WORKDIR: a node n1 with data in WORKDIR/data, client and
+# peer ports chosen by the kernel. Sets server_pid and server_client
+# (host:port); stop_server ends it.
+start_server() {
+  local binary=$1 work=$2
+  "$binary" --node-id n1 --port 0 --peer-port 0 --data-dir "$work/data" --buffered \
+    2>"$work/server.log" &
+  server_pid=$!
+  for _ in $(seq 200); do
+    [ -f "$work/data/endpoints" ] && break
+    sleep 0.05
+  done
+  server_client=$(sed -n 's/^client=//p' "$work/data/endpoints" 2>/dev/null)
+  if [ -z "$server_client" ]; then
+    cat "$work/server.log" >&2
+    echo "server did not start" >&2
+    return 1
+  fi
+}
+
+stop_server() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  server_pid=
+}
