@@ -54,6 +54,9 @@ struct ReplicationSettings {
   uint32_t repair_bytes_per_second = 8 << 20;
   uint32_t max_frame_bytes = 16
                              << 20;  // peer frames; checked before allocating
+  uint32_t gc_interval_ms = 30'000;  // tombstone GC rounds; 0 disables
+  uint32_t gc_batch_keys = 1000;     // tombstones offered per round
+  uint32_t max_graves = 100'000;     // collected tombstones remembered
 };
 
 struct Config {

@@ -20,11 +20,7 @@ AntiEntropy::AntiEntropy(VersionedStore& store, const Membership& membership,
       stats_(stats),
       tokens_(static_cast<double>(options.bytes_per_second)),
       last_refill_ms_(now_ms) {
-  next_session_ms_ =
-      options_.interval_ms > 0
-          ? now_ms + static_cast<int64_t>(random_.Uniform(
-                         static_cast<uint64_t>(options_.interval_ms) + 1))
-          : INT64_MAX;
+  next_session_ms_ = random_.FirstDeadline(now_ms, options_.interval_ms);
 }
 
 pb::PeerMessage AntiEntropy::NewMessage() const {
@@ -244,11 +240,11 @@ void AntiEntropy::StreamAll(const std::string& peer, uint64_t session) {
     });
     (void)s;
     if (keys.size() >= 4096) {
-      SendEntries(peer, session, keys, {}, false);
+      SendEntries(peer, session, keys, {}, false, true);
       keys.clear();
     }
   }
-  if (!keys.empty()) SendEntries(peer, session, keys, {}, false);
+  if (!keys.empty()) SendEntries(peer, session, keys, {}, false, true);
 }
 
 void AntiEntropy::OnKeyHashes(const std::string& peer,
@@ -284,17 +280,26 @@ void AntiEntropy::OnKeyHashes(const std::string& peer,
   }
   std::sort(wanted.begin(), wanted.end());  // a deterministic order
   ++stats_.ae_sessions_repaired;
-  SendEntries(peer, in.session(), send, wanted, false);
+  SendEntries(peer, in.session(), send, wanted, false, true);
 }
 
 void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
   WriteSet& set = store_.batch();
   std::vector<std::string> push_back;  // merged entries the peer still lacks
+  pb::PeerMessage graves = NewMessage();
+  graves.mutable_ae_entries()->set_session(in.session());
   for (const auto& e : in.entries()) {
     auto entry = DecodeEntry(e.entry());
     if (!entry) {
       ++stats_.bad_entries;
       continue;
+    }
+    if (options_.tombstone_gc && entry->AllTombstones()) {
+      auto local = set.Read(e.key());
+      if (local && !local->has_value()) {
+        ++stats_.ae_tombstones_declined;
+        continue;
+      }
     }
     auto changed = set.Merge(e.key(), *entry, kRepair);
     if (!changed) {
@@ -302,6 +307,16 @@ void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
       continue;
     }
     if (*changed) ++stats_.ae_keys_pulled;
+    if (!*changed && !entry->AllTombstones()) {
+      // A value this node deleted and collected: the peer missed the
+      // deletion (it was away, or left and came back). Send it the grave.
+      if (const Entry* grave = set.GraveOf(e.key())) {
+        auto* back = graves.mutable_ae_entries()->add_entries();
+        back->set_key(e.key());
+        back->set_entry(EncodeEntry(*grave));
+        ++stats_.ae_graves_sent;
+      }
+    }
     if (in.reply()) {
       auto merged = set.Read(e.key());
       if (merged && merged->has_value() && EncodeEntry(**merged) != e.entry()) {
@@ -332,11 +347,13 @@ void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
     SendEntries(peer, in.session(), keys, {}, true);
   }
   if (!push_back.empty()) SendEntries(peer, in.session(), push_back, {}, false);
+  if (graves.ae_entries().entries_size() > 0) Queue(peer, std::move(graves));
 }
 
 void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
                               const std::vector<std::string>& keys,
-                              const std::vector<uint64_t>& wanted, bool reply) {
+                              const std::vector<uint64_t>& wanted, bool reply,
+                              bool peer_lacks) {
   pb::PeerMessage m = NewMessage();
   m.mutable_ae_entries()->set_session(session);
   m.mutable_ae_entries()->set_reply(reply);
@@ -349,6 +366,8 @@ void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
     auto entry = store_.Get(key);
     if (!entry || !entry->has_value())
       continue;  // unreadable here: the peer keeps its own
+    if (peer_lacks && options_.tombstone_gc && (*entry)->AllTombstones())
+      continue;
     std::string encoded = EncodeEntry(**entry);
     if (bytes > 0 &&
         bytes + encoded.size() + key.size() > options_.max_message_bytes) {

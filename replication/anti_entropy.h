@@ -12,7 +12,14 @@
 // max_message_bytes, and all anti-entropy traffic passes a token bucket of
 // repair_bytes_per_second, so repair never starves clients. A session with
 // no answer for session_timeout_ms is dropped and retried with another
-// peer. Sans I/O; one thread.
+// peer.
+//
+// With tombstone GC on, an entry made only of tombstones is never handed to
+// a peer that holds nothing for its key, nor taken from one: holding
+// nothing, that peer holds nothing the tombstone would delete, and GC will
+// soon remove the tombstone where it is. Otherwise a replica that has
+// collected a tombstone would take it back from one that has not yet, and
+// collection could chase itself around the cluster. Sans I/O; one thread.
 #pragma once
 
 #include <deque>
@@ -30,6 +37,7 @@ struct AntiEntropyOptions {
   uint32_t max_message_bytes = 1 << 20;
   uint64_t bytes_per_second = 8 << 20;
   int64_t session_timeout_ms = 10'000;
+  bool tombstone_gc = false;  // see above
 };
 
 class AntiEntropy {
@@ -55,9 +63,11 @@ class AntiEntropy {
   void OnKeyHashes(const std::string& peer, const pb::AeKeyHashes& hashes);
   void OnEntries(const std::string& peer, const pb::AeEntries& entries);
   // Sends entries for `keys` (and, first, `wanted`), split by the bound.
+  // `peer_lacks`: the peer holds none of `keys`.
   void SendEntries(const std::string& peer, uint64_t session,
                    const std::vector<std::string>& keys,
-                   const std::vector<uint64_t>& wanted, bool reply);
+                   const std::vector<uint64_t>& wanted, bool reply,
+                   bool peer_lacks = false);
   // Sends every entry of the store (to an empty peer), in bounded messages.
   void StreamAll(const std::string& peer, uint64_t session);
   pb::PeerMessage NewMessage() const;

@@ -288,6 +288,14 @@ std::string Membership::AddressOf(const std::string& node_id) const {
   return state == nullptr ? "" : state->peer_address();
 }
 
+std::vector<std::string> Membership::CurrentMemberIds() const {
+  std::vector<std::string> out;
+  for (const auto& m : members_) {
+    if (m.liveness != Liveness::kLeft) out.push_back(m.state.node_id());
+  }
+  return out;
+}
+
 std::vector<std::string> Membership::LivePeerAddresses() const {
   std::vector<std::string> out;
   for (const auto& m : members_) {

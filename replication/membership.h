@@ -85,6 +85,9 @@ class Membership {
   std::string IdAt(const std::string& peer_address) const;
   // The peer address of member `node_id`, or "" if unknown.
   std::string AddressOf(const std::string& node_id) const;
+  // Ids of every other member that has not left, whatever its liveness:
+  // the replicas a tombstone must reach before it may be collected.
+  std::vector<std::string> CurrentMemberIds() const;
   // Peer addresses of members currently alive (not self).
   std::vector<std::string> LivePeerAddresses() const;
   size_t size() const { return members_.size() + 1; }

@@ -12,8 +12,11 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
   if (store_ == nullptr) return;
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
                                          options.rumor, stats_);
+  options.anti_entropy.tombstone_gc = options.gc.interval_ms > 0;
   anti_entropy_ = std::make_unique<AntiEntropy>(
       *store_, membership_, random, options.anti_entropy, stats_, now_ms);
+  collector_ = std::make_unique<TombstoneCollector>(
+      *store_, membership_, random, options.gc, stats_, now_ms);
   store_->set_commit_observer(
       [this](std::string_view key, std::string_view encoded, int origin) {
         // Client writes and news from rumors spread by rumor; what anti-entropy
@@ -36,6 +39,7 @@ void Replica::Tick(int64_t now_ms, Outbox& out) {
     if (!address.empty()) anti_entropy_->StartWith(now_ms, address, out);
   }
   anti_entropy_->Tick(now_ms, out);
+  collector_->Tick(now_ms, out);
   rumor_->Flush(out);
 }
 
@@ -50,6 +54,10 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
     case pb::PeerMessage::kAeEntries:
     case pb::PeerMessage::kAeInSync:
       if (anti_entropy_) anti_entropy_->Handle(now_ms, reply_to, message, out);
+      break;
+    case pb::PeerMessage::kGcQuery:
+    case pb::PeerMessage::kGcAck:
+      if (collector_) collector_->Handle(reply_to, message, out);
       break;
     default:
       membership_.Handle(now_ms, reply_to, message, out);

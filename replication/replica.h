@@ -11,6 +11,7 @@
 // also replicates data: every committed change is pushed by rumor
 // mongering, and anti-entropy sessions repair what rumors missed — at once
 // with any peer that becomes reachable (join, restart, healed partition).
+// Tombstones leave the store once every member holds them (tombstone_gc.h).
 // One thread.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "replication/membership.h"
 #include "replication/replication_stats.h"
 #include "replication/rumor.h"
+#include "replication/tombstone_gc.h"
 
 namespace gossipkv {
 
@@ -28,6 +30,7 @@ struct ReplicaOptions {
   MembershipOptions membership;
   RumorOptions rumor;
   AntiEntropyOptions anti_entropy;
+  TombstoneGcOptions gc;
 };
 
 class Replica {
@@ -63,6 +66,7 @@ class Replica {
   ReplicationStats stats_;
   std::unique_ptr<RumorMonger> rumor_;
   std::unique_ptr<AntiEntropy> anti_entropy_;
+  std::unique_ptr<TombstoneCollector> collector_;
 };
 
 }  // namespace gossipkv

@@ -26,10 +26,18 @@ struct ReplicationStats {
   uint64_t ae_messages_sent = 0;
   uint64_t ae_bytes_sent = 0;
   uint64_t ae_bytes_received = 0;
-  uint64_t ae_segments_compared = 0;  // leaves compared hash by hash
-  uint64_t ae_keys_pushed = 0;        // entries sent to a peer
-  uint64_t ae_keys_pulled = 0;        // entries received that changed ours
-  uint64_t ae_entry_bytes_sent = 0;   // encoded entries inside those
+  uint64_t ae_segments_compared = 0;    // leaves compared hash by hash
+  uint64_t ae_keys_pushed = 0;          // entries sent to a peer
+  uint64_t ae_keys_pulled = 0;          // entries received that changed ours
+  uint64_t ae_entry_bytes_sent = 0;     // encoded entries inside those
+  uint64_t ae_tombstones_declined = 0;  // for keys absent here (GC on)
+  uint64_t ae_graves_sent = 0;       // to a peer offering a value deleted here
+  uint64_t gc_rounds = 0;            // queries sent to every member
+  uint64_t gc_rounds_deferred = 0;   // a member was not alive: not asked
+  uint64_t gc_rounds_abandoned = 0;  // an answer or a member was missing
+  uint64_t gc_tombstones_offered = 0;
+  uint64_t gc_tombstones_collected = 0;
+  uint64_t gc_queries_answered = 0;
   std::map<std::string, int64_t>
       ae_last_session_ms;  // peer id -> time of last session
 };

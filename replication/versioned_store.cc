@@ -12,6 +12,7 @@ namespace gossipkv {
 namespace {
 
 constexpr std::string_view kIdentityKey = "identity";
+constexpr std::string_view kGcFloorKey = "gc_floor";
 constexpr uint32_t kSchemaVersion = 2;
 constexpr size_t kSegmentPrefix = 4;
 constexpr char kFlagDeleted = 1;  // the winner is a tombstone
@@ -56,6 +57,9 @@ Result<WriteSet::Pending*> WriteSet::Load(std::string_view key) {
     pending.stored_hash = stored->hash;
     pending.stored_live = !stored->entry->IsDeleted();
     pending.entry = std::move(stored->entry);
+  } else if (const Entry* grave = store_.graves_.Find(key)) {
+    pending.grave = *grave;
+    pending.had_grave = true;
   }
   return &pending_.emplace(std::string(key), std::move(pending)).first->second;
 }
@@ -73,7 +77,17 @@ Result<Entry> WriteSet::Write(std::string_view key,
   auto loaded = Load(key);
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
-  if (!p.entry) p.entry.emplace();
+  if (!p.entry && p.grave) {
+    p.entry = std::move(p.grave);  // continue the collected clock
+    p.grave.reset();
+    p.collecting = false;
+  } else if (!p.entry) {
+    p.entry.emplace();
+    // New to this node as far as it remembers: dots above every own dot in
+    // anything it collected.
+    if (store_.gc_floor_ > 0)
+      p.entry->clock.Set(store_.self_, store_.gc_floor_);
+  }
   const VersionVector own_clock = p.entry->clock;
   ApplyWrite(*p.entry, store_.self_, context ? *context : own_clock, value,
              store_.clock_.WallMillis(), store_.options_.conflict_mode);
@@ -87,21 +101,75 @@ Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote,
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
   const ConflictMode mode = store_.options_.conflict_mode;
+  // A collected key merges into its grave: a stale copy changes nothing.
+  const Entry* base = p.entry ? &*p.entry : p.grave ? &*p.grave : nullptr;
   // Merging with itself normalises a remote entry to this node's mode.
-  Entry merged = p.entry ? gossipkv::Merge(*p.entry, remote, mode)
-                         : gossipkv::Merge(remote, remote, mode);
-  if (p.entry && merged == *p.entry) return false;
+  Entry merged = base ? gossipkv::Merge(*base, remote, mode)
+                      : gossipkv::Merge(remote, remote, mode);
+  if (base && merged == *base) return false;
   p.entry = std::move(merged);
+  p.grave.reset();
+  p.collecting = false;
   if (origin >= 0)
     p.origin = p.origin < 0 ? origin : std::min(p.origin, origin);
   return true;
 }
 
-Status WriteSet::Erase(std::string_view key) {
+Result<bool> WriteSet::Collect(std::string_view key, const Entry& expected) {
   auto loaded = Load(key);
   if (!loaded) return loaded.error();
-  (*loaded)->entry.reset();
-  return Status::Ok();
+  Pending& p = **loaded;
+  if (!p.stored_hash || !p.entry || *p.entry != expected ||
+      !expected.AllTombstones()) {
+    return false;
+  }
+  p.grave = std::move(p.entry);
+  p.entry.reset();
+  p.collecting = true;
+  return true;
+}
+
+Result<bool> WriteSet::Covers(std::string_view key, const Entry& tombstone) {
+  auto ours = ClockOf(key);
+  if (!ours) return ours.error();
+  if (ours->has_value() && (*ours)->Descends(tombstone.clock)) return true;
+  if (pending_.count(std::string(key))) return false;  // changing: ask later
+  auto loaded = Load(key);
+  if (!loaded) return loaded.error();
+  Pending& p = **loaded;
+  if (p.entry || store_.options_.max_graves == 0) return false;
+  p.grave = gossipkv::Merge(p.grave ? *p.grave : tombstone, tombstone,
+                            store_.options_.conflict_mode);
+  p.adopting = true;  // stored with the next commit
+  return true;
+}
+
+const Entry* WriteSet::GraveOf(std::string_view key) {
+  auto it = pending_.find(std::string(key));
+  if (it != pending_.end())
+    return it->second.entry   ? nullptr
+           : it->second.grave ? &*it->second.grave
+                              : nullptr;
+  auto stored = store_.Lookup(key);
+  if (!stored || stored->entry) return nullptr;
+  return store_.graves_.Find(key);
+}
+
+Result<std::optional<VersionVector>> WriteSet::ClockOf(std::string_view key) {
+  using MaybeClock = std::optional<VersionVector>;
+  auto it = pending_.find(std::string(key));
+  if (it != pending_.end()) {
+    const Pending& p = it->second;
+    if (p.entry) return MaybeClock(p.entry->clock);
+    if (p.grave) return MaybeClock(p.grave->clock);
+    return MaybeClock();
+  }
+  auto stored = store_.Lookup(key);
+  if (!stored) return stored.error();
+  if (stored->entry) return MaybeClock(std::move(stored->entry->clock));
+  if (const Entry* grave = store_.graves_.Find(key))
+    return MaybeClock(grave->clock);
+  return MaybeClock();
 }
 
 Status WriteSet::Commit() {
@@ -109,14 +177,19 @@ Status WriteSet::Commit() {
     uint32_t segment;
     std::optional<uint64_t> old_hash, new_hash;
     int live_delta;
+    bool was_deleted, deleted;
     const std::string* key;
-    std::optional<Entry>* entry;
+    Pending* pending;
     int origin;
     std::string encoded;  // canonical bytes; empty when erased
   };
   std::vector<TreeMove> moves;
   moves.reserve(pending_.size());
   WriteBatch batch;
+  Graves& graves = store_.graves_;
+  const bool keep_graves = store_.options_.max_graves > 0;
+  graves.StageEvictions(batch);
+  uint64_t floor = store_.gc_floor_;
   for (auto& [key, p] : pending_) {
     const std::string storage_key = store_.StorageKey(key);
     std::optional<uint64_t> new_hash;
@@ -127,23 +200,40 @@ Status WriteSet::Commit() {
       new_hash = EntryHash(key, encoded);
       if (new_hash == p.stored_hash) continue;  // unchanged: nothing to write
       batch.Put(Column::kEntries, storage_key, RecordValue(*p.entry, encoded));
-    } else {
-      if (!p.stored_hash) continue;  // erased something never stored
+      if (p.had_grave) graves.StageRemove(batch, key);  // written again
+    } else if (p.collecting && p.stored_hash) {
       batch.Delete(Column::kEntries, storage_key);
+      floor = std::max(floor, p.grave->clock.Get(store_.self_));
+      if (keep_graves) graves.StagePut(batch, key, *p.grave);
+    } else {
+      if (p.adopting) graves.StagePut(batch, key, *p.grave);
+      continue;  // no record to write or erase
     }
     moves.push_back({ReadBigEndian32(storage_key), p.stored_hash, new_hash,
-                     int{live} - int{p.stored_live}, &key, &p.entry, p.origin,
-                     std::move(encoded)});
+                     int{live} - int{p.stored_live},
+                     p.stored_hash && !p.stored_live, p.entry && !live, &key,
+                     &p, p.origin, std::move(encoded)});
+  }
+  if (floor != store_.gc_floor_) {
+    std::string bytes;
+    AppendBigEndian64(bytes, floor);
+    batch.Put(Column::kMeta, kGcFloorKey, bytes);
   }
   Status written = batch.empty() ? Status::Ok() : store_.engine_.Write(batch);
   if (!written.ok()) {
+    graves.Abort();
     pending_.clear();
     return written;
   }
+  graves.Commit();
+  store_.gc_floor_ = floor;
   for (auto& m : moves) {
     if (store_.observer_) store_.observer_(*m.key, m.encoded, m.origin);
+    if (m.deleted && !m.was_deleted) store_.tombstoned_keys_.insert(*m.key);
+    if (m.was_deleted && !m.deleted) store_.tombstoned_keys_.erase(*m.key);
+    if (!m.new_hash) ++store_.tombstones_collected_;  // only GC erases
     // Only now, with the change stored, may the cache show it.
-    store_.cache_.Put(*m.key, EntryCache::Cached{std::move(*m.entry),
+    store_.cache_.Put(*m.key, EntryCache::Cached{std::move(m.pending->entry),
                                                  m.new_hash.value_or(0)});
     if (m.old_hash) {
       store_.tree_.Remove(m.segment, *m.old_hash);
@@ -170,6 +260,7 @@ VersionedStore::VersionedStore(Engine& engine, const StoreOptions& options,
       clock_(clock),
       tree_(options.merkle),
       cache_(options.entry_cache_bytes),
+      graves_(options.max_graves),
       batch_(std::make_unique<WriteSet>(*this)) {}
 
 Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
@@ -182,6 +273,10 @@ Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
       new VersionedStore(engine, options, clock));
   GOSSIPKV_RETURN_IF_ERROR(store->LoadIdentity(node_id, random));
   if (store->rekey_needed_) GOSSIPKV_RETURN_IF_ERROR(store->Rekey());
+  GOSSIPKV_RETURN_IF_ERROR(store->LoadGcFloor());
+  auto unreadable = store->graves_.Load(engine);
+  if (!unreadable) return unreadable.error();
+  store->corrupt_graves_ = *unreadable;
   GOSSIPKV_RETURN_IF_ERROR(store->RebuildTree());
   return store;
 }
@@ -229,6 +324,16 @@ Status VersionedStore::SaveIdentity() {
   return engine_.Write(batch);
 }
 
+Status VersionedStore::LoadGcFloor() {
+  auto stored = engine_.Get(Column::kMeta, kGcFloorKey);
+  if (!stored) return stored.error();
+  if (!stored->has_value()) return Status::Ok();
+  if ((*stored)->size() != 8)
+    return Status::Corruption("gc_floor in the meta column is not 8 bytes");
+  gc_floor_ = ReadBigEndian64(**stored);
+  return Status::Ok();
+}
+
 std::string VersionedStore::StorageKey(std::string_view key) const {
   std::string out;
   out.reserve(kSegmentPrefix + key.size());
@@ -239,6 +344,7 @@ std::string VersionedStore::StorageKey(std::string_view key) const {
 
 Status VersionedStore::RebuildTree() {
   tree_.Clear();
+  tombstoned_keys_.clear();
   key_count_ = live_key_count_ = corrupt_records_ = 0;
   corrupt_samples_.clear();
   return engine_.Scan(
@@ -255,7 +361,11 @@ Status VersionedStore::RebuildTree() {
         tree_.Add(ReadBigEndian32(k),
                   EntryHash(k.substr(kSegmentPrefix), v.substr(1)));
         ++key_count_;
-        if ((v[0] & kFlagDeleted) == 0) ++live_key_count_;
+        if ((v[0] & kFlagDeleted) == 0) {
+          ++live_key_count_;
+        } else {
+          tombstoned_keys_.emplace(k.substr(kSegmentPrefix));
+        }
         return true;
       });
 }

@@ -16,6 +16,16 @@
 // corrupt_records(); an entry that fails to decode is an error naming the
 // key whenever it is read or written, and every other key keeps serving.
 //
+// Tombstone GC (replication/tombstone_gc.h) removes a deleted key's record
+// once every member holds the deletion. The store then keeps the collected
+// entry as the key's grave (replication/graves.h, the latest max_graves of
+// them), so a stale copy arriving later merges into it and is recognised as
+// old rather than stored again, and a new write continues the old clock.
+// Its own counter in every collected clock is also persisted (the GC
+// floor): a key with neither record nor grave gets dots above it, so this
+// node never reissues a dot a peer may still hold in an uncollected
+// tombstone.
+//
 // Owned by the node's event-loop thread (server/) or by the simulator;
 // never shared across threads.
 #pragma once
@@ -23,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,6 +41,7 @@
 
 #include "replication/entry.h"
 #include "replication/entry_cache.h"
+#include "replication/graves.h"
 #include "replication/merkle_tree.h"
 #include "storage/engine.h"
 #include "util/clock.h"
@@ -42,6 +54,8 @@ struct StoreOptions {
   ConflictMode conflict_mode = ConflictMode::kSiblings;
   // Decoded entries kept in memory (EntryCache); 0 disables the cache.
   size_t entry_cache_bytes = 64 << 20;
+  // Collected tombstones remembered (see above).
+  size_t max_graves = 100'000;
 };
 
 class VersionedStore;
@@ -72,8 +86,19 @@ class WriteSet {
   // `origin`: the rumor's hop count, or kRepair.
   Result<bool> Merge(std::string_view key, const Entry& remote,
                      int origin = kRepair);
-  // Removes the key outright (tombstone GC).
-  Status Erase(std::string_view key);
+  // Removes the key's record (tombstone GC) if its entry is still
+  // `expected` and holds only tombstones; true when it will be removed.
+  Result<bool> Collect(std::string_view key, const Entry& expected);
+  // The grave of `key` if it has no entry (see VersionedStore), else null.
+  // Valid until the WriteSet or the store changes.
+  const Entry* GraveOf(std::string_view key);
+  // The clock this node holds for `key`: its entry's, or its grave's.
+  Result<std::optional<VersionVector>> ClockOf(std::string_view key);
+  // Whether this node's clock for `key` covers `tombstone`'s (tombstone GC
+  // asks). A node that stores nothing for the key takes the tombstone into
+  // the key's grave and answers yes: holding nothing, it holds nothing the
+  // tombstone replaced, and from now on it drops such values as stale.
+  Result<bool> Covers(std::string_view key, const Entry& tombstone);
 
   // The entry as this WriteSet sees it (pending change, else stored).
   Result<std::optional<Entry>> Read(std::string_view key);
@@ -89,7 +114,13 @@ class WriteSet {
     std::optional<uint64_t> stored_hash;  // hash on disk before this set
     bool stored_live = false;             // on disk and not deleted
     std::optional<Entry> entry;           // nullopt: erase
-    int origin = kRepair;                 // the most rumor-worthy source
+    int origin =
+        kRepair;  // the most rumor-worthy source
+                  // With no entry: the collected entry a new change builds on.
+    std::optional<Entry> grave;
+    bool had_grave = false;   // the store holds a grave for the key
+    bool collecting = false;  // the erase is a collection
+    bool adopting = false;    // `grave` is new (Covers)
   };
   Result<Pending*> Load(std::string_view key);
 
@@ -125,6 +156,17 @@ class VersionedStore {
   uint64_t key_count() const { return key_count_; }
   // Keys that read as present (winner not a tombstone): DBSIZE.
   uint64_t live_key_count() const { return live_key_count_; }
+  // Keys whose winner is a tombstone, in key order: GC candidates.
+  const std::set<std::string>& tombstoned_keys() const {
+    return tombstoned_keys_;
+  }
+  uint64_t tombstones_collected() const { return tombstones_collected_; }
+  size_t grave_count() const { return graves_.size(); }
+  // Persisted graves that did not decode at open (dropped).
+  uint64_t corrupt_graves() const { return corrupt_graves_; }
+  // The highest own counter in any collected entry (persisted).
+  uint64_t gc_floor() const { return gc_floor_; }
+
   // Records skipped at open because they do not frame (and a few of their
   // storage keys, escaped for display).
   uint64_t corrupt_records() const { return corrupt_records_; }
@@ -160,6 +202,8 @@ class VersionedStore {
   Status RebuildTree();
   Status Rekey();  // after a change of segment_bits
   Status SaveIdentity();
+  Status LoadGcFloor();
+
   // The stored state of `key`, through the cache.
   Result<EntryCache::Cached> Lookup(std::string_view key);
 
@@ -175,6 +219,11 @@ class VersionedStore {
   uint64_t live_key_count_ = 0;
   uint64_t corrupt_records_ = 0;
   std::vector<std::string> corrupt_samples_;
+  std::set<std::string> tombstoned_keys_;
+  uint64_t tombstones_collected_ = 0;
+  uint64_t gc_floor_ = 0;
+  Graves graves_;
+  uint64_t corrupt_graves_ = 0;
   CommitObserver observer_;
   std::unique_ptr<WriteSet> batch_;
 };

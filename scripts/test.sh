@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds gossipkv and runs the whole test suite: a short libFuzzer run of the
-# client protocol parser (clang build), then every test under ctest (debug
-# build). Extra arguments go to ctest.
+# Builds gossipkv and runs the whole test suite: a short libFuzzer run of
+# each fuzz target (clang build), then every test under ctest (debug build).
+# Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -12,7 +12,8 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for target in resp_parser_fuzz:resp_corpus peer_frame_fuzz:peer_corpus; do
+for target in resp_parser_fuzz:resp_corpus peer_frame_fuzz:peer_corpus \
+  replica_step_fuzz:replica_corpus; do
   name=${target%%:*}
   seeds=${target#*:}
   mkdir -p "$scratch/$name"

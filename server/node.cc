@@ -52,7 +52,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
   auto store =
       VersionedStore::Open(*node->engine_, config.node_id,
                            StoreOptions{config.merkle, config.conflict_mode,
-                                        size_t{config.entry_cache_mb} << 20},
+                                        size_t{config.entry_cache_mb} << 20,
+                                        config.replication.max_graves},
                            node->clock_, node->random_);
   if (!store) return store.error();
   node->store_ = std::move(*store);
@@ -63,6 +64,11 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
         "other key",
         node->store_->corrupt_records(),
         node->store_->corrupt_samples().front());
+  }
+  if (node->store_->corrupt_graves() > 0) {
+    spdlog::error(
+        "{} graves of collected tombstones did not decode and were dropped",
+        node->store_->corrupt_graves());
   }
   if (node->store_->fresh_epoch()) {
     spdlog::info("new data directory: node {} starts epoch {:x}",
@@ -127,6 +133,9 @@ Status Node::Start() {
       config_.replication.max_message_bytes;
   options.anti_entropy.bytes_per_second =
       config_.replication.repair_bytes_per_second;
+  options.gc.interval_ms = config_.replication.gc_interval_ms;
+  options.gc.batch_keys = config_.replication.gc_batch_keys;
+  options.gc.max_message_bytes = config_.replication.max_message_bytes;
   replica_ =
       std::make_unique<Replica>(self, options, random_, NowMs(), store_.get());
   listener_->committer().set_after_commit([this] {
@@ -151,6 +160,8 @@ asio::awaitable<void> Node::TickLoop() {
     Outbox out;
     replica_->Tick(NowMs(), out);
     Dispatch(out);
+    // Tombstones collected on this tick join the next group commit.
+    if (store_->batch().size() > 0) listener_->committer().Schedule();
     tick_timer_.expires_after(kTickInterval);
     asio::error_code ec;
     co_await tick_timer_.async_wait(
@@ -319,9 +330,9 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "rocksdb_live_data_bytes:{}\r\nentry_cache_bytes:{}\r\nentry_cache_"
         "keys:{}\r\n"
         "entry_cache_hits:{}\r\nentry_cache_misses:{}\r\ncorrupt_records_at_"
-        "open:{}\r\n",
+        "open:{}\r\ncorrupt_graves_at_open:{}\r\n",
         engine_->EstimateLiveBytes(), cache.bytes(), cache.size(), cache.hits(),
-        cache.misses(), store_->corrupt_records());
+        cache.misses(), store_->corrupt_records(), store_->corrupt_graves());
   } else if (section == "membership") {
     size_t counts[4] = {0, 0, 0, 0};
     auto members = Members();
@@ -374,6 +385,16 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         r.ae_sessions_in_sync, r.ae_sessions_repaired, r.ae_sessions_timed_out,
         r.ae_rounds, r.ae_messages_sent, r.ae_bytes_sent, r.ae_bytes_received,
         r.ae_segments_compared, r.ae_keys_pushed, r.ae_keys_pulled);
+    out += fmt::format(
+        "gc_interval_ms:{}\r\ngc_rounds:{}\r\ngc_rounds_deferred:{}\r\n"
+        "gc_rounds_abandoned:{}\r\ngc_tombstones_offered:{}\r\n"
+        "tombstones_collected:{}\r\ngc_queries_answered:{}\r\n"
+        "tombstones_stored:{}\r\ngraves:{}\r\ngc_floor:{}\r\n",
+        config_.replication.gc_interval_ms, r.gc_rounds, r.gc_rounds_deferred,
+        r.gc_rounds_abandoned, r.gc_tombstones_offered,
+        r.gc_tombstones_collected, r.gc_queries_answered,
+        store_->tombstoned_keys().size(), store_->grave_count(),
+        store_->gc_floor());
     const int64_t now = NowMs();
     for (const auto& [peer, at] : r.ae_last_session_ms) {
       out += fmt::format("ae_last_session_{}:{}ms_ago\r\n", peer, now - at);

@@ -58,6 +58,14 @@ void Simulation::Crash(const std::string& id) {
   nodes_.at(index_.at(id)).up = false;
 }
 
+void Simulation::Leave(const std::string& id) {
+  const int index = index_.at(id);
+  Outbox out;
+  nodes_.at(index).replica->Leave(now_, out);
+  Dispatch(index, out);
+  Crash(id);
+}
+
 void Simulation::Restart(const std::string& id, bool lose_data) {
   Node& node = nodes_.at(index_.at(id));
   node.up = true;

@@ -60,6 +60,8 @@ class Simulation {
   void StartAntiEntropy(const std::string& from, const std::string& to);
   VersionedStore& store(const std::string& id);
   void Crash(const std::string& id);
+  // A graceful departure: the node announces it leaves, then stops.
+  void Leave(const std::string& id);
   // Starts a crashed node again with a new incarnation; its store reopens
   // from its engine, or from an empty one if `lose_data`.
   void Restart(const std::string& id, bool lose_data = false);

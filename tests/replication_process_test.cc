@@ -2,6 +2,8 @@
 // one node is readable on the others; a partition made with FAULT lets both
 // sides write the same key; after healing all three nodes hold the same two
 // siblings, and a VSET with the merged context resolves them everywhere.
+// Deleted keys are collected on every node, but only once the node that was
+// cut off when they were deleted is back and holds the deletion too.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -26,9 +28,13 @@ anti_entropy_interval_ms = 500
 durability = "buffered"
 )";
 
+// `replication` adds lines to the [replication] table.
 std::unique_ptr<ServerProcess> StartNode(const std::string& id,
-                                         const std::string& seed) {
-  return testing::StartClusterNode(kConfig, id, seed);
+                                         const std::string& seed,
+                                         const std::string& replication = "") {
+  std::string config = kConfig;
+  config.insert(config.find("[storage]"), replication);
+  return testing::StartClusterNode(config, id, seed);
 }
 
 std::string Call(ServerProcess& node, std::vector<std::string> args) {
@@ -49,21 +55,34 @@ std::pair<std::multiset<std::string>, std::string> Siblings(
   return {values, reply->elements[0].text};
 }
 
+// The INFO field `name` of section `section` on `node`, or "" if absent.
+std::string InfoField(ServerProcess& node, const std::string& section,
+                      const std::string& name) {
+  auto reply = node.Connect()->Call({"INFO", section});
+  if (!reply) return "";
+  const std::string& info = reply->text;
+  const size_t at = info.find("\n" + name + ":");
+  if (at == std::string::npos) return "";
+  const size_t start = at + name.size() + 2;
+  return info.substr(start, info.find('\r', start) - start);
+}
+
+// True once every node sees all of them alive.
+bool AllAlive(const std::vector<ServerProcess*>& nodes) {
+  for (auto* n : nodes) {
+    if (InfoField(*n, "membership", "members_alive") !=
+        std::to_string(nodes.size()))
+      return false;
+  }
+  return true;
+}
+
 TEST(ReplicationProcessTest, WritesSpreadPartitionsConflictAndContextsResolve) {
   auto n1 = StartNode("n1", "");
   auto n2 = StartNode("n2", n1->peer_address());
   auto n3 = StartNode("n3", n1->peer_address());
   std::vector<ServerProcess*> all = {n1.get(), n2.get(), n3.get()};
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (auto* n : all) {
-          if (Call(*n, {"INFO", "membership"}).find("members_alive:3") ==
-              std::string::npos)
-            return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return AllAlive(all); }, std::chrono::seconds(10)));
 
   ASSERT_EQ(Call(*n1, {"SET", "greeting", "hello"}), "OK");
   ASSERT_TRUE(WaitFor(
@@ -123,6 +142,54 @@ TEST(ReplicationProcessTest, WritesSpreadPartitionsConflictAndContextsResolve) {
       << "resolved to one value on every node";
   EXPECT_NE(Call(*n3, {"INFO", "replication"}).find("rumor_entries_new"),
             std::string::npos);
+}
+
+TEST(ReplicationProcessTest, TombstonesAreCollectedOnlyOnceEveryNodeHasThem) {
+  const std::string gc = "gc_interval_ms = 200\n";
+  auto n1 = StartNode("n1", "", gc);
+  auto n2 = StartNode("n2", n1->peer_address(), gc);
+  auto n3 = StartNode("n3", n1->peer_address(), gc);
+  std::vector<ServerProcess*> all = {n1.get(), n2.get(), n3.get()};
+  ASSERT_TRUE(WaitFor([&] { return AllAlive(all); }, std::chrono::seconds(10)));
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(Call(*n1, {"SET", "k" + std::to_string(i), "v"}), "OK");
+  ASSERT_TRUE(WaitFor([&] { return Call(*n3, {"DBSIZE"}) == "(integer) 20"; },
+                      std::chrono::seconds(5)));
+
+  // n3 is cut off; n1 deletes half the keys.
+  Call(*n1, {"FAULT", "BLOCK", "n3"});
+  Call(*n2, {"FAULT", "BLOCK", "n3"});
+  Call(*n3, {"FAULT", "BLOCK", "n1", "n2"});
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(Call(*n1, {"DEL", "k" + std::to_string(i)}), "(integer) 1");
+  ASSERT_TRUE(WaitFor([&] { return Call(*n2, {"DBSIZE"}) == "(integer) 10"; },
+                      std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // 10 GC intervals
+  for (auto* n : {n1.get(), n2.get()}) {
+    EXPECT_EQ(InfoField(*n, "replication", "tombstones_collected"), "0");
+    EXPECT_EQ(InfoField(*n, "replication", "tombstones_stored"), "10");
+  }
+  EXPECT_EQ(Call(*n3, {"GET", "k0"}), "v") << "n3 missed the deletes";
+
+  for (auto* n : all) Call(*n, {"FAULT", "UNBLOCK"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (auto* n : all) {
+          if (InfoField(*n, "replication", "tombstones_stored") != "0" ||
+              InfoField(*n, "storage", "keys_with_tombstones") != "10")
+            return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(15)))
+      << "every node collected the tombstones";
+  for (auto* n : all) {
+    EXPECT_EQ(Call(*n, {"DBSIZE"}), "(integer) 10");
+    EXPECT_EQ(Call(*n, {"GET", "k0"}), "(nil)") << "nothing came back";
+    EXPECT_EQ(Call(*n, {"GET", "k19"}), "v");
+    EXPECT_NE(InfoField(*n, "replication", "tombstones_collected"), "0");
+  }
+  EXPECT_EQ(Call(*n1, {"DIGEST"}), Call(*n3, {"DIGEST"}));
 }
 
 }  // namespace

@@ -25,6 +25,14 @@ class Random {
   double UnitDouble() {
     return std::uniform_real_distribution<double>(0.0, 1.0)(engine_);
   }
+  // The first deadline of a task run every `interval_ms` from `now_ms`: a
+  // random point within the first interval, so nodes started together do
+  // not act together. INT64_MAX (never) when the interval is 0.
+  int64_t FirstDeadline(int64_t now_ms, int64_t interval_ms) {
+    if (interval_ms <= 0) return INT64_MAX;
+    return now_ms + static_cast<int64_t>(
+                        Uniform(static_cast<uint64_t>(interval_ms) + 1));
+  }
 
   std::mt19937_64& engine() { return engine_; }
 

@@ -1,0 +1,149 @@
+// TombstoneCollector: query rounds, answers, and collection.
+#include "replication/tombstone_gc.h"
+
+#include <algorithm>
+
+#include "replication/entry_codec.h"
+
+namespace gossipkv {
+
+TombstoneCollector::TombstoneCollector(VersionedStore& store,
+                                       const Membership& membership,
+                                       Random& random,
+                                       TombstoneGcOptions options,
+                                       ReplicationStats& stats, int64_t now_ms)
+    : store_(store),
+      membership_(membership),
+      random_(random),
+      options_(options),
+      stats_(stats),
+      next_round_ms_(random.FirstDeadline(now_ms, options.interval_ms)) {}
+
+void TombstoneCollector::Tick(int64_t now_ms, Outbox& out) {
+  if (round_ && now_ms - round_->started_ms > options_.round_timeout_ms) {
+    ++stats_.gc_rounds_abandoned;
+    round_.reset();
+  }
+  if (round_ || now_ms < next_round_ms_) return;
+  next_round_ms_ = now_ms + options_.interval_ms;
+  StartRound(now_ms, out);
+}
+
+std::vector<TombstoneCollector::Candidate>
+TombstoneCollector::PickCandidates() {
+  std::vector<Candidate> picked;
+  const auto& keys = store_.tombstoned_keys();
+  if (keys.empty()) return picked;
+  // Keys with a live sibling beside the tombstone are skipped, but each
+  // round looks at a bounded number of keys whatever it finds.
+  const size_t max_visits = 4 * size_t{options_.batch_keys};
+  size_t bytes = 0, visits = 0;
+  auto it = keys.upper_bound(cursor_);
+  for (; visits < std::min(max_visits, keys.size()) &&
+         picked.size() < options_.batch_keys &&
+         bytes < options_.max_message_bytes / 2;
+       ++visits, ++it) {
+    if (it == keys.end()) it = keys.begin();
+    cursor_ = *it;
+    auto entry = store_.batch().Read(*it);
+    if (!entry || !entry->has_value() || !(*entry)->AllTombstones()) continue;
+    bytes += it->size() + 32 * (*entry)->clock.items().size() + 16;
+    picked.push_back({*it, std::move(**entry)});
+  }
+  return picked;
+}
+
+void TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
+  const std::vector<std::string> members = membership_.CurrentMemberIds();
+  for (const auto& id : members) {
+    if (membership_.LivenessOf(id) != Liveness::kAlive ||
+        membership_.AddressOf(id).empty()) {
+      // It cannot answer; and it may hold what a tombstone deleted.
+      ++stats_.gc_rounds_deferred;
+      return;
+    }
+  }
+  std::vector<Candidate> candidates = PickCandidates();
+  if (candidates.empty()) return;
+  ++stats_.gc_rounds;
+  stats_.gc_tombstones_offered += candidates.size();
+  round_ = Round{random_.Next64(),
+                 now_ms,
+                 std::move(candidates),
+                 {members.begin(), members.end()},
+                 {members.begin(), members.end()}};
+  if (members.empty()) {  // a cluster of one: nobody else to hear from
+    Finish();
+    return;
+  }
+  pb::PeerMessage m;
+  m.set_from(membership_.self().node_id());
+  auto* query = m.mutable_gc_query();
+  query->set_round(round_->id);
+  for (const auto& c : round_->candidates) {
+    auto* tombstone = query->add_tombstones();
+    tombstone->set_key(c.key);
+    tombstone->set_entry(EncodeEntry(c.entry));
+  }
+  for (const auto& id : members) out.push_back({membership_.AddressOf(id), m});
+}
+
+void TombstoneCollector::Handle(const std::string& reply_to,
+                                const pb::PeerMessage& message, Outbox& out) {
+  if (message.has_gc_query()) {
+    Answer(reply_to, message.gc_query(), out);
+  } else if (message.has_gc_ack()) {
+    OnAck(message.from(), message.gc_ack());
+  }
+}
+
+void TombstoneCollector::Answer(const std::string& reply_to,
+                                const pb::GcQuery& query, Outbox& out) {
+  pb::PeerMessage m;
+  m.set_from(membership_.self().node_id());
+  auto* ack = m.mutable_gc_ack();
+  ack->set_round(query.round());
+  for (int i = 0; i < query.tombstones_size(); ++i) {
+    const pb::KeyEntry& tombstone = query.tombstones(i);
+    auto theirs = DecodeEntry(tombstone.entry());
+    if (!theirs || !theirs->AllTombstones()) {
+      ++stats_.bad_entries;
+      continue;
+    }
+    auto covered = store_.batch().Covers(tombstone.key(), *theirs);
+    if (covered && *covered) ack->add_covered(static_cast<uint32_t>(i));
+  }
+  ++stats_.gc_queries_answered;
+  out.push_back({reply_to, std::move(m)});
+}
+
+void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack) {
+  if (!round_ || ack.round() != round_->id || !round_->awaiting.erase(from))
+    return;
+  std::vector<uint32_t> covered(ack.covered().begin(), ack.covered().end());
+  std::sort(covered.begin(), covered.end());
+  covered.erase(std::unique(covered.begin(), covered.end()), covered.end());
+  for (uint32_t i : covered) {
+    if (i < round_->candidates.size()) ++round_->candidates[i].confirmations;
+  }
+  if (round_->awaiting.empty()) Finish();
+}
+
+void TombstoneCollector::Finish() {
+  Round round = std::move(*round_);
+  round_.reset();
+  // Whoever joined meanwhile was not asked: nothing is known of its data.
+  for (const auto& id : membership_.CurrentMemberIds()) {
+    if (!round.asked.count(id)) {
+      ++stats_.gc_rounds_abandoned;
+      return;
+    }
+  }
+  for (const auto& c : round.candidates) {
+    if (c.confirmations != round.asked.size()) continue;
+    auto collected = store_.batch().Collect(c.key, c.entry);
+    if (collected && *collected) ++stats_.gc_tombstones_collected;
+  }
+}
+
+}  // namespace gossipkv

@@ -1,0 +1,84 @@
+// TombstoneCollector: removes deleted keys once the deletion is causally
+// stable — every current member holds a clock for the key that covers the
+// tombstone's (DESIGN §5). Wall-clock age plays no part, so a member that
+// is down, partitioned or slow only delays collection; it can never bring a
+// deleted value back (Cassandra's gc_grace_seconds failure).
+//
+// Every interval_ms the collector takes a batch of the store's tombstone-
+// only entries and asks every member that has not left, in one GcQuery
+// each, which of them it covers. A member answers from its entry or, for a
+// key it has already collected, from that key's grave. The round runs only
+// while every member is alive, and collects when all of them answered:
+// each tombstone that every member covers, and that has not changed here
+// since, leaves the store (WriteSet::Collect, which keeps the grave and the
+// GC floor). A round short of an answer for round_timeout_ms is dropped.
+// The next round continues after the last key offered, so tombstones that
+// cannot be collected yet do not starve the rest.
+//
+// Safety rests on one fact: a member's clock for a key only grows (its own
+// collection aside, which needs the same evidence). So once all members
+// covered the tombstone, none holds, or can ever again receive from a
+// member, a value the deletion replaced. Sans I/O; one thread.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "replication/membership.h"
+#include "replication/replication_stats.h"
+#include "replication/versioned_store.h"
+
+namespace gossipkv {
+
+struct TombstoneGcOptions {
+  int64_t interval_ms = 30'000;  // 0 disables collection
+  uint32_t batch_keys = 1000;    // tombstones offered per round
+  uint32_t max_message_bytes = 1 << 20;
+  int64_t round_timeout_ms = 10'000;
+};
+
+class TombstoneCollector {
+ public:
+  TombstoneCollector(VersionedStore& store, const Membership& membership,
+                     Random& random, TombstoneGcOptions options,
+                     ReplicationStats& stats, int64_t now_ms);
+
+  void Tick(int64_t now_ms, Outbox& out);
+  void Handle(const std::string& reply_to, const pb::PeerMessage& message,
+              Outbox& out);
+
+ private:
+  struct Candidate {
+    std::string key;
+    Entry entry;
+    uint32_t confirmations = 0;
+  };
+  struct Round {
+    uint64_t id;
+    int64_t started_ms;
+    std::vector<Candidate> candidates;
+    std::set<std::string> asked;     // member ids
+    std::set<std::string> awaiting;  // asked, not yet answered
+  };
+
+  void StartRound(int64_t now_ms, Outbox& out);
+  // Up to batch_keys all-tombstone entries, continuing after cursor_.
+  std::vector<Candidate> PickCandidates();
+  void OnAck(const std::string& from, const pb::GcAck& ack);
+  void Finish();
+  void Answer(const std::string& reply_to, const pb::GcQuery& query,
+              Outbox& out);
+
+  VersionedStore& store_;
+  const Membership& membership_;
+  Random& random_;
+  TombstoneGcOptions options_;
+  ReplicationStats& stats_;
+  std::optional<Round> round_;
+  std::string cursor_;  // the last key offered
+  int64_t next_round_ms_;
+};
+
+}  // namespace gossipkv
