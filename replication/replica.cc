@@ -57,6 +57,7 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
       break;
     case pb::PeerMessage::kGcQuery:
     case pb::PeerMessage::kGcAck:
+    case pb::PeerMessage::kGcCollected:
       if (collector_) collector_->Handle(reply_to, message, out);
       break;
     default:

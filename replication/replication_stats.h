@@ -37,7 +37,10 @@ struct ReplicationStats {
   uint64_t gc_rounds_abandoned = 0;  // an answer or a member was missing
   uint64_t gc_tombstones_offered = 0;
   uint64_t gc_tombstones_collected = 0;
+  uint64_t gc_collected_on_notice = 0;  // of those, on another's round
   uint64_t gc_queries_answered = 0;
+  uint64_t gc_messages_sent = 0;  // queries and answers
+  uint64_t gc_bytes_sent = 0;
   std::map<std::string, int64_t>
       ae_last_session_ms;  // peer id -> time of last session
 };

@@ -73,7 +73,7 @@ void TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
                  {members.begin(), members.end()},
                  {members.begin(), members.end()}};
   if (members.empty()) {  // a cluster of one: nobody else to hear from
-    Finish();
+    Finish(out);
     return;
   }
   pb::PeerMessage m;
@@ -85,7 +85,7 @@ void TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
     tombstone->set_key(c.key);
     tombstone->set_entry(EncodeEntry(c.entry));
   }
-  for (const auto& id : members) out.push_back({membership_.AddressOf(id), m});
+  for (const auto& id : members) Send(membership_.AddressOf(id), m, out);
 }
 
 void TombstoneCollector::Handle(const std::string& reply_to,
@@ -93,8 +93,17 @@ void TombstoneCollector::Handle(const std::string& reply_to,
   if (message.has_gc_query()) {
     Answer(reply_to, message.gc_query(), out);
   } else if (message.has_gc_ack()) {
-    OnAck(message.from(), message.gc_ack());
+    OnAck(message.from(), message.gc_ack(), out);
+  } else if (message.has_gc_collected()) {
+    OnCollected(message.gc_collected());
   }
+}
+
+void TombstoneCollector::Send(const std::string& to,
+                              const pb::PeerMessage& message, Outbox& out) {
+  ++stats_.gc_messages_sent;
+  stats_.gc_bytes_sent += message.ByteSizeLong() + 4;
+  out.push_back({to, message});
 }
 
 void TombstoneCollector::Answer(const std::string& reply_to,
@@ -114,10 +123,11 @@ void TombstoneCollector::Answer(const std::string& reply_to,
     if (covered && *covered) ack->add_covered(static_cast<uint32_t>(i));
   }
   ++stats_.gc_queries_answered;
-  out.push_back({reply_to, std::move(m)});
+  Send(reply_to, m, out);
 }
 
-void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack) {
+void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack,
+                               Outbox& out) {
   if (!round_ || ack.round() != round_->id || !round_->awaiting.erase(from))
     return;
   std::vector<uint32_t> covered(ack.covered().begin(), ack.covered().end());
@@ -126,10 +136,10 @@ void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack) {
   for (uint32_t i : covered) {
     if (i < round_->candidates.size()) ++round_->candidates[i].confirmations;
   }
-  if (round_->awaiting.empty()) Finish();
+  if (round_->awaiting.empty()) Finish(out);
 }
 
-void TombstoneCollector::Finish() {
+void TombstoneCollector::Finish(Outbox& out) {
   Round round = std::move(*round_);
   round_.reset();
   // Whoever joined meanwhile was not asked: nothing is known of its data.
@@ -139,10 +149,41 @@ void TombstoneCollector::Finish() {
       return;
     }
   }
+  pb::PeerMessage m;
+  m.set_from(membership_.self().node_id());
+  auto* done = m.mutable_gc_collected();
   for (const auto& c : round.candidates) {
     if (c.confirmations != round.asked.size()) continue;
     auto collected = store_.batch().Collect(c.key, c.entry);
-    if (collected && *collected) ++stats_.gc_tombstones_collected;
+    if (!collected || !*collected) continue;
+    ++stats_.gc_tombstones_collected;
+    done->add_keys(c.key);
+    done->add_entry_hashes(EntryHash(c.key, EncodeEntry(c.entry)));
+  }
+  if (done->keys_size() == 0) return;
+  for (const auto& id : round.asked) {
+    const std::string address = membership_.AddressOf(id);
+    if (!address.empty()) Send(address, m, out);
+  }
+}
+
+void TombstoneCollector::OnCollected(const pb::GcCollected& collected) {
+  if (collected.keys_size() != collected.entry_hashes_size()) {
+    ++stats_.bad_entries;
+    return;
+  }
+  WriteSet& set = store_.batch();
+  for (int i = 0; i < collected.keys_size(); ++i) {
+    const std::string& key = collected.keys(i);
+    auto entry = set.Read(key);
+    if (!entry || !entry->has_value() ||
+        EntryHash(key, EncodeEntry(**entry)) != collected.entry_hashes(i))
+      continue;  // not the entry every member was found to cover
+    auto dropped = set.Collect(key, **entry);
+    if (dropped && *dropped) {
+      ++stats_.gc_tombstones_collected;
+      ++stats_.gc_collected_on_notice;
+    }
   }
 }
 

@@ -11,7 +11,11 @@
 // while every member is alive, and collects when all of them answered:
 // each tombstone that every member covers, and that has not changed here
 // since, leaves the store (WriteSet::Collect, which keeps the grave and the
-// GC floor). A round short of an answer for round_timeout_ms is dropped.
+// GC floor). The asker then names what it collected to the members it
+// asked (GcCollected, key and entry hash); a member holding exactly that
+// entry collects it too, on the same evidence, so a tombstone usually costs
+// one round in the whole cluster rather than one per replica. A round
+// short of an answer for round_timeout_ms is dropped.
 // The next round continues after the last key offered, so tombstones that
 // cannot be collected yet do not starve the rest.
 //
@@ -66,8 +70,10 @@ class TombstoneCollector {
   void StartRound(int64_t now_ms, Outbox& out);
   // Up to batch_keys all-tombstone entries, continuing after cursor_.
   std::vector<Candidate> PickCandidates();
-  void OnAck(const std::string& from, const pb::GcAck& ack);
-  void Finish();
+  void OnAck(const std::string& from, const pb::GcAck& ack, Outbox& out);
+  void Finish(Outbox& out);
+  void OnCollected(const pb::GcCollected& collected);
+  void Send(const std::string& to, const pb::PeerMessage& message, Outbox& out);
   void Answer(const std::string& reply_to, const pb::GcQuery& query,
               Outbox& out);
 

@@ -388,11 +388,14 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
     out += fmt::format(
         "gc_interval_ms:{}\r\ngc_rounds:{}\r\ngc_rounds_deferred:{}\r\n"
         "gc_rounds_abandoned:{}\r\ngc_tombstones_offered:{}\r\n"
-        "tombstones_collected:{}\r\ngc_queries_answered:{}\r\n"
+        "tombstones_collected:{}\r\ngc_collected_on_notice:{}\r\n"
+        "gc_queries_answered:{}\r\n"
+        "gc_messages_sent:{}\r\ngc_bytes_sent:{}\r\n"
         "tombstones_stored:{}\r\ngraves:{}\r\ngc_floor:{}\r\n",
         config_.replication.gc_interval_ms, r.gc_rounds, r.gc_rounds_deferred,
         r.gc_rounds_abandoned, r.gc_tombstones_offered,
-        r.gc_tombstones_collected, r.gc_queries_answered,
+        r.gc_tombstones_collected, r.gc_collected_on_notice,
+        r.gc_queries_answered, r.gc_messages_sent, r.gc_bytes_sent,
         store_->tombstoned_keys().size(), store_->grave_count(),
         store_->gc_floor());
     const int64_t now = NowMs();

@@ -86,6 +86,10 @@ TEST_F(TombstoneGcSimTest, DeletedKeysLeaveEveryReplica) {
   std::printf("collected on all %d nodes %.1f s after the deletes\n", kNodes,
               (sim_->now() - deleted_at) / 1000.0);
   EXPECT_EQ(Collected(), 50u * kNodes);
+  uint64_t on_notice = 0;
+  for (int i = 0; i < kNodes; ++i)
+    on_notice += sim_->replica(Id(i)).stats().gc_collected_on_notice;
+  EXPECT_GT(on_notice, 0u) << "no replica collected on another's round";
   EXPECT_TRUE(Converged());
   for (int n = 0; n < kNodes; ++n) {
     for (int i = 0; i < 100; ++i) {
@@ -222,6 +226,22 @@ TEST_F(TombstoneGcSimTest, MalformedGcMessagesAreIgnored) {
   ASSERT_EQ(out[0].message.gc_ack().covered_size(), 1);
   EXPECT_EQ(out[0].message.gc_ack().covered(0), 2u) << "only the tombstone";
   EXPECT_EQ(n1.stats().bad_entries, bad_before + 2);
+
+  // A notice naming another entry than the one held, or malformed, is
+  // ignored: the evidence was for that other entry.
+  const uint64_t records = sim_->store(Id(1)).key_count();
+  ASSERT_TRUE(sim_->Write(Id(1), "mine", std::nullopt));
+  pb::PeerMessage notice;
+  notice.set_from(Id(0));
+  notice.mutable_gc_collected()->add_keys("mine");
+  notice.mutable_gc_collected()->add_entry_hashes(12345);
+  out.clear();
+  n1.Step(sim_->now(), Id(0), notice, out);
+  notice.mutable_gc_collected()->add_keys("unpaired");
+  n1.Step(sim_->now(), Id(0), notice, out);
+  ASSERT_TRUE(sim_->store(Id(1)).batch().Commit().ok());
+  EXPECT_EQ(sim_->store(Id(1)).key_count(), records + 1);
+  EXPECT_EQ(n1.stats().bad_entries, bad_before + 3);
 
   // Acks for no round, or from strangers, change nothing.
   pb::PeerMessage ack;

@@ -41,4 +41,5 @@ tombstone=$(entry_literal 'clock { node: "n2" epoch: 7 counter: 2 }
   frame "from: \"n2\" gc_query { round: 3 tombstones { key: \"b\" entry: \"$tombstone\" } tombstones { key: \"z\" entry: \"$tombstone\" } tombstones { key: \"a\" entry: \"$value\" } }"
   frame 'from: "n2" gc_ack { round: 3 covered: [0, 0, 7] }'
   frame "from: \"n2\" ae_entries { session: 4 entries { key: \"b\" entry: \"$value\" } }"
+  frame 'from: "n2" gc_collected { keys: ["b", "a"] entry_hashes: [5, 6] }'
 } >"$out/gc_round"
