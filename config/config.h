@@ -37,7 +37,7 @@ struct ClientLimits {
   uint32_t max_clients = 10000;           // as Redis's maxclients
   uint32_t idle_timeout_ms =
       300'000;  // no complete command for this long: close
-  uint32_t max_reply_bytes = 64 * 1024 * 1024;  // one command's reply (MGET)
+  uint32_t max_reply_bytes = 64 * 1024 * 1024;  // one reply (MGET, VGET)
 };
 
 struct GossipSettings {

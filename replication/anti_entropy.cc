@@ -40,8 +40,13 @@ void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
   std::vector<std::string> retry;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (now_ms - it->second.last_activity_ms > options_.session_timeout_ms) {
-      ++stats_.ae_sessions_timed_out;
-      if (it->second.initiator) retry.push_back(it->second.peer);
+      // A session the peer answered has simply fallen quiet: its exchanges
+      // are over (or the rest waits for the next session). One it never
+      // answered failed: try another peer.
+      if (it->second.initiator && !it->second.answered) {
+        ++stats_.ae_sessions_timed_out;
+        retry.push_back(it->second.peer);
+      }
       it = sessions_.erase(it);
     } else {
       ++it;
@@ -109,6 +114,7 @@ void AntiEntropy::Handle(int64_t now_ms, const std::string& reply_to,
     if (!peer_id.empty()) stats_.ae_last_session_ms[peer_id] = now_ms;
   }
   it->second.last_activity_ms = now_ms;
+  it->second.answered = true;
   switch (message.body_case()) {
     case pb::PeerMessage::kAeTreeLevel:
       OnTreeLevel(reply_to, message.ae_tree_level());
@@ -182,10 +188,14 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
     return;
   }
   if (differing.empty()) {
+    // Below the root this settles only the nodes this message named (the
+    // level may have come in several messages): the session then ends when
+    // it falls quiet.
+    if (level > 0) return;
     pb::PeerMessage m = NewMessage();
     m.mutable_ae_in_sync()->set_session(in.session());
     Queue(peer, std::move(m));
-    if (level == 0) ++stats_.ae_sessions_in_sync;
+    ++stats_.ae_sessions_in_sync;
     sessions_.erase(in.session());
     return;
   }
@@ -217,15 +227,27 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
     flush();
     return;
   }
-  // Our hashes for the children of every differing node, one level down.
-  pb::PeerMessage m = NewMessage();
-  auto* out = m.mutable_ae_tree_level();
-  out->set_session(in.session());
-  out->set_level(level + 1);
+  // Our hashes for the children of every differing node, one level down,
+  // in as many messages as the bound needs: each names its own parents, so
+  // the peer answers each on its own.
+  const size_t per_parent = 5 + 8 * size_t{fanout};
+  pb::PeerMessage m;
+  size_t bytes = 0;
   for (uint32_t index : differing) {
+    if (bytes > 0 && bytes + per_parent > options_.max_message_bytes) {
+      Queue(peer, std::move(m));
+      bytes = 0;
+    }
+    if (bytes == 0) {
+      m = NewMessage();
+      m.mutable_ae_tree_level()->set_session(in.session());
+      m.mutable_ae_tree_level()->set_level(level + 1);
+    }
+    auto* out = m.mutable_ae_tree_level();
     out->add_parents(index);
     for (uint64_t child : tree.Children(static_cast<int>(level), index))
       out->add_hashes(child);
+    bytes += per_parent;
   }
   Queue(peer, std::move(m));
 }

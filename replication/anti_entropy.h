@@ -9,10 +9,11 @@
 // (key, hash) list for them; the other compares with its own, sends the
 // entries the first lacks or holds differently and asks for the ones it
 // lacks; those come back; both sides merge. Every message is bounded by
-// max_message_bytes, and all anti-entropy traffic passes a token bucket of
-// repair_bytes_per_second, so repair never starves clients. A session with
-// no answer for session_timeout_ms is dropped and retried with another
-// peer.
+// max_message_bytes (a tree level too big for one goes in several), and all
+// anti-entropy traffic passes a token bucket of repair_bytes_per_second, so
+// repair never starves clients. Identical roots end a session at once
+// (AeInSync); otherwise it ends when it falls quiet for session_timeout_ms.
+// A session the peer never answered is then retried with another peer.
 //
 // With tombstone GC on, an entry made only of tombstones is never handed to
 // a peer that holds nothing for its key, nor taken from one: holding
@@ -57,6 +58,7 @@ class AntiEntropy {
     std::string peer;
     int64_t last_activity_ms;
     bool initiator;
+    bool answered = false;  // a message of it has come in
   };
 
   void OnTreeLevel(const std::string& peer, const pb::AeTreeLevel& level);

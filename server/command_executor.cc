@@ -312,13 +312,29 @@ void CommandExecutor::VGet(Call& c) {
   if (!entry) return StorageError(c, entry.error());
   // [context, [[value-or-nil, dot, timestamp_ms], ...]]; tombstones appear
   // as nil values so a client sees a delete that conflicts with a write.
-  resp::AppendArrayHeader(c.out, 2);
   if (!entry->has_value()) {
-    resp::AppendBulk(c.out, EncodeContext(VersionVector()));
+    // Absent, perhaps collected: the context is what this node remembers.
+    auto clock = c.batch.ClockOf(c.args[1]);
+    if (!clock) return StorageError(c, clock.error());
+    resp::AppendArrayHeader(c.out, 2);
+    resp::AppendBulk(c.out, EncodeContext(clock->value_or(VersionVector())));
     resp::AppendArrayHeader(c.out, 0);
     return;
   }
   const Entry& e = **entry;
+  size_t values = 0;
+  for (const auto& s : e.siblings) values += s.value.size();
+  if (values > limits_.max_reply_bytes) {
+    resp::AppendError(
+        c.out,
+        fmt::format("ERR reply too large (max {} bytes): {} siblings hold {} "
+                    "bytes; VSET with context {} replaces them all",
+                    limits_.max_reply_bytes, e.siblings.size(), values,
+                    EncodeContext(e.clock)));
+    ++stats_.error_replies;
+    return;
+  }
+  resp::AppendArrayHeader(c.out, 2);
   resp::AppendBulk(c.out, EncodeContext(e.clock));
   resp::AppendArrayHeader(c.out, e.siblings.size());
   for (const auto& s : e.siblings) {

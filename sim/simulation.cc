@@ -152,8 +152,9 @@ void Simulation::Dispatch(int from, Outbox& out) {
   const Node& sender = nodes_[from];
   for (auto& o : out) {
     ++traffic_.messages;
-    traffic_.bytes +=
-        o.message.ByteSizeLong() + 4;  // + the frame's length prefix
+    const uint64_t size = o.message.ByteSizeLong() + 4;  // + length prefix
+    traffic_.bytes += size;
+    traffic_.largest = std::max(traffic_.largest, size);
     auto it = index_.find(o.to);
     if (it == index_.end() || nodes_[it->second].group != sender.group ||
         random_.Bernoulli(network_.loss)) {

@@ -37,6 +37,7 @@ struct TrafficStats {
   uint64_t messages = 0;
   uint64_t bytes = 0;  // serialized size, as the wire would carry it
   uint64_t dropped = 0;
+  uint64_t largest = 0;  // bytes of the largest message sent
 };
 
 class Simulation {

@@ -199,6 +199,43 @@ TEST_F(CommandExecutorTest, SiblingsAndResolutionWithContexts) {
   EXPECT_EQ(Run({"VGET", "nothing"}), "*2\r\n$0\r\n\r\n*0\r\n");
 }
 
+TEST_F(CommandExecutorTest, VgetRepliesAreBoundedAndStillResolvable) {
+  ClientLimits small = limits_;
+  small.max_reply_bytes = 64;
+  CommandExecutor executor(*store_, small, info_);
+  auto run = [&](std::vector<std::string> args) {
+    WriteSet batch(*store_);
+    std::string out;
+    executor.Execute(args, batch, out);
+    EXPECT_TRUE(batch.Commit().ok());
+    return out;
+  };
+  const std::string empty = EncodeContext(VersionVector());
+  ASSERT_EQ(run({"VSET", "k", std::string(40, 'a'), empty}), "+OK\r\n");
+  ASSERT_EQ(run({"VSET", "k", std::string(40, 'b'), empty}), "+OK\r\n");
+  const std::string reply = run({"VGET", "k"});
+  ASSERT_EQ(reply.rfind("-ERR reply too large (max 64 bytes): 2 siblings", 0),
+            0u)
+      << reply;
+  // The error carries the context that resolves them.
+  const size_t at = reply.find("context ") + 8;
+  const std::string context = reply.substr(at, reply.find(' ', at) - at);
+  ASSERT_EQ(run({"VSET", "k", "one", context}), "+OK\r\n");
+  EXPECT_NE(run({"VGET", "k"}).find("one"), std::string::npos);
+}
+
+TEST_F(CommandExecutorTest, VgetOfACollectedKeyCarriesItsClock) {
+  ASSERT_EQ(Run({"SET", "k", "v"}), "+OK\r\n");
+  ASSERT_EQ(Run({"DEL", "k"}), ":1\r\n");
+  const Entry tombstone = store_->Get("k").value().value();
+  ASSERT_TRUE(store_->batch().Collect("k", tombstone).value());
+  ASSERT_TRUE(store_->batch().Commit().ok());
+  const std::string reply = Run({"VGET", "k"});
+  EXPECT_NE(reply.find(EncodeContext(tombstone.clock)), std::string::npos)
+      << reply;
+  EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
+}
+
 TEST_F(CommandExecutorTest, InfoHasTheSections) {
   Run({"SET", "k", "v"});
   std::string info = Run({"INFO"});
