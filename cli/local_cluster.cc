@@ -128,7 +128,8 @@ Status LocalCluster::Start(int n, int base_port,
       << fmt::format("conflict = \"{}\"\n", conflict)
       << "[gossip]\ninterval_ms = 250         # quick detection for "
          "demos\ndead_after_ms = 2000\n"
-      << "[replication]\nanti_entropy_interval_ms = 2000\n"
+      << "[replication]\nanti_entropy_interval_ms = 2000\ngc_interval_ms = "
+         "5000            # deleted keys leave the disk within seconds\n"
       << extra_toml;
     if (!f) return Status::IOError("cannot write " + config.string());
   }

@@ -41,6 +41,16 @@ check_match disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n
 check_match heal 0 "healed" -- g heal
 check_match converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
 check_match siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
+# A delete leaves every replica's disk once all three hold it (GC every 5 s).
+check_match del 0 "^deleted$" -- g --node n2 del k1
+for _ in $(seq 300); do
+  [ "$(g --node n3 info replication 2>/dev/null | grep -c '^tombstones_collected:[1-9]')" == 1 ] &&
+    [ "$(g --node n1 info replication 2>/dev/null | grep -c '^tombstones_stored:0')" == 1 ] && break
+  sleep 0.1
+done
+check_match collected 0 "tombstones_collected:[1-9]" -- g --node n1 info replication
+check_match no-tombstones 0 "tombstones_stored:0" -- g --node n3 info replication
+check_match gone 1 "not found" -- g --node n3 get k1
 check_match stop 0 "stopped" -- g cluster stop
 check_match stopped 0 "n1 +- .* no" -- g cluster status
 finish
