@@ -269,8 +269,11 @@ TEST(ReplicationSimTest, FiftyNodes) {
   Scenario sc;
   sc.nodes = 50;
   sc.keys = 200;
-  sc.chaos_ms = 30'000;
+    sc.chaos_ms = 30'000;
   RunChaos(Simulation::SeedFromEnv(77), sc);
+  if (::testing::Test::HasFatalFailure()) return;
+  sc.gc = true;
+  RunChaos(Simulation::SeedFromEnv(78), sc);
 }
 
 TEST(ReplicationSimTest, LastWriteWinsConvergesToTheGlobalMaximum) {
