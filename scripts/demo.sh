@@ -2,7 +2,8 @@
 # The main job: builds gossipkv (release), starts a 3-node local cluster,
 # writes through one node and reads from another, partitions the cluster,
 # writes the same key on both sides, heals, and shows the replicas converge
-# to both writes as siblings — then resolves them and stops the cluster.
+# to both writes as siblings — then resolves them, deletes a key and watches
+# its tombstone leave every replica, and stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -34,6 +35,18 @@ say "(redis-cli) VSET color purple <context>  -- resolve the conflict on n2"
 redis-cli -p "$(sed -n 's/^client=.*:\([0-9]*\)$/\1/p' "$dir/n2/endpoints")" VSET color purple "$ctx"
 g converge --watch --timeout 30
 g --node n3 get --all color
+g --node n1 del greeting
+say "info replication | grep tombstones  -- on each node, until collected everywhere"
+for _ in $(seq 150); do
+  stored=$(for n in n1 n2 n3; do "$gkv" --dir "$dir" --node $n info replication; done |
+    grep -c '^tombstones_stored:0' || true)
+  [ "$stored" == 3 ] && break
+  sleep 0.1
+done
+for n in n1 n2 n3; do
+  printf '%s: %s\n' $n "$("$gkv" --dir "$dir" --node $n info replication |
+    grep -E '^tombstones_(stored|collected):' | tr -d '\r' | tr '\n' ' ')"
+done
 g cluster status
 
 cat <<TXT
