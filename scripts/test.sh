@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
-# Fuzz the client and peer protocol decoders for a short while each: a
-# crash fails the run.
+# Fuzz the client and peer protocol decoders, and the replica behind the
+# peer protocol, for a short while each: a crash fails the run.
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 scratch=$(mktemp -d)
