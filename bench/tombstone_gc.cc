@@ -1,7 +1,8 @@
 // Tombstone GC measured in the simulator, at the default settings (gossip
 // every 1 s, anti-entropy every 10 s, a GC round every 30 s offering 1,000
-// tombstones): `keys` keys with 100-byte values are written, replicated,
-// then all deleted; the run ends when no replica stores a record.
+// tombstones, every 3 s while there is a backlog): `keys` keys with
+// 100-byte values are written, replicated, then all deleted; the run ends
+// when no replica stores a record.
 //
 // Printed per cluster size: the time from the deletes until every replica
 // collected every tombstone, the GC traffic (queries and answers) per

@@ -26,7 +26,9 @@ void TombstoneCollector::Tick(int64_t now_ms, Outbox& out) {
   }
   if (round_ || now_ms < next_round_ms_) return;
   next_round_ms_ = now_ms + options_.interval_ms;
-  StartRound(now_ms, out);
+  // A full batch means more are waiting: the next round comes sooner.
+  if (StartRound(now_ms, out) >= options_.batch_keys)
+    next_round_ms_ = now_ms + std::max<int64_t>(1, options_.interval_ms / 10);
 }
 
 std::vector<TombstoneCollector::Candidate>
@@ -53,18 +55,19 @@ TombstoneCollector::PickCandidates() {
   return picked;
 }
 
-void TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
+size_t TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
   const std::vector<std::string> members = membership_.CurrentMemberIds();
   for (const auto& id : members) {
     if (membership_.LivenessOf(id) != Liveness::kAlive ||
         membership_.AddressOf(id).empty()) {
       // It cannot answer; and it may hold what a tombstone deleted.
       ++stats_.gc_rounds_deferred;
-      return;
+      return 0;
     }
   }
   std::vector<Candidate> candidates = PickCandidates();
-  if (candidates.empty()) return;
+  const size_t offered = candidates.size();
+  if (offered == 0) return 0;
   ++stats_.gc_rounds;
   stats_.gc_tombstones_offered += candidates.size();
   round_ = Round{random_.Next64(),
@@ -74,7 +77,7 @@ void TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
                  {members.begin(), members.end()}};
   if (members.empty()) {  // a cluster of one: nobody else to hear from
     Finish(out);
-    return;
+    return offered;
   }
   pb::PeerMessage m;
   m.set_from(membership_.self().node_id());
@@ -86,6 +89,7 @@ void TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
     tombstone->set_entry(EncodeEntry(c.entry));
   }
   for (const auto& id : members) Send(membership_.AddressOf(id), m, out);
+  return offered;
 }
 
 void TombstoneCollector::Handle(const std::string& reply_to,

@@ -108,6 +108,33 @@ TEST_F(TombstoneGcSimTest, DeletedKeysLeaveEveryReplica) {
   for (int n = 0; n < kNodes; ++n) EXPECT_EQ(Value(Id(n), Key(7)), "again");
 }
 
+// A backlog of tombstones larger than a batch drains with rounds a tenth of
+// the interval apart.
+TEST(TombstoneGcBacklogTest, DrainsFasterThanOneBatchPerInterval) {
+  ReplicaOptions o;
+  o.membership.seeds = {"a"};
+  o.gc.interval_ms = 10'000;
+  o.gc.batch_keys = 10;
+  Simulation sim(Simulation::SeedFromEnv(3), NetworkOptions{});
+  for (const char* id : {"a", "b", "c"}) sim.AddNode(id, o, true);
+  sim.RunFor(5000);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(sim.Write("a", Key(i), std::string("v")));
+    ASSERT_TRUE(sim.Write("a", Key(i), std::nullopt));
+  }
+  const int64_t deleted_at = sim.now();
+  ASSERT_TRUE(sim.RunUntil(
+      [&] {
+        for (const char* id : {"a", "b", "c"}) {
+          if (sim.store(id).key_count() != 0) return false;
+        }
+        return true;
+      },
+      60'000));
+  // 20 batches; at one per interval on each of 3 nodes that is ~70 s.
+  EXPECT_LT(sim.now() - deleted_at, 30'000);
+}
+
 // The member that missed the deletes still holds the values: while it is
 // cut off (first unreachable, then declared dead) nobody may collect, or
 // its values would return when it is back.
