@@ -116,6 +116,8 @@ void TombstoneCollector::Answer(const std::string& reply_to,
   m.set_from(membership_.self().node_id());
   auto* ack = m.mutable_gc_ack();
   ack->set_round(query.round());
+  ack->add_members(membership_.self().node_id());
+  for (auto& id : membership_.CurrentMemberIds()) ack->add_members(id);
   for (int i = 0; i < query.tombstones_size(); ++i) {
     const pb::KeyEntry& tombstone = query.tombstones(i);
     auto theirs = DecodeEntry(tombstone.entry());
@@ -134,6 +136,10 @@ void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack,
                                Outbox& out) {
   if (!round_ || ack.round() != round_->id || !round_->awaiting.erase(from))
     return;
+  for (const auto& id : ack.members()) {
+    if (id != membership_.self().node_id() && !round_->asked.count(id))
+      round_->unknown_member = true;  // `from` knows someone we did not ask
+  }
   std::vector<uint32_t> covered(ack.covered().begin(), ack.covered().end());
   std::sort(covered.begin(), covered.end());
   covered.erase(std::unique(covered.begin(), covered.end()), covered.end());
@@ -146,12 +152,14 @@ void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack,
 void TombstoneCollector::Finish(Outbox& out) {
   Round round = std::move(*round_);
   round_.reset();
-  // Whoever joined meanwhile was not asked: nothing is known of its data.
-  for (const auto& id : membership_.CurrentMemberIds()) {
-    if (!round.asked.count(id)) {
-      ++stats_.gc_rounds_abandoned;
-      return;
-    }
+  // A member this node did not ask — one that joined meanwhile, or one an
+  // answer named that this node has not heard of yet — may hold anything.
+  bool all_asked = !round.unknown_member;
+  for (const auto& id : membership_.CurrentMemberIds())
+    all_asked = all_asked && round.asked.count(id);
+  if (!all_asked) {
+    ++stats_.gc_rounds_abandoned;
+    return;
   }
   pb::PeerMessage m;
   m.set_from(membership_.self().node_id());

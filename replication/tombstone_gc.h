@@ -8,7 +8,9 @@
 // only entries and asks every member that has not left, in one GcQuery
 // each, which of them it covers. A member answers from its entry or, for a
 // key it has already collected, from that key's grave. The round runs only
-// while every member is alive, and collects when all of them answered:
+// while every member is alive, and collects when all of them answered and
+// none named a member the asker did not ask (a node still learning the
+// membership must not collect on the word of a part of the cluster):
 // each tombstone that every member covers, and that has not changed here
 // since, leaves the store (WriteSet::Collect, which keeps the grave and the
 // GC floor). The asker then names what it collected to the members it
@@ -67,6 +69,7 @@ class TombstoneCollector {
     std::vector<Candidate> candidates;
     std::set<std::string> asked;     // member ids
     std::set<std::string> awaiting;  // asked, not yet answered
+    bool unknown_member = false;     // an answer named one not asked
   };
 
   // Returns how many tombstones it offered.
