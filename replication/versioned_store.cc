@@ -78,9 +78,9 @@ Result<Entry> WriteSet::Write(std::string_view key,
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
   if (!p.entry && p.grave) {
-    p.entry = std::move(p.grave);  // continue the collected clock
+        p.entry = std::move(p.grave);  // continue the collected clock
     p.grave.reset();
-    p.collecting = false;
+    p.collecting = p.adopting = false;
   } else if (!p.entry) {
     p.entry.emplace();
     // New to this node as far as it remembers: dots above every own dot in
@@ -107,9 +107,9 @@ Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote,
   Entry merged = base ? gossipkv::Merge(*base, remote, mode)
                       : gossipkv::Merge(remote, remote, mode);
   if (base && merged == *base) return false;
-  p.entry = std::move(merged);
+    p.entry = std::move(merged);
   p.grave.reset();
-  p.collecting = false;
+  p.collecting = p.adopting = false;
   if (origin >= 0)
     p.origin = p.origin < 0 ? origin : std::min(p.origin, origin);
   return true;
