@@ -19,10 +19,10 @@ struct ReplicationStats {
   uint64_t bad_entries = 0;  // from a peer, failed to decode or merge
 
   uint64_t ae_sessions_started = 0;
-  uint64_t ae_sessions_in_sync = 0;   // roots equal at once
-  uint64_t ae_sessions_repaired = 0;  // reached the entry exchange
-    uint64_t ae_sessions_timed_out = 0;  // never answered: retried elsewhere
-  uint64_t ae_rounds = 0;  // tree levels compared
+  uint64_t ae_sessions_in_sync = 0;    // roots equal at once
+  uint64_t ae_sessions_repaired = 0;   // reached the entry exchange
+  uint64_t ae_sessions_timed_out = 0;  // never answered: retried elsewhere
+  uint64_t ae_rounds = 0;              // tree levels compared
   uint64_t ae_messages_sent = 0;
   uint64_t ae_bytes_sent = 0;
   uint64_t ae_bytes_received = 0;

@@ -78,7 +78,7 @@ Result<Entry> WriteSet::Write(std::string_view key,
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
   if (!p.entry && p.grave) {
-        p.entry = std::move(p.grave);  // continue the collected clock
+    p.entry = std::move(p.grave);  // continue the collected clock
     p.grave.reset();
     p.collecting = p.adopting = false;
   } else if (!p.entry) {
@@ -107,7 +107,7 @@ Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote,
   Entry merged = base ? gossipkv::Merge(*base, remote, mode)
                       : gossipkv::Merge(remote, remote, mode);
   if (base && merged == *base) return false;
-    p.entry = std::move(merged);
+  p.entry = std::move(merged);
   p.grave.reset();
   p.collecting = p.adopting = false;
   if (origin >= 0)
@@ -129,11 +129,24 @@ Result<bool> WriteSet::Collect(std::string_view key, const Entry& expected) {
   return true;
 }
 
+Result<WriteSet::Held> WriteSet::Peek(std::string_view key) {
+  auto it = pending_.find(std::string(key));
+  if (it != pending_.end()) {
+    const Pending& p = it->second;
+    return Held{p.entry, p.entry || !p.grave ? nullptr : &*p.grave, true};
+  }
+  auto stored = store_.Lookup(key);
+  if (!stored) return stored.error();
+  const Entry* grave = stored->entry ? nullptr : store_.graves_.Find(key);
+  return Held{std::move(stored->entry), grave, false};
+}
+
 Result<bool> WriteSet::Covers(std::string_view key, const Entry& tombstone) {
-  auto ours = ClockOf(key);
-  if (!ours) return ours.error();
-  if (ours->has_value() && (*ours)->Descends(tombstone.clock)) return true;
-  if (pending_.count(std::string(key))) return false;  // changing: ask later
+  auto held = Peek(key);
+  if (!held) return held.error();
+  const Entry* ours = held->entry ? &*held->entry : held->grave;
+  if (ours && ours->clock.Descends(tombstone.clock)) return true;
+  if (held->pending) return false;  // changing: ask later
   auto loaded = Load(key);
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
@@ -145,31 +158,16 @@ Result<bool> WriteSet::Covers(std::string_view key, const Entry& tombstone) {
 }
 
 const Entry* WriteSet::GraveOf(std::string_view key) {
-  auto it = pending_.find(std::string(key));
-  if (it != pending_.end())
-    return it->second.entry   ? nullptr
-           : it->second.grave ? &*it->second.grave
-                              : nullptr;
-  auto stored = store_.Lookup(key);
-  if (!stored || stored->entry) return nullptr;
-  return store_.graves_.Find(key);
+  auto held = Peek(key);
+  return held ? held->grave : nullptr;
 }
 
 Result<std::optional<VersionVector>> WriteSet::ClockOf(std::string_view key) {
-  using MaybeClock = std::optional<VersionVector>;
-  auto it = pending_.find(std::string(key));
-  if (it != pending_.end()) {
-    const Pending& p = it->second;
-    if (p.entry) return MaybeClock(p.entry->clock);
-    if (p.grave) return MaybeClock(p.grave->clock);
-    return MaybeClock();
-  }
-  auto stored = store_.Lookup(key);
-  if (!stored) return stored.error();
-  if (stored->entry) return MaybeClock(std::move(stored->entry->clock));
-  if (const Entry* grave = store_.graves_.Find(key))
-    return MaybeClock(grave->clock);
-  return MaybeClock();
+  auto held = Peek(key);
+  if (!held) return held.error();
+  if (held->entry) return std::optional(std::move(held->entry->clock));
+  if (held->grave) return std::optional(held->grave->clock);
+  return std::optional<VersionVector>();
 }
 
 Status WriteSet::Commit() {

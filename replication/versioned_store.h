@@ -114,15 +114,22 @@ class WriteSet {
     std::optional<uint64_t> stored_hash;  // hash on disk before this set
     bool stored_live = false;             // on disk and not deleted
     std::optional<Entry> entry;           // nullopt: erase
-    int origin =
-        kRepair;  // the most rumor-worthy source
-                  // With no entry: the collected entry a new change builds on.
+    int origin = kRepair;                 // the most rumor-worthy source
+    // With no entry: the collected entry a new change builds on.
     std::optional<Entry> grave;
     bool had_grave = false;   // the store holds a grave for the key
     bool collecting = false;  // the erase is a collection
     bool adopting = false;    // `grave` is new (Covers)
   };
   Result<Pending*> Load(std::string_view key);
+  // What this node holds for `key`, without loading it into the set: the
+  // pending or stored entry, else the grave (valid as for GraveOf).
+  struct Held {
+    std::optional<Entry> entry;
+    const Entry* grave;
+    bool pending;  // the key has a pending change
+  };
+  Result<Held> Peek(std::string_view key);
 
   VersionedStore& store_;
   std::unordered_map<std::string, Pending> pending_;

@@ -269,7 +269,7 @@ TEST(ReplicationSimTest, FiftyNodes) {
   Scenario sc;
   sc.nodes = 50;
   sc.keys = 200;
-    sc.chaos_ms = 30'000;
+  sc.chaos_ms = 30'000;
   RunChaos(Simulation::SeedFromEnv(77), sc);
   if (::testing::Test::HasFatalFailure()) return;
   sc.gc = true;
