@@ -1,13 +1,27 @@
-// GroupCommitter: a round is a shared WriteSet plus a timer used as a
-// one-shot event (cancelled when the round is committed).
+// GroupCommitter: each waiter owns a timer used as a one-shot event,
+// cancelled by the driver's completion of the commit that holds its writes.
 #include "server/group_commit.h"
 
 #include <spdlog/spdlog.h>
 
 namespace gossipkv {
 
+namespace {
+struct Waiter {
+  explicit Waiter(asio::io_context& io) : done(io) {}
+  Status status;
+  bool finished = false;
+  asio::steady_timer done;
+};
+}  // namespace
+
 GroupCommitter::GroupCommitter(asio::io_context& io, VersionedStore& store)
-    : io_(io), store_(store), round_(std::make_shared<Round>(io)) {}
+    : io_(io), store_(store) {}
+
+bool GroupCommitter::pending() const {
+  return driver_ != nullptr ? driver_->commit_needed()
+                            : store_.batch().size() > 0;
+}
 
 void GroupCommitter::Schedule() {
   if (flush_scheduled_) return;
@@ -16,30 +30,28 @@ void GroupCommitter::Schedule() {
 }
 
 asio::awaitable<Status> GroupCommitter::Commit() {
-  auto round = round_;
-  Schedule();
-  if (!round->finished) {
-    round->done.expires_at(asio::steady_timer::time_point::max());
+  auto waiter = std::make_shared<Waiter>(io_);
+  waiter->done.expires_at(asio::steady_timer::time_point::max());
+  driver_->WhenDurable([waiter](const Status& status) {
+    waiter->status = status;
+    waiter->finished = true;
+    waiter->done.cancel();
+  });
+  if (!waiter->finished) Schedule();
+  while (!waiter->finished) {
     asio::error_code ignored;
-    co_await round->done.async_wait(
+    co_await waiter->done.async_wait(
         asio::redirect_error(asio::use_awaitable, ignored));
   }
-  co_return round->status;
+  co_return waiter->status;
 }
 
 void GroupCommitter::Flush() {
   flush_scheduled_ = false;
-  auto round = std::move(round_);
-  round_ = std::make_shared<Round>(io_);
-  round->status = store_.batch().Commit();
+  if (!driver_->commit_needed()) return;
   ++rounds_;
-  if (!round->status.ok()) {
-    spdlog::error("group commit failed: {}", round->status.ToString());
-  } else if (after_commit_) {
-    after_commit_();
-  }
-  round->finished = true;
-  round->done.cancel();
+  Status status = driver_->Commit();
+  if (!status.ok()) spdlog::error("group commit failed: {}", status.ToString());
 }
 
 }  // namespace gossipkv

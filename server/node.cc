@@ -138,11 +138,9 @@ Status Node::Start() {
   options.gc.max_message_bytes = config_.replication.max_message_bytes;
   replica_ =
       std::make_unique<Replica>(self, options, random_, NowMs(), store_.get());
-  listener_->committer().set_after_commit([this] {
-    Outbox out;
-    replica_->FlushRumors(out);
-    Dispatch(out);
-  });
+  driver_ = std::make_unique<ReplicaDriver>(*replica_, store_.get(),
+                                            [this](Outgoing& o) { Send(o); });
+  listener_->committer().set_driver(driver_.get());
 
   listener_->Start();
   peers_->Start();
@@ -157,11 +155,9 @@ Status Node::Start() {
 
 asio::awaitable<void> Node::TickLoop() {
   while (!stopped_) {
-    Outbox out;
-    replica_->Tick(NowMs(), out);
-    Dispatch(out);
+    driver_->Tick(NowMs());
     // Tombstones collected on this tick join the next group commit.
-    if (store_->batch().size() > 0) listener_->committer().Schedule();
+    if (driver_->commit_needed()) listener_->committer().Schedule();
     tick_timer_.expires_after(kTickInterval);
     asio::error_code ec;
     co_await tick_timer_.async_wait(
@@ -169,33 +165,32 @@ asio::awaitable<void> Node::TickLoop() {
   }
 }
 
-void Node::Dispatch(Outbox& out) {
-  for (auto& o : out) {
-    if (!filter_.Allows(replica_->membership().IdAt(o.to))) continue;
-    peers_->Send(o.to, o.message);
-  }
-  out.clear();
+void Node::Send(Outgoing& o) {
+  if (!filter_.Allows(replica_->membership().IdAt(o.to))) return;
+  peers_->Send(o.to, o.message);
 }
 
 void Node::OnPeerMessage(const std::string& from_address,
                          const pb::PeerMessage& message) {
   if (stopped_ || !filter_.Allows(message.from())) return;
-  Outbox out;
-  replica_->Step(NowMs(), from_address, message, out);
-  Dispatch(out);
-  // Merged entries join the current group commit; its hook sends rumors.
-  if (store_->batch().size() > 0) listener_->committer().Schedule();
+  driver_->Step(NowMs(), from_address, message);
+  // Merged entries join the current group commit; replies that depend on
+  // them leave after it.
+  if (driver_->commit_needed()) listener_->committer().Schedule();
 }
 
 void Node::Shutdown(std::function<void()> done) {
-  if (replica_ && !stopped_) {
-    Outbox out;
-    replica_->Leave(NowMs(), out);
-    Dispatch(out);
+  // A stop is a restart, not a departure: peers see the node go quiet and
+  // wait for it (CLUSTER LEAVE is how a node leaves for good). What it
+  // merged is stored first, and what waited for that leaves.
+  if (driver_ && !stopped_ && driver_->commit_needed()) {
+    Status status = driver_->Commit();
+    if (!status.ok())
+      spdlog::error("final commit failed: {}", status.ToString());
   }
-  // Give the goodbye a moment on the wire, then stop.
+  // Give what was just sent a moment on the wire, then stop.
   auto timer =
-      std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
+      std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
   timer->async_wait(
       [this, timer, done = std::move(done)](const asio::error_code&) {
         Stop();
@@ -266,10 +261,9 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
       }
     }
     if (!healed.empty()) {
-      Outbox repair;
-      replica_->StartAntiEntropy(
-          NowMs(), healed[random_.Uniform(healed.size())], repair);
-      Dispatch(repair);
+      driver_->StartAntiEntropy(NowMs(),
+                                healed[random_.Uniform(healed.size())]);
+      if (driver_->commit_needed()) listener_->committer().Schedule();
     }
     resp::AppendSimple(out, "OK");
   } else if (sub == "DROP" && ids.size() == 1) {

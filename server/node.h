@@ -1,13 +1,15 @@
 // Node: one gossipkv server process's parts, wired together — the RocksDB
-// engine and VersionedStore, the Replica (membership, and soon rumor and
-// anti-entropy), the client listener and the peer transport with its link
-// filter — all driven by one io_context thread (no locks, like Redis's single
-// loop; RocksDB runs its own flush and compaction threads).
+// engine and VersionedStore, the Replica (membership, rumor, anti-entropy,
+// tombstone GC) behind its ReplicaDriver, the client listener and the peer
+// transport with its link filter — all driven by one io_context thread (no
+// locks, like Redis's single loop; RocksDB runs its own flush and compaction
+// threads).
 //
 // Start() binds both listeners, starts the 100 ms replica tick and writes
 // `<data_dir>/endpoints` (bound addresses and pid, so tools can find a node
-// started on port 0). Shutdown() tells peers this node leaves and then stops
-// everything. Called from main() and the io_context thread only.
+// started on port 0). Shutdown() stores what is pending and stops
+// everything; peers take it for a restart, not a departure. Called from main()
+// and the io_context thread only.
 #pragma once
 
 #include <asio.hpp>
@@ -16,6 +18,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "driver/replica_driver.h"
 #include "replication/replica.h"
 #include "server/client_listener.h"
 #include "server/command_executor.h"
@@ -35,8 +38,8 @@ class Node final : public NodeContext {
   ~Node() override;
 
   Status Start();
-  // Announces the departure to peers, then calls `done` once it had a
-  // moment to go out.
+  // Stores what is pending, then stops and calls `done` (SIGTERM: a
+  // restart; peers are told nothing).
   void Shutdown(std::function<void()> done);
   void Stop();
 
@@ -53,7 +56,8 @@ class Node final : public NodeContext {
   Node(const Config& config, asio::io_context& io);
   Status WriteEndpointsFile();
   int64_t NowMs() { return clock_.MonotonicMillis(); }
-  void Dispatch(Outbox& out);
+  // Sends one message the driver released, through the link filter.
+  void Send(Outgoing& message);
   void OnPeerMessage(const std::string& from_address,
                      const pb::PeerMessage& message);
   asio::awaitable<void> TickLoop();
@@ -68,6 +72,7 @@ class Node final : public NodeContext {
   std::unique_ptr<ClientListener> listener_;
   std::unique_ptr<PeerTransport> peers_;
   std::unique_ptr<Replica> replica_;
+  std::unique_ptr<ReplicaDriver> driver_;
   LinkFilter filter_;
   asio::steady_timer tick_timer_;
   bool stopped_ = false;

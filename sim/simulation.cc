@@ -3,25 +3,72 @@
 #include "sim/simulation.h"
 
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 namespace gossipkv {
 
+struct Simulation::Node {
+  int index = 0;
+  std::string id;
+  ReplicaOptions options;
+  std::unique_ptr<Random> random;
+  std::unique_ptr<NodeClock> clock;
+  bool with_store = false;
+  StoreOptions store_options;
+  std::unique_ptr<MemoryEngine> memory;  // SimEngine::kMemory: the disk
+  std::unique_ptr<InMemoryDisk> disk;    // SimEngine::kRocksDB: the disk
+  std::unique_ptr<RocksDBEngine> rocks;  // reopened at every boot
+  std::unique_ptr<VersionedStore> store;
+  std::unique_ptr<Replica> replica;
+  std::unique_ptr<ReplicaDriver> driver;
+  // `durable` callbacks of the client writes in the current batch.
+  std::vector<std::function<void()>> durable;
+  std::optional<CrashPoint> crash_next;
+  bool up = true;
+  bool commit_scheduled = false;
+  uint64_t generation = 0;  // bumped at every boot and crash
+  int group = 0;
+};
+
 Simulation::Simulation(uint64_t seed, NetworkOptions network, int64_t tick_ms)
     : seed_(seed), network_(network), tick_ms_(tick_ms), random_(seed) {}
+
+Simulation::~Simulation() = default;
 
 uint64_t Simulation::SeedFromEnv(uint64_t fallback) {
   const char* env = std::getenv("GOSSIPKV_SEED");
   return env != nullptr ? std::strtoull(env, nullptr, 10) : fallback;
 }
 
+Simulation::Node& Simulation::At(const std::string& id) {
+  return *nodes_.at(IndexOf(id));
+}
+
 void Simulation::Boot(Node& node) {
+  node.driver.reset();
   node.replica.reset();
   node.store.reset();
+  node.rocks.reset();
   if (node.with_store) {
-    if (!node.engine) node.engine = std::make_unique<MemoryEngine>();
-    auto store = VersionedStore::Open(*node.engine, node.id, node.store_options,
-                                      clock_, *node.random);
+    Engine* engine = nullptr;
+    if (engine_kind_ == SimEngine::kMemory) {
+      if (!node.memory) node.memory = std::make_unique<MemoryEngine>();
+      engine = node.memory.get();
+    } else {
+      if (!node.disk) node.disk = std::make_unique<InMemoryDisk>();
+      RocksDBOptions options;
+      options.disk = node.disk.get();
+      options.block_cache_bytes = 4 << 20;
+      options.write_buffer_bytes = 1 << 20;  // flushes and compactions run
+      auto rocks = RocksDBEngine::Open("/sim/" + node.id, options);
+      if (!rocks)
+        throw std::runtime_error("sim engine: " + rocks.error().ToString());
+      node.rocks = std::move(*rocks);
+      engine = node.rocks.get();
+    }
+    auto store = VersionedStore::Open(*engine, node.id, node.store_options,
+                                      *node.clock, *node.random);
     if (!store)
       throw std::runtime_error("sim store: " + store.error().ToString());
     node.store = std::move(*store);
@@ -30,174 +77,305 @@ void Simulation::Boot(Node& node) {
   self.set_node_id(node.id);
   self.set_peer_address(node.id);
   self.set_client_address(node.id + ":client");
-  self.set_incarnation(static_cast<uint64_t>(now_));
-  node.replica = std::make_unique<Replica>(self, node.options, *node.random,
-                                           now_, node.store.get());
+  self.set_incarnation(static_cast<uint64_t>(node.clock->Read()));
+  node.replica = std::make_unique<Replica>(
+      self, node.options, *node.random, node.clock->Read(), node.store.get());
+  const int index = node.index;
+  node.driver = std::make_unique<ReplicaDriver>(
+      *node.replica, node.store.get(),
+      [this, index](Outgoing& o) { Send(index, o); });
+  node.durable.clear();
+  node.up = true;
+  node.commit_scheduled = false;
+  ++node.generation;
+}
+
+void Simulation::Down(Node& node) {
+  // The process is gone: its batch, held messages and waiting clients with
+  // it. The objects stay until the next boot so tests can read its disk.
+  node.up = false;
+  node.commit_scheduled = false;
+  node.durable.clear();
+  ++node.generation;
 }
 
 void Simulation::AddNode(const std::string& id, const ReplicaOptions& options,
                          bool with_store, StoreOptions store_options) {
   if (index_.count(id)) throw std::invalid_argument("duplicate node " + id);
-  const int index = static_cast<int>(nodes_.size());
-  Node node;
-  node.id = id;
-  node.options = options;
-  node.random = std::make_unique<Random>(random_.Next64());
-  node.with_store = with_store;
-  node.store_options = store_options;
+  auto node = std::make_unique<Node>();
+  node->index = static_cast<int>(nodes_.size());
+  node->id = id;
+  node->options = options;
+  node->random = std::make_unique<Random>(random_.Next64());
+  const int64_t skew =
+      faults_.max_clock_skew_ms == 0
+          ? 0
+          : static_cast<int64_t>(random_.Uniform(
+                static_cast<uint64_t>(2 * faults_.max_clock_skew_ms + 1))) -
+                faults_.max_clock_skew_ms;
+  const double drift = (random_.UnitDouble() * 2 - 1) * faults_.max_clock_drift;
+  node->clock = std::make_unique<NodeClock>(now_, skew, drift);
+  node->with_store = with_store;
+  node->store_options = store_options;
+  const int index = node->index;
   nodes_.push_back(std::move(node));
   index_[id] = index;
-  Boot(nodes_.back());
+  Boot(*nodes_.back());
   // Ticks start at a random phase within one tick.
-  Schedule(now_ + static_cast<int64_t>(
-                      random_.Uniform(static_cast<uint64_t>(tick_ms_))),
-           index, "", nullptr);
+  Schedule({now_ + static_cast<int64_t>(
+                       random_.Uniform(static_cast<uint64_t>(tick_ms_))),
+            0, EventKind::kTick, index, -1, 0, 0, nullptr});
 }
 
-void Simulation::Crash(const std::string& id) {
-  nodes_.at(index_.at(id)).up = false;
+void Simulation::Crash(const std::string& id) { Down(At(id)); }
+
+void Simulation::CrashAtNextCommit(const std::string& id, CrashPoint point) {
+  At(id).crash_next = point;
+}
+
+void Simulation::Shutdown(const std::string& id) {
+  Node& node = At(id);
+  if (!node.up) return;
+  if (node.driver->commit_needed()) CommitAt(node.index);
+  if (node.up) Down(node);
 }
 
 void Simulation::Leave(const std::string& id) {
-  const int index = index_.at(id);
-  Outbox out;
-  nodes_.at(index).replica->Leave(now_, out);
-  Dispatch(index, out);
-  Crash(id);
+  Node& node = At(id);
+  node.driver->Leave(node.clock->Read());
+  Down(node);
 }
 
 void Simulation::Restart(const std::string& id, bool lose_data) {
-  Node& node = nodes_.at(index_.at(id));
-  node.up = true;
+  Node& node = At(id);
+  if (node.up) Down(node);
   if (lose_data) {
+    node.driver.reset();
     node.replica.reset();
     node.store.reset();
-    node.engine.reset();
+    node.rocks.reset();
+    node.memory.reset();
+    node.disk.reset();
   }
   Boot(node);
+}
+
+Result<Entry> Simulation::Submit(const std::string& id, const std::string& key,
+                                 std::optional<std::string> value,
+                                 const VersionVector* context,
+                                 WriteCallbacks callbacks) {
+  Node& node = At(id);
+  if (!node.up) return Status::IOError(id + " is down");
+  std::optional<std::string_view> v;
+  if (value) v = *value;
+  auto written = node.store->batch().Write(key, v, context);
+  if (!written) return written;
+  node.durable.push_back(std::move(callbacks.durable));
+  node.driver->WhenDurable(
+      [acked = std::move(callbacks.acked)](const Status& s) {
+        if (s.ok() && acked) acked();
+      });
+  AfterStep(node.index);
+  return written;
 }
 
 Result<Entry> Simulation::Write(const std::string& id, const std::string& key,
                                 std::optional<std::string> value,
                                 const VersionVector* context) {
-  const int index = index_.at(id);
-  Node& node = nodes_[index];
-  if (!node.up) return Status::IOError(id + " is down");
-  std::optional<std::string_view> v;
-  if (value) v = *value;
-  auto written = node.store->Write(key, v, context);
-  if (written) {
-    Outbox out;
-    node.replica->FlushRumors(out);
-    Dispatch(index, out);
+  auto written = Submit(id, key, std::move(value), context, {});
+  if (!written) return written;
+  Node& node = At(id);
+  if (node.up && node.driver->commit_needed()) {
+    GOSSIPKV_RETURN_IF_ERROR(node.driver->Commit());
+    node.durable.clear();
   }
   return written;
 }
 
 Result<std::optional<Entry>> Simulation::Get(const std::string& id,
                                              const std::string& key) {
-  return nodes_.at(index_.at(id)).store->Get(key);
+  return At(id).store->Get(key);
 }
 
 void Simulation::StartAntiEntropy(const std::string& from,
                                   const std::string& to) {
-  const int index = index_.at(from);
-  Outbox out;
-  nodes_[index].replica->StartAntiEntropy(now_, to, out);
-  Dispatch(index, out);
+  Node& node = At(from);
+  node.driver->StartAntiEntropy(node.clock->Read(), to);
+  AfterStep(node.index);
 }
 
 VersionedStore& Simulation::store(const std::string& id) {
-  return *nodes_.at(index_.at(id)).store;
+  return *At(id).store;
 }
 
 bool Simulation::IsUp(const std::string& id) const {
-  return nodes_.at(index_.at(id)).up;
+  return nodes_.at(IndexOf(id))->up;
+}
+
+int64_t Simulation::LocalNow(const std::string& id) const {
+  return nodes_.at(IndexOf(id))->clock->Read();
 }
 
 void Simulation::Partition(
     const std::vector<std::vector<std::string>>& groups) {
-  for (auto& n : nodes_) n.group = -1;
+  for (auto& n : nodes_) n->group = -1;
   for (size_t g = 0; g < groups.size(); ++g) {
-    for (const auto& id : groups[g])
-      nodes_.at(index_.at(id)).group = static_cast<int>(g);
+    for (const auto& id : groups[g]) At(id).group = static_cast<int>(g);
   }
   // A node named in no group is alone.
   int next = static_cast<int>(groups.size());
   for (auto& n : nodes_) {
-    if (n.group < 0) n.group = next++;
+    if (n->group < 0) n->group = next++;
   }
 }
 
 void Simulation::Heal() {
-  for (auto& n : nodes_) n.group = 0;
+  for (auto& n : nodes_) n->group = 0;
 }
 
-Replica& Simulation::replica(const std::string& id) {
-  return *nodes_.at(index_.at(id)).replica;
+Replica& Simulation::replica(const std::string& id) { return *At(id).replica; }
+
+const ReplicaDriver& Simulation::driver(const std::string& id) const {
+  return *nodes_.at(IndexOf(id))->driver;
 }
 
 std::vector<std::string> Simulation::node_ids() const {
   std::vector<std::string> ids;
-  for (const auto& n : nodes_) ids.push_back(n.id);
+  for (const auto& n : nodes_) ids.push_back(n->id);
   return ids;
 }
 
-void Simulation::Schedule(int64_t time, int node, std::string from,
-                          std::shared_ptr<const pb::PeerMessage> message) {
-  queue_.push(Event{time, seq_++, node, std::move(from), std::move(message)});
+void Simulation::Schedule(Event e) {
+  e.seq = seq_++;
+  queue_.push(std::move(e));
 }
 
-void Simulation::Dispatch(int from, Outbox& out) {
-  const Node& sender = nodes_[from];
-  for (auto& o : out) {
-    ++traffic_.messages;
-    const uint64_t size = o.message.ByteSizeLong() + 4;  // + length prefix
-    traffic_.bytes += size;
-    traffic_.largest = std::max(traffic_.largest, size);
-    auto it = index_.find(o.to);
-    if (it == index_.end() || nodes_[it->second].group != sender.group ||
-        random_.Bernoulli(network_.loss)) {
+void Simulation::Inject(const std::string& from, const std::string& to,
+                        const pb::PeerMessage& message, int64_t delay_ms) {
+  Schedule({now_ + delay_ms, 0, EventKind::kMessage, IndexOf(to), IndexOf(from),
+            0, 0, std::make_shared<const pb::PeerMessage>(message)});
+}
+
+void Simulation::Send(int from, Outgoing& o) {
+  const Node& sender = *nodes_[from];
+  ++traffic_.messages;
+  const uint64_t size = o.message.ByteSizeLong() + 4;  // + length prefix
+  traffic_.bytes += size;
+  traffic_.largest = std::max(traffic_.largest, size);
+  auto it = index_.find(o.to);
+  if (network_.max_frame_bytes > 0 && size > network_.max_frame_bytes) {
+    ++traffic_.dropped;
+    ++traffic_.oversized;
+    return;
+  }
+  if (it == index_.end() || nodes_[it->second]->group != sender.group ||
+      random_.Bernoulli(network_.loss)) {
+    ++traffic_.dropped;
+    return;
+  }
+  const int to = it->second;
+  auto message = std::make_shared<const pb::PeerMessage>(std::move(o.message));
+  const int copies = random_.Bernoulli(network_.duplicate) ? 2 : 1;
+  for (int c = 0; c < copies; ++c) {
+    uint64_t& queued = in_flight_[{from, to}];
+    if (network_.max_queue_bytes > 0 &&
+        queued + size > network_.max_queue_bytes) {
       ++traffic_.dropped;
+      ++traffic_.queue_full;
       continue;
     }
-    auto message =
-        std::make_shared<const pb::PeerMessage>(std::move(o.message));
-    const auto latency = [&] {
-      return network_.min_latency_ms +
-             static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(
-                 network_.max_latency_ms - network_.min_latency_ms + 1)));
-    };
-    Schedule(now_ + latency(), it->second, sender.id, message);
-    if (random_.Bernoulli(network_.duplicate))
-      Schedule(now_ + latency(), it->second, sender.id, message);
+    queued += size;
+    const bool slow = random_.Bernoulli(network_.slow);
+    const int64_t max =
+        slow ? network_.max_slow_latency_ms : network_.max_latency_ms;
+    const int64_t latency =
+        network_.min_latency_ms +
+        static_cast<int64_t>(random_.Uniform(
+            static_cast<uint64_t>(max - network_.min_latency_ms + 1)));
+    Schedule(
+        {now_ + latency, 0, EventKind::kMessage, to, from, 0, size, message});
   }
-  out.clear();
+}
+
+void Simulation::AfterStep(int index) {
+  Node& node = *nodes_[index];
+  if (!node.up || !node.driver->commit_needed()) return;
+  if (faults_.max_disk_latency_ms <= 0) {
+    CommitAt(index);
+    return;
+  }
+  if (node.commit_scheduled) return;
+  node.commit_scheduled = true;
+  const int64_t latency = static_cast<int64_t>(
+      random_.Uniform(static_cast<uint64_t>(faults_.max_disk_latency_ms) + 1));
+  Schedule({now_ + latency, 0, EventKind::kCommit, index, -1, node.generation,
+            0, nullptr});
+}
+
+void Simulation::CommitAt(int index) {
+  Node& node = *nodes_[index];
+  node.commit_scheduled = false;
+  std::optional<CrashPoint> crash = node.crash_next;
+  node.crash_next.reset();
+  if (!crash && faults_.crash_at_commit > 0 &&
+      random_.Bernoulli(faults_.crash_at_commit)) {
+    crash = static_cast<CrashPoint>(random_.Uniform(3));
+  }
+  auto crash_here = [&](CrashPoint point) {
+    if (crash != point) return false;
+    ++traffic_.crashes;
+    Down(node);
+    const int64_t after =
+        1000 + static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(
+                   std::max<int64_t>(faults_.max_restart_ms, 1))));
+    Schedule({now_ + after, 0, EventKind::kRestart, index, -1, node.generation,
+              0, nullptr});
+    return true;
+  };
+  if (crash_here(CrashPoint::kBeforePersist)) return;
+  Status status = node.driver->Persist();
+  if (!status.ok())
+    throw std::runtime_error("sim commit: " + status.ToString());
+  std::vector<std::function<void()>> durable = std::move(node.durable);
+  node.durable.clear();
+  for (auto& d : durable) {
+    if (d) d();
+  }
+  if (crash_here(CrashPoint::kAfterPersist)) return;
+  node.driver->SendReady();
+  if (crash_here(CrashPoint::kAfterSend)) return;
+  node.driver->AckReady();
 }
 
 void Simulation::Process(const Event& e) {
-  Node& node = nodes_[e.node];
-  Outbox out;
-  if (!e.message) {  // a tick
-    Schedule(now_ + tick_ms_, e.node, "", nullptr);
-    if (!node.up) return;
-    node.replica->Tick(now_, out);
-  } else {
-    if (!node.up) return;
-    // A partition raised while the message was in flight cuts it too.
-    if (nodes_[index_.at(e.from)].group != node.group) {
-      ++traffic_.dropped;
-      return;
+  Node& node = *nodes_[e.node];
+  switch (e.kind) {
+    case EventKind::kTick:
+      Schedule(
+          {now_ + tick_ms_, 0, EventKind::kTick, e.node, -1, 0, 0, nullptr});
+      if (!node.up) return;
+      node.driver->Tick(node.clock->Read());
+      break;
+    case EventKind::kMessage: {
+      if (e.size > 0) in_flight_[{e.from, e.node}] -= e.size;
+      if (!node.up) return;
+      // A partition raised while the message was in flight cuts it too.
+      if (nodes_[e.from]->group != node.group) {
+        ++traffic_.dropped;
+        return;
+      }
+      node.driver->Step(node.clock->Read(), nodes_[e.from]->id, *e.message);
+      break;
     }
-    node.replica->Step(now_, e.from, *e.message, out);
+    case EventKind::kCommit:
+      if (!node.up || e.generation != node.generation) return;
+      CommitAt(e.node);
+      return;
+    case EventKind::kRestart:
+      if (!node.up && e.generation == node.generation) Boot(node);
+      return;
   }
-  // The driver commits what the replica merged, then sends its rumors.
-  if (node.store && node.store->batch().size() > 0) {
-    if (!node.store->batch().Commit().ok())
-      throw std::runtime_error("sim commit failed");
-    node.replica->FlushRumors(out);
-  }
-  Dispatch(e.node, out);
+  AfterStep(e.node);
 }
 
 void Simulation::RunFor(int64_t ms) {

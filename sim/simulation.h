@@ -1,13 +1,23 @@
 // Simulation: many replicas in one process on a virtual clock and a
 // simulated network, deterministic from a seed (the approach of
-// FoundationDB's simulator and TigerBeetle's VOPR). It drives the same
-// Replica code the server runs.
+// FoundationDB's simulator and TigerBeetle's VOPR). Each node runs the same
+// Replica behind the same ReplicaDriver the server runs, so the simulator
+// tests the order production keeps: nothing leaves a node before what it
+// vouches for is stored.
 //
-// The network delays each message by a uniform latency (so messages
-// reorder), loses and duplicates them with given probabilities, and drops
-// everything between nodes in different partition groups. Nodes can crash
-// (they stop receiving and ticking) and restart (a new incarnation). A test
-// that fails prints its seed; GOSSIPKV_SEED=<seed> replays it.
+// The world is at least as harsh as production's, as far as each test asks:
+//   - network: uniform latency (so messages reorder) with a slow tail of
+//     up to seconds, loss, duplication, partitions, production's frame cap
+//     (an oversized message is dropped, as a receiver closes the
+//     connection) and per-link queue bound (a full queue drops the newest);
+//   - clocks: each node's wall and monotonic clocks are skewed and drift;
+//   - disks: a commit is stored some milliseconds after its batch opened,
+//     and a node may crash at a commit before it persists, after it
+//     persists but before anything waiting leaves, or after the messages
+//     leave but before the clients hear; it restarts by itself later;
+//   - engines: an in-memory engine, or the real RocksDB on an in-memory
+//     file system (rocksdb::NewMemEnv), reopened on every restart.
+// A test that fails prints its seed; GOSSIPKV_SEED=<seed> replays it.
 //
 // Single-threaded; not for use from several threads.
 #pragma once
@@ -19,8 +29,9 @@
 #include <string>
 #include <vector>
 
-#include "replication/replica.h"
+#include "driver/replica_driver.h"
 #include "storage/memory_engine.h"
+#include "storage/rocksdb_engine.h"
 #include "util/clock.h"
 #include "util/random.h"
 
@@ -31,48 +42,97 @@ struct NetworkOptions {
   int64_t max_latency_ms = 10;
   double loss = 0;       // probability a message is dropped
   double duplicate = 0;  // probability a message is delivered twice
+  double slow = 0;       // probability a message takes the slow path
+  int64_t max_slow_latency_ms = 3000;
+  uint64_t max_frame_bytes = 0;  // 0: unbounded
+  uint64_t max_queue_bytes = 0;  // per directed link in flight; 0: unbounded
 };
+
+// Faults of clocks and disks (all off by default).
+struct FaultOptions {
+  int64_t max_clock_skew_ms = 0;    // each node's clock is off by up to this
+  double max_clock_drift = 0;       // and runs fast or slow by this fraction
+  int64_t max_disk_latency_ms = 0;  // a batch is stored this long after it
+                                    // opened (uniform); 0: at once
+  double crash_at_commit = 0;  // probability a commit is where a node crashes
+  int64_t max_restart_ms = 10'000;  // a crashed node restarts within this
+};
+
+enum class SimEngine { kMemory, kRocksDB };
+
+// Where in a commit a node crashes.
+enum class CrashPoint { kBeforePersist, kAfterPersist, kAfterSend };
 
 struct TrafficStats {
   uint64_t messages = 0;
   uint64_t bytes = 0;  // serialized size, as the wire would carry it
   uint64_t dropped = 0;
-  uint64_t largest = 0;  // bytes of the largest message sent
+  uint64_t oversized = 0;   // of dropped: over the frame cap
+  uint64_t queue_full = 0;  // of dropped: over the link's queue bound
+  uint64_t largest = 0;     // bytes of the largest message sent
+  uint64_t crashes = 0;     // crashes injected at commits
+};
+
+// A client write's fate: `durable` when its batch is stored, `acked` when
+// its reply would leave. A crash may come between, or before both.
+struct WriteCallbacks {
+  std::function<void()> durable;
+  std::function<void()> acked;
 };
 
 class Simulation {
  public:
   Simulation(uint64_t seed, NetworkOptions network, int64_t tick_ms = 100);
+  ~Simulation();
+
+  void set_faults(const FaultOptions& faults) { faults_ = faults; }
+  void set_engine(SimEngine engine) { engine_kind_ = engine; }
 
   // Adds and starts a node; its peer address is its id. With a store, the
-  // node keeps data in an in-memory engine that survives its crashes (a
-  // disk) and replicates it.
+  // node keeps data in an engine that survives its crashes (a disk) and
+  // replicates it.
   void AddNode(const std::string& id, const ReplicaOptions& options,
                bool with_store = false, StoreOptions store_options = {});
 
-  // A client write at `id` (value nullopt: delete), committed and rumored
-  // at once. Fails if the node is down.
+  // A client write at `id` (value nullopt: delete), stored and rumored at
+  // once, whatever the disk latency. Fails if the node is down.
   Result<Entry> Write(const std::string& id, const std::string& key,
                       std::optional<std::string> value,
                       const VersionVector* context = nullptr);
+  // A client write that joins the node's batch and is stored with it, as
+  // the disk and the crash faults allow; the entry as it will be stored.
+  Result<Entry> Submit(const std::string& id, const std::string& key,
+                       std::optional<std::string> value,
+                       const VersionVector* context, WriteCallbacks callbacks);
   Result<std::optional<Entry>> Get(const std::string& id,
                                    const std::string& key);
   // `from` opens an anti-entropy session with `to` now.
   void StartAntiEntropy(const std::string& from, const std::string& to);
   VersionedStore& store(const std::string& id);
+  // Stops a node at once: what it had not stored is lost.
   void Crash(const std::string& id);
-  // A graceful departure: the node announces it leaves, then stops.
+  // The node crashes at its next commit, at `point`.
+  void CrashAtNextCommit(const std::string& id, CrashPoint point);
+  // A graceful stop (SIGTERM): the node stores its batch, sends what waited
+  // for it, and stops without announcing anything: a restart follows.
+  void Shutdown(const std::string& id);
+  // The operator's departure: the node announces it leaves, then stops.
   void Leave(const std::string& id);
-  // Starts a crashed node again with a new incarnation; its store reopens
-  // from its engine, or from an empty one if `lose_data`.
+  // Starts a node again (crashing it first if it is up) with a new
+  // incarnation; its store reopens from its disk, or from an empty one if
+  // `lose_data`.
   void Restart(const std::string& id, bool lose_data = false);
   bool IsUp(const std::string& id) const;
+  // Delivers `message` to `to` as if `from` sent it now (stale traffic).
+  void Inject(const std::string& from, const std::string& to,
+              const pb::PeerMessage& message, int64_t delay_ms = 1);
 
   // Nodes in different groups cannot exchange messages; nodes not named are
   // cut off from everyone. Heal() removes all partitions.
   void Partition(const std::vector<std::vector<std::string>>& groups);
   void Heal();
   void set_loss(double loss) { network_.loss = loss; }
+  void set_network(const NetworkOptions& network) { network_ = network; }
 
   void RunFor(int64_t ms);
   // Runs until `done` holds (checked every `check_ms`) or `timeout_ms`
@@ -80,8 +140,12 @@ class Simulation {
   bool RunUntil(const std::function<bool()>& done, int64_t timeout_ms,
                 int64_t check_ms = 100);
 
+  // Virtual time (what an observer outside every node would read).
   int64_t now() const { return now_; }
+  // The time as node `id`'s own clock reads it.
+  int64_t LocalNow(const std::string& id) const;
   Replica& replica(const std::string& id);
+  const ReplicaDriver& driver(const std::string& id) const;
   std::vector<std::string> node_ids() const;
   const TrafficStats& traffic() const { return traffic_; }
   uint64_t seed() const { return seed_; }
@@ -90,54 +154,62 @@ class Simulation {
   static uint64_t SeedFromEnv(uint64_t fallback);
 
  private:
-  // Reads the simulation's virtual time.
-  class VirtualClock final : public Clock {
+  // A node's clock: virtual time, skewed and drifting.
+  class NodeClock final : public Clock {
    public:
-    explicit VirtualClock(const int64_t& now) : now_(now) {}
-    int64_t WallMillis() override { return now_; }
-    int64_t MonotonicMillis() override { return now_; }
+    NodeClock(const int64_t& now, int64_t skew_ms, double drift)
+        : now_(now), origin_(now), skew_ms_(skew_ms), drift_(drift) {}
+    int64_t Read() const {
+      return now_ + skew_ms_ +
+             static_cast<int64_t>(static_cast<double>(now_ - origin_) * drift_);
+    }
+    int64_t WallMillis() override { return Read(); }
+    int64_t MonotonicMillis() override { return Read(); }
 
    private:
     const int64_t& now_;
+    int64_t origin_, skew_ms_;
+    double drift_;
   };
-  struct Node {
-    std::string id;
-    ReplicaOptions options;
-    std::unique_ptr<Random> random;
-    bool with_store = false;
-    StoreOptions store_options;
-    std::unique_ptr<MemoryEngine> engine;
-    std::unique_ptr<VersionedStore> store;
-    std::unique_ptr<Replica> replica;  // destroyed before the store
-    bool up = true;
-    int group = 0;
-  };
+  struct Node;
+  enum class EventKind { kTick, kMessage, kCommit, kRestart };
   struct Event {
     int64_t time;
     uint64_t seq;
-    int node;          // receiver (or ticking node)
-    std::string from;  // sender's address; empty for a tick
+    EventKind kind;
+    int node;             // receiver (or ticking, committing, restarting node)
+    int from;             // sender of a message
+    uint64_t generation;  // the node's boot a commit event belongs to
+    uint64_t size;        // a message's bytes on its link
     std::shared_ptr<const pb::PeerMessage> message;
     bool operator>(const Event& o) const {
       return time != o.time ? time > o.time : seq > o.seq;
     }
   };
 
-  void Schedule(int64_t time, int node, std::string from,
-                std::shared_ptr<const pb::PeerMessage> message);
-  void Dispatch(int from, Outbox& out);
+  void Schedule(Event e);
+  void Send(int from, Outgoing& o);
   void Process(const Event& e);
   void Boot(Node& node);
+  void Down(Node& node);
+  // After anything that may have changed a node's batch: schedule its
+  // commit, or commit at once when disks have no latency.
+  void AfterStep(int index);
+  void CommitAt(int index);
+  Node& At(const std::string& id);
+  int IndexOf(const std::string& id) const { return index_.at(id); }
 
   uint64_t seed_;
   NetworkOptions network_;
+  FaultOptions faults_;
+  SimEngine engine_kind_ = SimEngine::kMemory;
   int64_t tick_ms_;
   Random random_;
   int64_t now_ = 1'700'000'000'000;
-  VirtualClock clock_{now_};
   uint64_t seq_ = 0;
-  std::vector<Node> nodes_;
+  std::vector<std::unique_ptr<Node>> nodes_;
   std::map<std::string, int> index_;
+  std::map<std::pair<int, int>, uint64_t> in_flight_;  // bytes per link
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
   TrafficStats traffic_;
 };

@@ -6,6 +6,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -109,6 +110,14 @@ class RocksDBSnapshot final : public EngineReader {
 
 }  // namespace
 
+struct InMemoryDisk::Impl {
+  std::unique_ptr<rocksdb::Env> env{
+      rocksdb::NewMemEnv(rocksdb::Env::Default())};
+};
+
+InMemoryDisk::InMemoryDisk() : impl_(std::make_unique<Impl>()) {}
+InMemoryDisk::~InMemoryDisk() = default;
+
 struct RocksDBEngine::State {
   std::unique_ptr<rocksdb::DB> db;
   Columns columns;
@@ -132,6 +141,7 @@ Result<std::unique_ptr<RocksDBEngine>> RocksDBEngine::Open(
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   db_options.IncreaseParallelism(2);
+  if (options.disk != nullptr) db_options.env = options.disk->impl_->env.get();
   // Required by the hashed memtable; the node writes from one thread anyway.
   db_options.allow_concurrent_memtable_write = false;
 

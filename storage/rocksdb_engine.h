@@ -17,6 +17,22 @@ namespace gossipkv {
 
 enum class Durability { kFsync, kBuffered };
 
+// A file system in memory (rocksdb::NewMemEnv) that outlives the engines
+// opened on it: the simulator's disk, so a crashed node reopens the real
+// engine on what it had stored. Owned by one thread.
+class InMemoryDisk {
+ public:
+  InMemoryDisk();
+  ~InMemoryDisk();
+  InMemoryDisk(const InMemoryDisk&) = delete;
+  InMemoryDisk& operator=(const InMemoryDisk&) = delete;
+
+ private:
+  friend class RocksDBEngine;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct RocksDBOptions {
   Durability durability = Durability::kFsync;
   // Block cache for reads, shared by all column families.
@@ -29,6 +45,9 @@ struct RocksDBOptions {
   // made random-key writes about 1.5x faster; a scan of exactly one group
   // stays cheap, a scan across groups pays a merge. 0: one plain skiplist.
   size_t entries_prefix_bytes = 4;
+  // Files live on this disk instead of the file system (must outlive the
+  // engine); null: the real file system.
+  InMemoryDisk* disk = nullptr;
 };
 
 class RocksDBEngine final : public Engine {

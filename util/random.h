@@ -1,6 +1,9 @@
 // Injectable randomness. Replication logic draws every random choice (peer
 // selection, epochs) from a Random it was given, so a simulation seeded with
-// the same value replays exactly. Not thread-safe: one owner thread.
+// the same value replays exactly — with any standard library: the engine
+// (mt19937_64) is specified bit for bit, and the distributions below are
+// computed here rather than by <random>'s, whose algorithms each library
+// chooses for itself. Not thread-safe: one owner thread.
 #pragma once
 
 #include <cstdint>
@@ -16,15 +19,20 @@ class Random {
   static uint64_t EntropySeed();
 
   uint64_t Next64() { return engine_(); }
-  // Uniform in [0, bound); bound must be > 0.
+  // Uniform in [0, bound); bound must be > 0. Rejection sampling, so no
+  // value is favoured.
   uint64_t Uniform(uint64_t bound) {
-    return std::uniform_int_distribution<uint64_t>(0, bound - 1)(engine_);
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    uint64_t x = engine_();
+    while (x >= limit) x = engine_();
+    return x % bound;
+  }
+  // Uniform in [0, 1), from the top 53 bits of one draw.
+  double UnitDouble() {
+    return static_cast<double>(engine_() >> 11) * 0x1.0p-53;
   }
   // True with probability p.
-  bool Bernoulli(double p) { return std::bernoulli_distribution(p)(engine_); }
-  double UnitDouble() {
-    return std::uniform_real_distribution<double>(0.0, 1.0)(engine_);
-  }
+  bool Bernoulli(double p) { return UnitDouble() < p; }
   // The first deadline of a task run every `interval_ms` from `now_ms`: a
   // random point within the first interval, so nodes started together do
   // not act together. INT64_MAX (never) when the interval is 0.
@@ -33,8 +41,6 @@ class Random {
     return now_ms + static_cast<int64_t>(
                         Uniform(static_cast<uint64_t>(interval_ms) + 1));
   }
-
-  std::mt19937_64& engine() { return engine_; }
 
  private:
   std::mt19937_64 engine_;

@@ -1,0 +1,111 @@
+// ReplicaDriver: the one place that orders what a replica does against what
+// it vouches for, shared by both of its drivers — the server's Asio loop
+// (server/node.h) and the deterministic simulator (sim/simulation.h) — so
+// the simulator tests the order production runs (etcd raft's Ready/Advance).
+//
+// Stepping or ticking the replica yields two kinds of effect:
+//   - changes to the store, gathered in its one batch() — client writes,
+//     merges from peers, tombstones collected or adopted — which must be
+//     made durable, and
+//   - what may leave the node only once those changes are durable at the
+//     configured durability: data messages (rumor, anti-entropy, GC query,
+//     ack and notice) and client replies.
+// The driver holds every data message and every reply callback produced
+// while the batch has changes, until Commit() has stored that batch; only
+// then are they sent, in the order they were produced, and the replies
+// completed with the commit's status. If the commit fails, the held
+// messages are dropped (they may describe state that was not stored) and
+// the replies get the error. Membership gossip vouches for nothing on disk
+// and leaves at once, so heartbeats keep flowing while a disk is slow or
+// failing.
+//
+// The environment decides when to commit (the server at the end of a loop
+// turn, the simulator after a simulated disk latency) by watching
+// commit_needed(); a crash between any two steps loses only what was not
+// yet committed, and nothing that left vouched for it.
+//
+// Single-threaded: owned by the node's event-loop thread or the simulator.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "replication/replica.h"
+#include "replication/versioned_store.h"
+
+namespace gossipkv {
+
+struct DriverStats {
+  uint64_t commits = 0;           // batches stored
+  uint64_t commit_failures = 0;   // batches the engine refused
+  uint64_t messages_held = 0;     // data messages that waited for a commit
+  uint64_t messages_dropped = 0;  // held messages dropped by a failed commit
+};
+
+class ReplicaDriver {
+ public:
+  // Sends one message to the peer at `to`; the driver calls it only with
+  // messages whose state is durable.
+  using Send = std::function<void(Outgoing& message)>;
+  // Completes a client reply with the status of the commit it waited for.
+  using Completion = std::function<void(const Status&)>;
+
+  // `replica` and `store` (the replica's store; may be null for a
+  // membership-only node) must outlive the driver.
+  ReplicaDriver(Replica& replica, VersionedStore* store, Send send);
+
+  void Tick(int64_t now_ms);
+  void Step(int64_t now_ms, const std::string& reply_to,
+            const pb::PeerMessage& message);
+  void StartAntiEntropy(int64_t now_ms, const std::string& address);
+  // The operator's departure for good: tells peers this node leaves.
+  void Leave(int64_t now_ms);
+
+  // True when the batch holds changes, or messages or replies wait for it:
+  // the environment should call Commit() soon.
+  bool commit_needed() const;
+  // Runs `done` once every change made so far is durable: at once when
+  // nothing is pending, else after the next Commit().
+  void WhenDurable(Completion done);
+  // Stores the batch in one engine write, then sends the rumors of what it
+  // changed and everything held for it, then completes the waiting replies:
+  // Persist(), SendReady(), AckReady(). The simulator calls the three
+  // itself, so it can crash a node between any two.
+  Status Commit();
+  // Stores the batch; what waited for it becomes ready (or, should the
+  // engine refuse the batch, the held messages are dropped).
+  Status Persist();
+  // Sends the rumors of what the last Persist() stored, then the messages
+  // that waited for it.
+  void SendReady();
+  // Completes the replies that waited for the last Persist().
+  void AckReady();
+
+  // Sends the messages a replica call appended to `out` directly (tests
+  // that step a replica by hand use the same rule).
+  void Route(Outbox& out);
+
+  const DriverStats& stats() const { return stats_; }
+  Replica& replica() { return replica_; }
+
+  // True for messages that describe nothing stored (membership gossip).
+  static bool VouchesForNothing(const pb::PeerMessage& message);
+
+ private:
+  bool batch_pending() const;
+
+  Replica& replica_;
+  VersionedStore* store_;
+  Send send_;
+  Outbox held_;
+  std::vector<Completion> waiting_;
+  // Persisted, not yet sent or acknowledged.
+  Outbox ready_;
+  std::vector<Completion> ready_waiting_;
+  Status ready_status_;
+  DriverStats stats_;
+};
+
+}  // namespace gossipkv
