@@ -60,7 +60,7 @@ void Simulation::Boot(Node& node) {
       RocksDBOptions options;
       options.disk = node.disk.get();
       options.block_cache_bytes = 4 << 20;
-      options.write_buffer_bytes = 1 << 20;  // flushes and compactions run
+      options.write_buffer_bytes = 4 << 20;  // flushes and compactions run
       auto rocks = RocksDBEngine::Open("/sim/" + node.id, options);
       if (!rocks)
         throw std::runtime_error("sim engine: " + rocks.error().ToString());
