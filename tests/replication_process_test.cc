@@ -1,7 +1,8 @@
 // Replication between real gossipkv-server processes on loopback: a SET on
 // one node is readable on the others; a partition made with FAULT lets both
 // sides write the same key; after healing all three nodes hold the same two
-// siblings, and a VSET with the merged context resolves them everywhere.
+// siblings, and a VSET with the merged context resolves them everywhere
+// (the same context is refused for another key).
 // Deleted keys are collected on every node, but only once the node that was
 // cut off when they were deleted is back and holds the deletion too.
 #include <gtest/gtest.h>
@@ -128,6 +129,11 @@ TEST(ReplicationProcessTest, WritesSpreadPartitionsConflictAndContextsResolve) {
 
   // A client reads both, resolves, and writes back with the merged context.
   auto [values, context] = Siblings(*n2, "color");
+  // The context works only for the key it was read from.
+  EXPECT_EQ(Call(*n3, {"VSET", "greeting", "stolen", context}),
+            "(error) ERR context token was read from another key (pass the "
+            "token VGET returned for this key)");
+  EXPECT_EQ(Call(*n3, {"GET", "greeting"}), "hello");
   ASSERT_EQ(Call(*n2, {"VSET", "color", "purple", context}), "OK");
   ASSERT_TRUE(WaitFor(
       [&] {
