@@ -16,6 +16,7 @@
 namespace gossipkv {
 namespace {
 
+using testing::InfoField;
 using testing::ServerProcess;
 using testing::WaitFor;
 
@@ -54,18 +55,6 @@ std::pair<std::multiset<std::string>, std::string> Siblings(
   for (const auto& s : reply->elements[1].elements)
     values.insert(s.elements[0].text);
   return {values, reply->elements[0].text};
-}
-
-// The INFO field `name` of section `section` on `node`, or "" if absent.
-std::string InfoField(ServerProcess& node, const std::string& section,
-                      const std::string& name) {
-  auto reply = node.Connect()->Call({"INFO", section});
-  if (!reply) return "";
-  const std::string& info = reply->text;
-  const size_t at = info.find("\n" + name + ":");
-  if (at == std::string::npos) return "";
-  const size_t start = at + name.size() + 2;
-  return info.substr(start, info.find('\r', start) - start);
 }
 
 // True once every node sees all of them alive.
