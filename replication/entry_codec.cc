@@ -93,21 +93,29 @@ uint64_t EntryHash(std::string_view key, std::string_view encoded_entry) {
   return Hash64(key, encoded_entry);
 }
 
-std::string EncodeContext(const VersionVector& context) {
-  pb::Clock msg;
+std::string EncodeContext(std::string_view key, const VersionVector& context) {
+  pb::WriteContext msg;
   FillClock(context, msg.mutable_entries());
+  msg.set_key_hash(Hash64(key));
   std::string bytes;
   msg.SerializeToString(&bytes);
   return Base64UrlEncode(bytes);
 }
 
-Result<VersionVector> DecodeContext(std::string_view token) {
+Result<VersionVector> DecodeContext(std::string_view key,
+                                    std::string_view token) {
   std::string bytes;
-  pb::Clock msg;
+  pb::WriteContext msg;
   if (!Base64UrlDecode(token, bytes) ||
       !msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::InvalidArgument("malformed context token");
   }
+  if (!msg.has_key_hash()) {
+    return Status::InvalidArgument(
+        "context token carries no key: an older format");
+  }
+  if (msg.key_hash() != Hash64(key))
+    return Status::InvalidArgument("context token was read from another key");
   auto clock = ReadClock(msg.entries());
   if (!clock)
     return Status::InvalidArgument("malformed context token: " +

@@ -21,9 +21,14 @@ Result<Entry> DecodeEntry(std::string_view bytes);
 // Digest of one key's entry: XXH3 of key ++ canonical entry bytes.
 uint64_t EntryHash(std::string_view key, std::string_view encoded_entry);
 
-// A write context as an opaque printable token (base64url of the clock), as
-// handed to clients by VGET and taken back by VSET/VDEL.
-std::string EncodeContext(const VersionVector& context);
-Result<VersionVector> DecodeContext(std::string_view token);
+// A write context as an opaque printable token, as handed to clients by VGET
+// and taken back by VSET/VDEL: base64url of the clock read from `key` and
+// Hash64(key), so the token works only for the key it was read from.
+std::string EncodeContext(std::string_view key, const VersionVector& context);
+// The clock of a token read from `key`. InvalidArgument, saying which, when
+// the token does not decode, carries no key hash (an older format), or was
+// read from another key.
+Result<VersionVector> DecodeContext(std::string_view key,
+                                    std::string_view token);
 
 }  // namespace gossipkv

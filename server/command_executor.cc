@@ -317,7 +317,8 @@ void CommandExecutor::VGet(Call& c) {
     auto clock = c.batch.ClockOf(c.args[1]);
     if (!clock) return StorageError(c, clock.error());
     resp::AppendArrayHeader(c.out, 2);
-    resp::AppendBulk(c.out, EncodeContext(clock->value_or(VersionVector())));
+    resp::AppendBulk(
+        c.out, EncodeContext(c.args[1], clock->value_or(VersionVector())));
     resp::AppendArrayHeader(c.out, 0);
     return;
   }
@@ -330,12 +331,12 @@ void CommandExecutor::VGet(Call& c) {
         fmt::format("ERR reply too large (max {} bytes): {} siblings hold {} "
                     "bytes; VSET with context {} replaces them all",
                     limits_.max_reply_bytes, e.siblings.size(), values,
-                    EncodeContext(e.clock)));
+                    EncodeContext(c.args[1], e.clock)));
     ++stats_.error_replies;
     return;
   }
   resp::AppendArrayHeader(c.out, 2);
-  resp::AppendBulk(c.out, EncodeContext(e.clock));
+  resp::AppendBulk(c.out, EncodeContext(c.args[1], e.clock));
   resp::AppendArrayHeader(c.out, e.siblings.size());
   for (const auto& s : e.siblings) {
     resp::AppendArrayHeader(c.out, 3);
@@ -351,10 +352,11 @@ void CommandExecutor::VGet(Call& c) {
 
 void CommandExecutor::VSet(Call& c) {
   if (!CheckKey(c, c.args[1]) || !CheckValue(c, c.args[2])) return;
-  auto context = DecodeContext(c.args[3]);
+  auto context = DecodeContext(c.args[1], c.args[3]);
   if (!context) {
-    resp::AppendError(c.out, "ERR " + context.error().message() +
-                                 " (pass the token VGET returned)");
+    resp::AppendError(c.out,
+                      "ERR " + context.error().message() +
+                          " (pass the token VGET returned for this key)");
     ++stats_.error_replies;
     return;
   }
@@ -366,10 +368,11 @@ void CommandExecutor::VSet(Call& c) {
 
 void CommandExecutor::VDel(Call& c) {
   if (!CheckKey(c, c.args[1])) return;
-  auto context = DecodeContext(c.args[2]);
+  auto context = DecodeContext(c.args[1], c.args[2]);
   if (!context) {
-    resp::AppendError(c.out, "ERR " + context.error().message() +
-                                 " (pass the token VGET returned)");
+    resp::AppendError(c.out,
+                      "ERR " + context.error().message() +
+                          " (pass the token VGET returned for this key)");
     ++stats_.error_replies;
     return;
   }

@@ -324,9 +324,10 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "rocksdb_live_data_bytes:{}\r\nentry_cache_bytes:{}\r\nentry_cache_"
         "keys:{}\r\n"
         "entry_cache_hits:{}\r\nentry_cache_misses:{}\r\ncorrupt_records_at_"
-        "open:{}\r\ncorrupt_graves_at_open:{}\r\n",
+        "open:{}\r\ncorrupt_graves_at_open:{}\r\nwal_syncs:{}\r\n",
         engine_->EstimateLiveBytes(), cache.bytes(), cache.size(), cache.hits(),
-        cache.misses(), store_->corrupt_records(), store_->corrupt_graves());
+        cache.misses(), store_->corrupt_records(), store_->corrupt_graves(),
+        engine_->WalSyncs());
   } else if (section == "membership") {
     size_t counts[4] = {0, 0, 0, 0};
     auto members = Members();

@@ -66,6 +66,11 @@ class RocksDBEngine final : public Engine {
 
   // RocksDB's estimate of live data bytes, for INFO.
   uint64_t EstimateLiveBytes();
+  // Write-ahead-log syncs since Open, from RocksDB's statistics (the
+  // WAL_FILE_SYNCED ticker): one per synced write group, so one per Write
+  // under kFsync (writes come from one thread) and none under kBuffered.
+  // For INFO and the durability tests.
+  uint64_t WalSyncs() const;
 
  private:
   struct State;

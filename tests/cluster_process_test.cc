@@ -183,15 +183,11 @@ std::string Handshake(const std::string& cluster) {
   return EncodeFrame(m);
 }
 
-uint64_t InfoField(ServerProcess& node, const std::string& section,
-                   const std::string& field) {
-  auto client = node.Connect();
-  auto reply = client->Call({"INFO", section});
-  const std::string& text = reply->text;
-  auto pos = text.find(field + ":");
-  return pos == std::string::npos
-             ? ~0ull
-             : std::stoull(text.substr(pos + field.size() + 1));
+// A numeric INFO field, or ~0 when absent.
+uint64_t InfoNumber(ServerProcess& node, const std::string& section,
+                    const std::string& field) {
+  const std::string value = testing::InfoField(node, section, field);
+  return value.empty() ? ~0ull : std::stoull(value);
 }
 
 TEST(ClusterProcessTest, BadPeerInputClosesOnlyThatConnection) {
@@ -221,14 +217,14 @@ TEST(ClusterProcessTest, BadPeerInputClosesOnlyThatConnection) {
   for (const auto& [name, bytes] : cases) {
     SCOPED_TRACE(name);
     const uint64_t errors_before =
-        InfoField(*n1, "peers", "peer_protocol_errors");
+        InfoNumber(*n1, "peers", "peer_protocol_errors");
     RawPeerConnection raw(n1->peer_address());
     ASSERT_TRUE(raw.connected());
     raw.Send(bytes);
     EXPECT_TRUE(raw.ClosedByServer());
     EXPECT_TRUE(WaitFor(
         [&] {
-          return InfoField(*n1, "peers", "peer_protocol_errors") ==
+          return InfoNumber(*n1, "peers", "peer_protocol_errors") ==
                  errors_before + 1;
         },
         std::chrono::seconds(2)));

@@ -195,8 +195,72 @@ TEST_F(CommandExecutorTest, SiblingsAndResolutionWithContexts) {
   EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
   EXPECT_EQ(ParseVGet(Run({"VGET", "k"})).second,
             (std::vector<std::string>{"<nil>"}));
-  // An absent key has an empty context and no siblings.
-  EXPECT_EQ(Run({"VGET", "nothing"}), "*2\r\n$0\r\n\r\n*0\r\n");
+  // An absent key has no siblings, and a context with an empty clock.
+  const std::string none = EncodeContext("nothing", VersionVector());
+  EXPECT_EQ(Run({"VGET", "nothing"}), "*2\r\n$" + std::to_string(none.size()) +
+                                          "\r\n" + none + "\r\n*0\r\n");
+}
+
+TEST_F(CommandExecutorTest, ForeignContextTokenIsRefused) {
+  // k1 is written five times on another node n2, then three times here;
+  // k1's clock therefore covers n2's dots 1 to 5.
+  const Actor n2{"n2", 7};
+  Entry k1_remote;
+  for (int i = 1; i <= 5; ++i) {
+    ApplyWrite(k1_remote, n2, k1_remote.clock, "n2-" + std::to_string(i), i,
+               ConflictMode::kSiblings);
+  }
+  ASSERT_TRUE(store_->Merge("k1", k1_remote).value());
+  for (const char* v : {"a", "b", "c"})
+    ASSERT_EQ(Run({"SET", "k1", v}), "+OK\r\n");
+  ASSERT_EQ(Run({"SET", "k2", "mine"}), "+OK\r\n");
+  const auto [k1_token, k1_values] = ParseVGet(Run({"VGET", "k1"}));
+  ASSERT_EQ(k1_values, (std::vector<std::string>{"c"}));
+  const std::string k2_before = Run({"VGET", "k2"});
+
+  // k1's token is refused for k2 (VSET and VDEL) and k2 is unchanged.
+  EXPECT_EQ(Run({"VSET", "k2", "evil", k1_token}),
+            "-ERR context token was read from another key (pass the token "
+            "VGET returned for this key)\r\n");
+  EXPECT_EQ(Run({"VDEL", "k2", k1_token})
+                .rfind("-ERR context token was read from another key", 0),
+            0u);
+  EXPECT_EQ(Run({"VGET", "k2"}), k2_before);
+  EXPECT_EQ(executor_->stats().error_replies, 2u);
+
+  // n2 meanwhile acknowledged its own first write of k2, dot (n2, 1): a dot
+  // k1's clock covers. Joined into k2's clock, that clock would have made
+  // the merge drop the write as already seen; it is kept as a sibling.
+  Entry k2_remote;
+  ApplyWrite(k2_remote, n2, VersionVector(), "n2-write", 1,
+             ConflictMode::kSiblings);
+  const Dot n2_write = k2_remote.siblings[0].dot;
+  ASSERT_EQ(n2_write.counter, 1u);
+  ASSERT_TRUE(DecodeContext("k1", k1_token)->Covers(n2_write));
+  EXPECT_TRUE(store_->Merge("k2", k2_remote).value());
+  auto k2_values = ParseVGet(Run({"VGET", "k2"})).second;
+  std::sort(k2_values.begin(), k2_values.end());
+  EXPECT_EQ(k2_values, (std::vector<std::string>{"mine", "n2-write"}));
+
+  // The same token still works for the key it was read from.
+  EXPECT_EQ(Run({"VSET", "k1", "resolved", k1_token}), "+OK\r\n");
+  EXPECT_EQ(ParseVGet(Run({"VGET", "k1"})).second,
+            (std::vector<std::string>{"resolved"}));
+}
+
+TEST_F(CommandExecutorTest, UndecodableAndKeylessTokensAreClearErrors) {
+  EXPECT_EQ(Run({"VSET", "k", "v", "!!!"}),
+            "-ERR malformed context token (pass the token VGET returned for "
+            "this key)\r\n");
+  EXPECT_EQ(Run({"VDEL", "k", "A"}).rfind("-ERR malformed context token", 0),
+            0u);
+  // An empty token is what VGET of an absent key returned before tokens
+  // carried their key.
+  const std::string reply = Run({"VSET", "k", "v", ""});
+  EXPECT_EQ(reply,
+            "-ERR context token carries no key: an older format (pass the "
+            "token VGET returned for this key)\r\n");
+  EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n") << "nothing was written";
 }
 
 TEST_F(CommandExecutorTest, VgetRepliesAreBoundedAndStillResolvable) {
@@ -210,7 +274,7 @@ TEST_F(CommandExecutorTest, VgetRepliesAreBoundedAndStillResolvable) {
     EXPECT_TRUE(batch.Commit().ok());
     return out;
   };
-  const std::string empty = EncodeContext(VersionVector());
+  const std::string empty = EncodeContext("k", VersionVector());
   ASSERT_EQ(run({"VSET", "k", std::string(40, 'a'), empty}), "+OK\r\n");
   ASSERT_EQ(run({"VSET", "k", std::string(40, 'b'), empty}), "+OK\r\n");
   const std::string reply = run({"VGET", "k"});
@@ -231,7 +295,7 @@ TEST_F(CommandExecutorTest, VgetOfACollectedKeyCarriesItsClock) {
   ASSERT_TRUE(store_->batch().Collect("k", tombstone).value());
   ASSERT_TRUE(store_->batch().Commit().ok());
   const std::string reply = Run({"VGET", "k"});
-  EXPECT_NE(reply.find(EncodeContext(tombstone.clock)), std::string::npos)
+  EXPECT_NE(reply.find(EncodeContext("k", tombstone.clock)), std::string::npos)
       << reply;
   EXPECT_EQ(Run({"GET", "k"}), "$-1\r\n");
 }

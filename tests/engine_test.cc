@@ -214,6 +214,39 @@ TEST(RocksDBEngineTest, DataSurvivesReopen) {
   }
 }
 
+// Writes `n` one-put batches to `engine` and returns its WAL sync count
+// after each.
+std::vector<uint64_t> WalSyncsAfterWrites(RocksDBEngine& engine, int n) {
+  std::vector<uint64_t> syncs;
+  for (int i = 0; i < n; ++i) {
+    WriteBatch b;
+    b.Put(Column::kEntries, "key" + std::to_string(i), "value");
+    EXPECT_TRUE(engine.Write(b).ok());
+    syncs.push_back(engine.WalSyncs());
+  }
+  return syncs;
+}
+
+TEST(RocksDBEngineTest, FsyncWriteSyncsTheWal) {
+  testing::TempDir dir;
+  auto e = RocksDBEngine::Open(dir.str(), RocksDBOptions{Durability::kFsync});
+  ASSERT_TRUE(e) << e.error().ToString();
+  const uint64_t before = (*e)->WalSyncs();
+  EXPECT_EQ(WalSyncsAfterWrites(**e, 3),
+            (std::vector<uint64_t>{before + 1, before + 2, before + 3}));
+}
+
+TEST(RocksDBEngineTest, BufferedWriteDoesNotSyncTheWal) {
+  testing::TempDir dir;
+  auto e =
+      RocksDBEngine::Open(dir.str(), RocksDBOptions{Durability::kBuffered});
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_EQ((*e)->WalSyncs(), 0u);
+  EXPECT_EQ(WalSyncsAfterWrites(**e, 3), (std::vector<uint64_t>{0, 0, 0}));
+  EXPECT_EQ(**(*e)->Get(Column::kEntries, "key2"), "value")
+      << "the writes happened";
+}
+
 TEST(RocksDBEngineTest, OpenFailureIsAnErrorNotACrash) {
   auto e = RocksDBEngine::Open("/proc/gossipkv-cannot-create-this",
                                RocksDBOptions{});

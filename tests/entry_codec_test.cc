@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "proto/entry.pb.h"
+#include "util/bytes.h"
+
 namespace gossipkv {
 namespace {
 
@@ -56,14 +59,54 @@ TEST(EntryCodecTest, RejectsInvariantViolations) {
 
 TEST(EntryCodecTest, ContextTokenRoundTripsAndRejectsGarbage) {
   Entry e = TwoSiblings(false);
-  std::string token = EncodeContext(e.clock);
+  std::string token = EncodeContext("k", e.clock);
   for (char c : token)
     EXPECT_TRUE(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
-  auto decoded = DecodeContext(token);
-  ASSERT_TRUE(decoded);
+  auto decoded = DecodeContext("k", token);
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
   EXPECT_EQ(*decoded, e.clock);
-  EXPECT_FALSE(DecodeContext("not a token!"));
-  EXPECT_FALSE(DecodeContext("A"));
+  auto empty = DecodeContext("other", EncodeContext("other", VersionVector()));
+  ASSERT_TRUE(empty) << empty.error().ToString();
+  EXPECT_EQ(*empty, VersionVector());
+  for (const char* garbage : {"not a token!", "A", "_____"}) {
+    auto bad = DecodeContext("k", garbage);
+    ASSERT_FALSE(bad) << garbage;
+    EXPECT_EQ(bad.error().code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(bad.error().message().rfind("malformed context token", 0), 0u)
+        << bad.error().message();
+  }
+}
+
+TEST(EntryCodecTest, ContextTokenIsBoundToItsKey) {
+  Entry e = TwoSiblings(false);
+  const std::string token = EncodeContext("k1", e.clock);
+  EXPECT_NE(token, EncodeContext("k2", e.clock));
+  for (std::string_view other : {"k2", "", "k1 ", "K1"}) {
+    auto decoded = DecodeContext(other, token);
+    ASSERT_FALSE(decoded) << other;
+    EXPECT_EQ(decoded.error().message(),
+              "context token was read from another key");
+  }
+  // An empty clock is bound too: it cannot vouch for another key either.
+  EXPECT_FALSE(DecodeContext("k2", EncodeContext("k1", VersionVector())));
+}
+
+TEST(EntryCodecTest, ContextTokenWithoutKeyHashIsRefused) {
+  // The format before tokens carried a key: the clock entries alone, which
+  // is a WriteContext without key_hash on the wire.
+  pb::WriteContext old;
+  auto* entry = old.add_entries();
+  entry->set_node("alpha");
+  entry->set_epoch(3);
+  entry->set_counter(1);
+  std::string bytes;
+  ASSERT_TRUE(old.SerializeToString(&bytes));
+  for (const std::string& token : {Base64UrlEncode(bytes), std::string()}) {
+    auto decoded = DecodeContext("k", token);
+    ASSERT_FALSE(decoded) << token;
+    EXPECT_NE(decoded.error().message().find("older format"), std::string::npos)
+        << decoded.error().message();
+  }
 }
 
 }  // namespace

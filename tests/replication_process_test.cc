@@ -1,7 +1,8 @@
 // Replication between real gossipkv-server processes on loopback: a SET on
 // one node is readable on the others; a partition made with FAULT lets both
 // sides write the same key; after healing all three nodes hold the same two
-// siblings, and a VSET with the merged context resolves them everywhere.
+// siblings, and a VSET with the merged context resolves them everywhere
+// (the same context is refused for another key).
 // Deleted keys are collected on every node, but only once the node that was
 // cut off when they were deleted is back and holds the deletion too.
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 namespace gossipkv {
 namespace {
 
+using testing::InfoField;
 using testing::ServerProcess;
 using testing::WaitFor;
 
@@ -53,18 +55,6 @@ std::pair<std::multiset<std::string>, std::string> Siblings(
   for (const auto& s : reply->elements[1].elements)
     values.insert(s.elements[0].text);
   return {values, reply->elements[0].text};
-}
-
-// The INFO field `name` of section `section` on `node`, or "" if absent.
-std::string InfoField(ServerProcess& node, const std::string& section,
-                      const std::string& name) {
-  auto reply = node.Connect()->Call({"INFO", section});
-  if (!reply) return "";
-  const std::string& info = reply->text;
-  const size_t at = info.find("\n" + name + ":");
-  if (at == std::string::npos) return "";
-  const size_t start = at + name.size() + 2;
-  return info.substr(start, info.find('\r', start) - start);
 }
 
 // True once every node sees all of them alive.
@@ -128,6 +118,11 @@ TEST(ReplicationProcessTest, WritesSpreadPartitionsConflictAndContextsResolve) {
 
   // A client reads both, resolves, and writes back with the merged context.
   auto [values, context] = Siblings(*n2, "color");
+  // The context works only for the key it was read from.
+  EXPECT_EQ(Call(*n3, {"VSET", "greeting", "stolen", context}),
+            "(error) ERR context token was read from another key (pass the "
+            "token VGET returned for this key)");
+  EXPECT_EQ(Call(*n3, {"GET", "greeting"}), "hello");
   ASSERT_EQ(Call(*n2, {"VSET", "color", "purple", context}), "OK");
   ASSERT_TRUE(WaitFor(
       [&] {

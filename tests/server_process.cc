@@ -22,6 +22,19 @@ std::unique_ptr<ServerProcess> StartClusterNode(const std::string& config,
   return std::make_unique<ServerProcess>(config, args);
 }
 
+std::string InfoField(ServerProcess& node, const std::string& section,
+                      const std::string& name) {
+  auto client = node.Connect();
+  if (!client) return "";
+  auto reply = client->Call({"INFO", section});
+  if (!reply) return "";
+  const std::string& info = reply->text;
+  const size_t at = info.find("\n" + name + ":");
+  if (at == std::string::npos) return "";
+  const size_t start = at + name.size() + 2;
+  return info.substr(start, info.find('\r', start) - start);
+}
+
 bool WaitFor(const std::function<bool()>& done,
              std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -60,6 +60,11 @@ std::unique_ptr<ServerProcess> StartClusterNode(const std::string& config,
                                                 const std::string& id,
                                                 const std::string& seed);
 
+// The value of field `name` in INFO section `section` of `node`, or "" if
+// the reply lacks it.
+std::string InfoField(ServerProcess& node, const std::string& section,
+                      const std::string& name);
+
 // Path of a built binary, set by CMake.
 std::string ServerBinary();
 
