@@ -51,6 +51,7 @@ struct Params {
   int keys = 1000;
   int writes = 50;     // per side
   int conflicts = 10;  // of those, written on both sides
+  int deletes = 10;    // loaded keys deleted on one side
   int base_port = 0;
 };
 
@@ -304,6 +305,18 @@ Outcome Run(const Params& p, const fs::path& work) {
       want.insert(value);
     }
   }
+  // Loaded keys beyond both sides' ranges, deleted on the first side: after
+  // the heal they must read as absent everywhere.
+  std::set<std::string> deleted;
+  for (int j = 0; j < p.deletes; ++j) {
+    const int index = p.conflicts + 2 * (p.writes - p.conflicts) + j;
+    if (index >= p.keys) break;
+    const std::string key = fmt::format("key:{:06d}", index);
+    auto c = cluster.Connect(left[static_cast<size_t>(j) % left.size()]);
+    if (!c) continue;
+    auto r = (*c)->Call({"DEL", key});
+    if (r && r->integer == 1) deleted.insert(key);
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const uint64_t bytes0 = Sum(cluster, p.nodes, "peer_bytes_sent");
   const uint64_t frames0 = Sum(cluster, p.nodes, "peer_frames_sent");
@@ -339,9 +352,18 @@ Outcome Run(const Params& p, const fs::path& work) {
   o.messages = Sum(cluster, p.nodes, "peer_frames_sent") - frames0;
   o.keys_repaired = Sum(cluster, p.nodes, "ae_keys_pulled") +
                     Sum(cluster, p.nodes, "rumor_entries_new") - repaired0;
-  // Checker: every expected value on every node, as the value or a sibling.
+  // Checker: every expected value on every node, as the value or a sibling;
+  // no deleted key back anywhere.
   o.checker = true;
   for (auto& c : clients) {
+    for (const auto& key : deleted) {
+      auto r = c->Call({"GET", key});
+      if (!r || !r->is_null()) {
+        o.checker = false;
+        if (o.checker_detail.empty())
+          o.checker_detail = key + " was deleted and is back";
+      }
+    }
     for (const auto& [key, values] : expected) {
       auto r = c->Call({"VGET", key});
       std::set<std::string> present;
@@ -449,6 +471,8 @@ int main(int argc, char** argv) {
   app.add_option("--writes", p.writes,
                  "keys written on each side during the partition");
   app.add_option("--conflicts", p.conflicts, "of those, written on both sides");
+  app.add_option("--deletes", p.deletes,
+                 "loaded keys deleted on one side during the partition");
   app.add_option("--base-port", p.base_port,
                  "clients on base+i, peers on base+100+i (default: random)");
   app.add_flag("--sweep", sweep,

@@ -1,5 +1,5 @@
 // AntiEntropy: repairs whatever rumors missed by comparing Merkle trees with
-// one peer at a time (DESIGN §5).
+// one peer at a time.
 //
 // Every anti_entropy_interval, and at once when a peer becomes reachable,
 // a node opens a session: it sends its root; the two sides then take turns,

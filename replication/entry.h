@@ -1,5 +1,5 @@
 // Entry: the versioned value of one key — a version vector plus the mutually
-// concurrent siblings that survive (DESIGN §2, dotted version vectors).
+// concurrent siblings that survive (dotted version vectors).
 //
 // Invariants kept by every function here: siblings are sorted by dot with no
 // duplicates; every sibling's dot is covered by `clock`; no sibling is

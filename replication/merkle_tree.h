@@ -1,4 +1,4 @@
-// MerkleTree: an in-memory hash tree over the key space (DESIGN §4).
+// MerkleTree: an in-memory hash tree over the key space.
 //
 // The key space is cut by the top S bits of XXH3(key) into 2^S segments. A
 // segment's hash is the wrapping sum of its keys' entry hashes, and an inner
@@ -9,7 +9,7 @@
 // into differing children finds the differing segments.
 //
 // Level 0 is the root; level depth() holds the 2^S leaves. The tree is
-// rebuilt from the digests column family at open, never trusted across a
+// rebuilt from the entries column family at open, never trusted across a
 // crash. Owned by one thread.
 #pragma once
 

@@ -1,11 +1,12 @@
 // Replica: one node's replication logic as a state machine with no I/O
-// (DESIGN §1, in the manner of etcd's raft and toydb). Its drivers — the
-// server's Asio loop (server/node.h) and the deterministic simulator
-// (sim/simulation.h) — call Tick(now) often (every ~100 ms), Step() for each
-// peer message that arrives, and FlushRumors() right after committing client
-// writes, and send whatever the replica appended to the Outbox. Clock
-// readings and randomness come from the driver, so a simulation replays
-// exactly from its seed.
+// (in the manner of etcd's raft and toydb). It is driven only through a
+// ReplicaDriver (driver/replica_driver.h), which both the server's Asio
+// loop and the deterministic simulator use: Tick(now) often (every ~100
+// ms), Step() for each peer message that arrives, FlushRumors() right
+// after a commit, and whatever the replica appended to the Outbox is sent
+// only once the store's batch it may describe is durable. Clock readings
+// and randomness come from the driver, so a simulation replays exactly
+// from its seed.
 //
 // A replica runs gossip membership and failure detection; given a store it
 // also replicates data: every committed change is pushed by rumor

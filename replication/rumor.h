@@ -1,4 +1,4 @@
-// RumorMonger: pushes fresh writes to a few peers at once (DESIGN §5).
+// RumorMonger: pushes fresh writes to a few peers at once.
 //
 // Every change this node commits — a client write, or an entry learned from
 // a rumor that was new here — is queued with a hop count; Flush() sends the

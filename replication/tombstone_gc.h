@@ -1,6 +1,6 @@
 // TombstoneCollector: removes deleted keys once the deletion is causally
 // stable — every current member holds a clock for the key that covers the
-// tombstone's (DESIGN §5). Wall-clock age plays no part, so a member that
+// tombstone's. Wall-clock age plays no part, so a member that
 // is down, partitioned or slow only delays collection; it can never bring a
 // deleted value back (Cassandra's gc_grace_seconds failure).
 //

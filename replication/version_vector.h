@@ -1,5 +1,5 @@
 // Actors, dots and version vectors: the causality vocabulary of gossipkv's
-// dotted version vectors (DESIGN §2). Value types; any thread.
+// dotted version vectors. Value types; any thread.
 //
 // An Actor is a node id plus the epoch of its data directory: a node that
 // lost its data comes back as a new actor, so it never reissues a dot it may

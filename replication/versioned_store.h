@@ -1,5 +1,5 @@
 // VersionedStore: a node's keys as versioned entries in an Engine, with the
-// Merkle tree over them kept current (DESIGN §2–4).
+// Merkle tree over them kept current.
 //
 // Each key is one record in the entries column family, keyed by its Merkle
 // segment then the key (so a segment's keys are one prefix scan) and holding

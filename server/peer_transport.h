@@ -1,4 +1,4 @@
-// PeerTransport: the Asio side of the peer protocol (DESIGN §6).
+// PeerTransport: the Asio side of the peer protocol.
 //
 // Each node keeps one outbound TCP connection per peer address, opened
 // lazily on the first message, beginning with a Handshake (cluster name,

@@ -74,7 +74,7 @@ TEST(VersionedStoreTest, IncrementalTreeEqualsRecomputedAfter100kOps) {
   EXPECT_EQ(store->key_count(), keys);
   EXPECT_EQ(store->live_key_count(), live);
   EXPECT_LT(live, keys) << "the workload deletes some keys";
-  // Reopening rebuilds the same tree from the digests column.
+  // Reopening rebuilds the same tree from the stored entries.
   const Actor self = store->self();
   auto reopened = OpenStore(engine, clock, random, {shape});
   EXPECT_EQ(reopened->tree(), store->tree());
