@@ -315,7 +315,10 @@ Outcome Run(const Params& p, const fs::path& work) {
     auto c = cluster.Connect(left[static_cast<size_t>(j) % left.size()]);
     if (!c) continue;
     auto r = (*c)->Call({"DEL", key});
-    if (r && r->integer == 1) deleted.insert(key);
+    if (r && r->integer == 1) {
+      deleted.insert(key);
+      expected.erase(key);
+    }
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const uint64_t bytes0 = Sum(cluster, p.nodes, "peer_bytes_sent");
