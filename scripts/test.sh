@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
 # Fuzz the client and peer protocol decoders, and the replica behind the
-# peer protocol, for a short while each: a crash fails the run.
+# peer protocol, for a short while each, starting from the committed
+# corpora: a crash, a leak or an ASan or UBSan report fails the run (the
+# preset builds UBSan without recovery; the options below say so again).
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 scratch=$(mktemp -d)

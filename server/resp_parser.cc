@@ -134,16 +134,18 @@ RespParser::Outcome RespParser::Next(std::vector<std::string>& args,
                                      std::string& error) {
   if (failed_) return Outcome::kError;
   while (true) {
+    Outcome o;
     if (state_ == State::kIdle) {
       if (pos_ == buffer_.size()) return Outcome::kNeedMore;
-      if (buffer_[pos_] != '*') {
-        Outcome o = ParseInline(args, error);
-        if (o == Outcome::kCommand && args.empty())
-          continue;  // blank line: ignore
-        return o;
-      }
+      o = buffer_[pos_] == '*' ? ParseMultibulk(args, error)
+                               : ParseInline(args, error);
+    } else {
+      o = ParseMultibulk(args, error);
     }
-    return ParseMultibulk(args, error);
+    // A blank line or "*0" is an empty request: ignored, like Redis does.
+    // What follows it may be of either kind, so it starts over from here.
+    if (o == Outcome::kCommand && args.empty()) continue;
+    return o;
   }
 }
 
@@ -201,7 +203,10 @@ RespParser::Outcome RespParser::ParseMultibulk(std::vector<std::string>& args,
                                   limits_.max_arguments));
         }
         pos_ = nl + 1;
-        if (count == 0) continue;  // "*0": an empty request, ignored like Redis
+        if (count == 0) {  // "*0": an empty request, which Next() skips
+          args.clear();
+          return Outcome::kCommand;
+        }
         args_expected_ = count;
         request_bytes_ = 0;
         partial_.clear();

@@ -178,5 +178,19 @@ TEST(RespParserTest, EndlessMultibulkHeaderIsCut) {
   ExpectError("*1\r\n$" + std::string(1000, '1'), "invalid bulk length");
 }
 
+// "*0" is skipped, and the request after it may be of either kind, a blank
+// line included.
+TEST(RespParserTest, EmptyMultibulkThenBlankLineOrInline) {
+  for (size_t chunk : {0, 1, 3}) {
+    Parsed blank = ParseAll("*0\r\n\n\0\0\0"s, chunk);
+    EXPECT_EQ(blank.error, "") << "chunk " << chunk;
+    EXPECT_EQ(blank.commands, std::vector<Args>{}) << "chunk " << chunk;
+    Parsed p = ParseAll("*0\r\n\r\nPING\r\n*0\r\n*1\r\n$4\r\nPONG\r\n", chunk);
+    EXPECT_EQ(p.error, "") << "chunk " << chunk;
+    EXPECT_EQ(p.commands, (std::vector<Args>{{"PING"}, {"PONG"}}))
+        << "chunk " << chunk;
+  }
+}
+
 }  // namespace
 }  // namespace gossipkv
