@@ -35,7 +35,7 @@ void ReplicaDriver::Route(Outbox& out) {
   // A message produced while changes wait to be stored may describe them
   // (an anti-entropy reply reads through the batch, a GC ack may adopt a
   // grave): it waits, and so does everything after it, to keep the order.
-  const bool hold = batch_pending() || !held_.empty();
+  const bool hold = batch_pending() || !held_.empty() || !ready_.empty();
   for (auto& o : out) {
     if (hold && !VouchesForNothing(o.message)) {
       ++stats_.messages_held;
@@ -74,7 +74,9 @@ void ReplicaDriver::Leave(int64_t now_ms) {
 }
 
 void ReplicaDriver::WhenDurable(Completion done) {
-  if (!commit_needed()) {
+  // Commits run to completion within one call on the owner's thread, so
+  // when none is needed, nothing written so far waits for one.
+  if (!commit_needed() && ready_waiting_.empty()) {
     done(Status::Ok());
     return;
   }
@@ -89,6 +91,9 @@ Status ReplicaDriver::Commit() {
 }
 
 Status ReplicaDriver::Persist() {
+  // What an earlier Persist() made ready leaves first, with its own status.
+  SendReady();
+  AckReady();
   Status status = Status::Ok();
   if (batch_pending()) status = store_->batch().Commit();
   for (auto& o : held_) ready_.push_back(std::move(o));

@@ -31,16 +31,27 @@ const CommandExecutor::CommandSpec* CommandExecutor::Find(
     std::string_view name) {
   using E = CommandExecutor;
   static const std::unordered_map<std::string, CommandSpec> kTable = {
-      {"PING", {&E::Ping, 1, 2}},      {"ECHO", {&E::Echo, 2, 2}},
-      {"GET", {&E::Get, 2, 2}},        {"SET", {&E::Set, 3, -1}},
-      {"DEL", {&E::Del, 2, -1}},       {"EXISTS", {&E::Exists, 2, -1}},
-      {"MGET", {&E::MGet, 2, -1}},     {"MSET", {&E::MSet, 3, -1}},
-      {"DBSIZE", {&E::DbSize, 1, 1}},  {"INFO", {&E::Info, 1, -1}},
-      {"QUIT", {&E::Quit, 1, 1}},      {"COMMAND", {&E::Command, 1, -1}},
-      {"CONFIG", {&E::Config, 2, -1}}, {"SELECT", {&E::Select, 2, 2}},
-      {"VGET", {&E::VGet, 2, 2}},      {"VSET", {&E::VSet, 4, 4}},
-      {"VDEL", {&E::VDel, 3, 3}},      {"MEMBERS", {&E::MembersCommand, 1, 1}},
-      {"DIGEST", {&E::Digest, 1, 2}},  {"FAULT", {&E::FaultCommand, 2, -1}},
+      {"PING", {&E::Ping, 1, 2}},
+      {"ECHO", {&E::Echo, 2, 2}},
+      {"GET", {&E::Get, 2, 2}},
+      {"SET", {&E::Set, 3, -1}},
+      {"DEL", {&E::Del, 2, -1}},
+      {"EXISTS", {&E::Exists, 2, -1}},
+      {"MGET", {&E::MGet, 2, -1}},
+      {"MSET", {&E::MSet, 3, -1}},
+      {"DBSIZE", {&E::DbSize, 1, 1}},
+      {"INFO", {&E::Info, 1, -1}},
+      {"QUIT", {&E::Quit, 1, 1}},
+      {"COMMAND", {&E::Command, 1, -1}},
+      {"CONFIG", {&E::Config, 2, -1}},
+      {"SELECT", {&E::Select, 2, 2}},
+      {"VGET", {&E::VGet, 2, 2}},
+      {"VSET", {&E::VSet, 4, 4}},
+      {"VDEL", {&E::VDel, 3, 3}},
+      {"MEMBERS", {&E::MembersCommand, 1, 1}},
+      {"DIGEST", {&E::Digest, 1, 2}},
+      {"FAULT", {&E::FaultCommand, 2, -1}},
+      {"CLUSTER", {&E::ClusterCommand, 2, -1}},
   };
   // Command names are short: uppercase on the stack-sized SSO string.
   auto it = kTable.find(AsciiUpper(name));
@@ -427,6 +438,11 @@ void CommandExecutor::Digest(Call& c) {
 void CommandExecutor::FaultCommand(Call& c) {
   std::vector<std::string> args(c.args.begin() + 1, c.args.end());
   node_.Fault(args, c.out);
+}
+
+void CommandExecutor::ClusterCommand(Call& c) {
+  std::vector<std::string> args(c.args.begin() + 1, c.args.end());
+  node_.Cluster(args, c.out);
 }
 
 }  // namespace gossipkv

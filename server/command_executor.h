@@ -35,6 +35,9 @@ class NodeContext {
   // appends the reply.
   virtual void Fault(const std::vector<std::string>& args,
                      std::string& out) = 0;
+  // CLUSTER LEAVE: `args` starts at the subcommand; appends the reply.
+  virtual void Cluster(const std::vector<std::string>& args,
+                       std::string& out) = 0;
 };
 
 struct CommandStats {
@@ -85,6 +88,7 @@ class CommandExecutor {
   void MembersCommand(Call& c);
   void Digest(Call& c);
   void FaultCommand(Call& c);
+  void ClusterCommand(Call& c);
 
   // Error replies for the common failures; false when the call must stop.
   bool CheckKey(Call& c, std::string_view key);

@@ -82,10 +82,12 @@ int main(int argc, char** argv) {
   if (Status started = (*node)->Start(); !started.ok())
     return Fail(started.message());
 
+  (*node)->set_on_left([&io] { io.stop(); });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& ec, int signal) {
     if (ec) return;
-    spdlog::info("signal {}: leaving the cluster and shutting down", signal);
+    spdlog::info("signal {}: stopping (a restart: peers wait for this node)",
+                 signal);
     (*node)->Shutdown([&io] { io.stop(); });
   });
   io.run();

@@ -190,7 +190,7 @@ void Node::Shutdown(std::function<void()> done) {
   }
   // Give what was just sent a moment on the wire, then stop.
   auto timer =
-      std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
   timer->async_wait(
       [this, timer, done = std::move(done)](const asio::error_code&) {
         Stop();
@@ -288,6 +288,28 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
         out,
         "ERR usage: FAULT BLOCK id [id ...] | FAULT UNBLOCK [id ...] | "
         "FAULT DROP probability | FAULT STATUS");
+  }
+}
+
+void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
+  const std::string sub = AsciiUpper(args[0]);
+  if (sub == "LEAVE" && args.size() == 1) {
+    if (leaving_) {
+      resp::AppendError(out, "ERR this node is already leaving the cluster");
+      return;
+    }
+    // For good: peers mark it left and stop waiting for it (tombstone GC
+    // no longer asks it). The reply goes out, then the node stops.
+    leaving_ = true;
+    spdlog::warn("CLUSTER LEAVE: node {} leaves the cluster for good",
+                 config_.node_id);
+    driver_->Leave(NowMs());
+    Shutdown([this] {
+      if (on_left_) on_left_();
+    });
+    resp::AppendSimple(out, "OK");
+  } else {
+    resp::AppendError(out, "ERR usage: CLUSTER LEAVE");
   }
 }
 

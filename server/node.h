@@ -51,6 +51,11 @@ class Node final : public NodeContext {
   void AppendInfo(std::string_view section, std::string& out) override;
   std::vector<MemberView> Members() override;
   void Fault(const std::vector<std::string>& args, std::string& out) override;
+  void Cluster(const std::vector<std::string>& args, std::string& out) override;
+
+  // Called once the node has left the cluster for good (CLUSTER LEAVE) and
+  // stopped: the process should exit.
+  void set_on_left(std::function<void()> hook) { on_left_ = std::move(hook); }
 
  private:
   Node(const Config& config, asio::io_context& io);
@@ -76,6 +81,8 @@ class Node final : public NodeContext {
   LinkFilter filter_;
   asio::steady_timer tick_timer_;
   bool stopped_ = false;
+  bool leaving_ = false;
+  std::function<void()> on_left_;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -185,10 +185,10 @@ Result<Entry> Simulation::Write(const std::string& id, const std::string& key,
   auto written = Submit(id, key, std::move(value), context, {});
   if (!written) return written;
   Node& node = At(id);
-  if (node.up && node.driver->commit_needed()) {
-    GOSSIPKV_RETURN_IF_ERROR(node.driver->Commit());
-    node.durable.clear();
-  }
+  // Stored now, whatever the disk latency; a crash the faults inject on
+  // the way makes it an error.
+  if (node.up && node.driver->commit_needed()) CommitAt(node.index);
+  if (!node.up) return Status::IOError(id + " crashed before storing it");
   return written;
 }
 
@@ -368,7 +368,10 @@ void Simulation::Process(const Event& e) {
       break;
     }
     case EventKind::kCommit:
-      if (!node.up || e.generation != node.generation) return;
+      // A commit that already ran (Shutdown, Write) leaves its event stale.
+      if (!node.up || e.generation != node.generation ||
+          !node.commit_scheduled || !node.driver->commit_needed())
+        return;
       CommitAt(e.node);
       return;
     case EventKind::kRestart:

@@ -99,6 +99,44 @@ TEST(ClusterProcessTest,
       << "restart is welcomed back";
 }
 
+// SIGTERM is a restart: peers see the node go quiet, never "left", and
+// welcome it back. CLUSTER LEAVE is for good: the node says so, exits, and
+// every peer marks it left.
+TEST(ClusterProcessTest, AStopIsARestartAndClusterLeaveIsForGood) {
+  auto n1 = StartNode("n1", "");
+  auto n2 = StartNode("n2", n1->peer_address());
+  auto n3 = StartNode("n3", n1->peer_address());
+  ASSERT_TRUE(n1->running() && n2->running() && n3->running());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sees(*n1, "n2", "alive") && Sees(*n1, "n3", "alive") &&
+               Sees(*n2, "n3", "alive") && Sees(*n3, "n2", "alive");
+      },
+      std::chrono::seconds(10)));
+
+  EXPECT_EQ(n2->Stop(), 0);
+  ASSERT_TRUE(WaitFor(
+      [&] { return Sees(*n1, "n2", "suspect") || Sees(*n1, "n2", "dead"); },
+      std::chrono::seconds(10)))
+      << "n1 never noticed n2 stop";
+  EXPECT_FALSE(Sees(*n3, "n2", "left")) << "a stop was taken for a leave";
+  n2->Restart();
+  ASSERT_TRUE(n2->running());
+  ASSERT_TRUE(WaitFor([&] { return Sees(*n1, "n2", "alive"); },
+                      std::chrono::seconds(10)));
+
+  auto client = n3->Connect();
+  ASSERT_TRUE(client);
+  auto reply = client->Call({"CLUSTER", "LEAVE"});
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->text, "OK");
+  EXPECT_EQ(n3->WaitExit(std::chrono::seconds(5)), 0)
+      << "n3 did not exit after leaving";
+  EXPECT_TRUE(WaitFor(
+      [&] { return Sees(*n1, "n3", "left") && Sees(*n2, "n3", "left"); },
+      std::chrono::seconds(10)));
+}
+
 TEST(ClusterProcessTest, FaultBlockPartitionsAndUnblockHeals) {
   auto n1 = StartNode("n1", "");
   auto n2 = StartNode("n2", n1->peer_address());

@@ -27,7 +27,13 @@ class FakeNode : public NodeContext {
     fault_args = args;
     out += "+OK\r\n";
   }
+  void Cluster(const std::vector<std::string>& args,
+               std::string& out) override {
+    cluster_args = args;
+    out += "+OK\r\n";
+  }
   std::vector<std::string> fault_args;
+  std::vector<std::string> cluster_args;
 };
 
 class CommandExecutorTest : public ::testing::Test {
@@ -325,6 +331,10 @@ TEST_F(CommandExecutorTest, MembersAndFaultGoToTheNode) {
   EXPECT_EQ(info_.fault_args, (std::vector<std::string>{"BLOCK", "n2", "n3"}));
   EXPECT_EQ(Run({"FAULT"}),
             "-ERR wrong number of arguments for 'fault' command\r\n");
+  EXPECT_EQ(Run({"cluster", "leave"}), "+OK\r\n");
+  EXPECT_EQ(info_.cluster_args, (std::vector<std::string>{"leave"}));
+  EXPECT_EQ(Run({"CLUSTER"}),
+            "-ERR wrong number of arguments for 'cluster' command\r\n");
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ TEST(ReplicaDriverTest, AnAckThatAdoptsAGraveLeavesOnlyAfterItsCommit) {
   EXPECT_FALSE(replied);
   // Heartbeats vouch for nothing on disk: they leave while the ack waits.
   driver.Tick(2'000);
+  ASSERT_FALSE(sent.empty()) << "no gossip left on the tick";
   for (const auto& o : sent)
     EXPECT_TRUE(ReplicaDriver::VouchesForNothing(o.message));
 

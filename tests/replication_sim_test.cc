@@ -196,6 +196,12 @@ class Harness {
     writes_.clear();
     std::vector<size_t> durable = durable_;
     std::sort(durable.begin(), durable.end());
+    // A client told OK for a write whose batch was never stored lost it.
+    for (size_t i : acked_) {
+      ASSERT_TRUE(std::binary_search(durable.begin(), durable.end(), i))
+          << submitted_[i].key << " " << submitted_[i].dot.ToString()
+          << " was acknowledged but never stored";
+    }
     for (size_t i : durable) {
       writes_.push_back(submitted_[i]);
       writes_.back().acked = acked_.count(i) > 0;
@@ -342,6 +348,10 @@ uint64_t SeedCount(uint64_t fallback) {
   return env != nullptr ? std::strtoull(env, nullptr, 10) : fallback;
 }
 
+// Crashes injected at commits over every chaos run so far: a test whose
+// runs saw none did not test what it claims.
+uint64_t crashes_injected = 0;
+
 void RunChaos(uint64_t seed, const Scenario& sc) {
   SCOPED_TRACE("seed " + std::to_string(seed) +
                " (GOSSIPKV_SEED=" + std::to_string(seed) + ")");
@@ -369,22 +379,26 @@ void RunChaos(uint64_t seed, const Scenario& sc) {
       sc.gc ? " and collected" : "", (h.sim().now() - healed) / 1000.0,
       static_cast<unsigned long long>(h.sim().traffic().messages),
       static_cast<unsigned long long>(collected));
+  crashes_injected += h.sim().traffic().crashes;
   h.CheckNothingLost();
 }
 
 TEST(ReplicationSimTest, ChaosThenHealConvergesAndLosesNothing) {
+  const uint64_t crashes_before = crashes_injected;
   for (uint64_t s = 1; s < 1 + SeedCount(6); ++s) {
     Scenario sc;
     sc.nodes = 5 + static_cast<int>(s % 3) * 3;
     RunChaos(Simulation::SeedFromEnv(s), sc);
     if (::testing::Test::HasFatalFailure()) return;
   }
+  EXPECT_GT(crashes_injected, crashes_before) << "no crash at a commit";
 }
 
 // Collection runs throughout: while nodes crash and partitions come and go,
 // tombstones are collected wherever every member answers, and none of what
 // they deleted comes back.
 TEST(ReplicationSimTest, ChaosWithTombstoneGcLosesNothingAndResurrectsNothing) {
+  const uint64_t crashes_before = crashes_injected;
   for (uint64_t s = 21; s < 21 + SeedCount(6); ++s) {
     Scenario sc;
     sc.nodes = 5 + static_cast<int>(s % 3) * 3;
@@ -395,6 +409,7 @@ TEST(ReplicationSimTest, ChaosWithTombstoneGcLosesNothingAndResurrectsNothing) {
     RunChaos(Simulation::SeedFromEnv(s), sc);
     if (::testing::Test::HasFatalFailure()) return;
   }
+  EXPECT_GT(crashes_injected, crashes_before) << "no crash at a commit";
 }
 
 TEST(ReplicationSimTest, FiftyNodes) {
@@ -409,12 +424,14 @@ TEST(ReplicationSimTest, FiftyNodes) {
 }
 
 TEST(ReplicationSimTest, LastWriteWinsConvergesToTheGlobalMaximum) {
+  const uint64_t crashes_before = crashes_injected;
   for (uint64_t s = 11; s <= 13; ++s) {
     Scenario sc;
     sc.mode = ConflictMode::kLastWriteWins;
     RunChaos(Simulation::SeedFromEnv(s), sc);
     if (::testing::Test::HasFatalFailure()) return;
   }
+  EXPECT_GT(crashes_injected, crashes_before) << "no crash at a commit";
 }
 
 TEST(ReplicationSimTest, RumorReachesEveryNodeWithinMilliseconds) {

@@ -37,6 +37,9 @@ class ServerProcess {
   int Stop();
   // SIGKILL and wait.
   void Kill();
+  // Waits up to `timeout` for the process to exit by itself; its exit
+  // status, or -1 if it is still running (or was not).
+  int WaitExit(std::chrono::milliseconds timeout);
   // Starts again on the same data directory (port may change).
   void Restart();
 
