@@ -253,20 +253,48 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
 }
 
 void AntiEntropy::StreamAll(const std::string& peer, uint64_t session) {
-  // Segment by segment, so a batch of keys never holds the whole store.
-  std::vector<std::string> keys;
-  for (uint32_t segment = 0; segment < store_.tree().shape().segment_count();
-       ++segment) {
-    Status s = store_.ScanSegment(segment, [&](std::string_view key, uint64_t) {
-      keys.emplace_back(key);
-    });
-    (void)s;
-    if (keys.size() >= 4096) {
-      SendEntries(peer, session, keys, {}, false, true);
-      keys.clear();
+  for (auto& st : streams_) {
+    if (st.peer == peer) {  // one stream per peer: restart it in this session
+      st = Stream{peer, session, 0};
+      return;
     }
   }
-  if (!keys.empty()) SendEntries(peer, session, keys, {}, false, true);
+  streams_.push_back(Stream{peer, session, 0});
+  ++stats_.ae_streams_started;
+}
+
+bool AntiEntropy::AdvanceStream() {
+  if (streams_.empty() || queue_.size() >= kStreamAhead) return false;
+  Stream st = std::move(streams_.front());
+  streams_.pop_front();
+  if (options_.link_free_bytes &&
+      options_.link_free_bytes(st.peer) < options_.max_message_bytes) {
+    streams_.push_back(std::move(st));  // its link is full: later
+    return false;
+  }
+  // Whole segments, up to about one message of keys.
+  std::vector<std::string> keys;
+  size_t key_bytes = 0;
+  const uint32_t segments = store_.tree().shape().segment_count();
+  while (st.next_segment < segments && keys.size() < kStreamChunkKeys &&
+         key_bytes < options_.max_message_bytes) {
+    Status s = store_.ScanSegment(st.next_segment,
+                                  [&](std::string_view key, uint64_t) {
+                                    keys.emplace_back(key);
+                                    key_bytes += key.size() + 64;
+                                  });
+    (void)s;
+    ++st.next_segment;
+  }
+  if (!keys.empty()) SendEntries(st.peer, st.session, keys, {}, false, true);
+  auto it = sessions_.find(st.session);
+  if (it != sessions_.end()) it->second.last_activity_ms = now_ms_;
+  if (st.next_segment < segments) {
+    streams_.push_back(std::move(st));
+  } else {
+    ++stats_.ae_streams_finished;
+  }
+  return true;
 }
 
 void AntiEntropy::OnKeyHashes(const std::string& peer,
@@ -412,6 +440,8 @@ void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
 
 void AntiEntropy::Queue(const std::string& peer, pb::PeerMessage message) {
   queue_.push_back({peer, std::move(message)});
+  stats_.ae_queue_peak =
+      std::max<uint64_t>(stats_.ae_queue_peak, queue_.size());
 }
 
 void AntiEntropy::Release(int64_t now_ms, Outbox& out) {
@@ -422,7 +452,8 @@ void AntiEntropy::Release(int64_t now_ms, Outbox& out) {
   last_refill_ms_ = now_ms;
   // A message bigger than what is left still goes when the bucket is full,
   // driving it negative: the budget holds on average.
-  while (!queue_.empty() && tokens_ > 0) {
+  while (tokens_ > 0 && (!queue_.empty() || AdvanceStream())) {
+    if (queue_.empty()) continue;
     const double size =
         static_cast<double>(queue_.front().message.ByteSizeLong() + 4);
     tokens_ -= size;

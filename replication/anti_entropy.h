@@ -15,6 +15,12 @@
 // (AeInSync); otherwise it ends when it falls quiet for session_timeout_ms.
 // A session the peer never answered is then retried with another peer.
 //
+// An empty peer is filled from a cursor over the segments rather than by
+// descending: each Release() adds the next chunk only while fewer than
+// kStreamAhead messages wait for the repair budget and the link to that
+// peer has room for a full message (link_free_bytes), so a stream of the
+// whole store never sits in memory at once.
+//
 // With tombstone GC on, an entry made only of tombstones is never handed to
 // a peer that holds nothing for its key, nor taken from one: holding
 // nothing, that peer holds nothing the tombstone would delete, and GC will
@@ -24,6 +30,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -38,6 +45,9 @@ struct AntiEntropyOptions {
   uint32_t max_message_bytes = 1 << 20;
   uint64_t bytes_per_second = 8 << 20;
   int64_t session_timeout_ms = 10'000;
+  // Bytes the transport can still queue for the peer at `address` (its
+  // bound less what waits); null: no bound. Streams wait for room.
+  std::function<uint64_t(const std::string& address)> link_free_bytes;
   bool tombstone_gc = false;  // see above
 };
 
@@ -54,6 +64,11 @@ class AntiEntropy {
               const pb::PeerMessage& message, Outbox& out);
 
  private:
+  // Stream chunks waiting for the budget before the next is read, and keys
+  // read per chunk at most.
+  static constexpr size_t kStreamAhead = 2;
+  static constexpr size_t kStreamChunkKeys = 4096;
+
   struct Session {
     std::string peer;
     int64_t last_activity_ms;
@@ -70,8 +85,11 @@ class AntiEntropy {
                    const std::vector<std::string>& keys,
                    const std::vector<uint64_t>& wanted, bool reply,
                    bool peer_lacks = false);
-  // Sends every entry of the store (to an empty peer), in bounded messages.
+  // Starts sending every entry of the store to an empty peer, in bounded
+  // messages, from a cursor that Release() advances.
   void StreamAll(const std::string& peer, uint64_t session);
+  // Queues the next chunk of the front stream; false when none can go now.
+  bool AdvanceStream();
   pb::PeerMessage NewMessage() const;
   void Queue(const std::string& peer, pb::PeerMessage message);
   void Release(int64_t now_ms, Outbox& out);
@@ -85,6 +103,12 @@ class AntiEntropy {
   std::map<uint64_t, Session> sessions_;
   int64_t next_session_ms_;
   std::deque<Outgoing> queue_;  // waiting for repair budget
+  struct Stream {
+    std::string peer;
+    uint64_t session;
+    uint32_t next_segment = 0;
+  };
+  std::deque<Stream> streams_;  // empty peers being filled, round robin
   double tokens_;
   int64_t last_refill_ms_;
 

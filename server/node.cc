@@ -133,6 +133,9 @@ Status Node::Start() {
       config_.replication.max_message_bytes;
   options.anti_entropy.bytes_per_second =
       config_.replication.repair_bytes_per_second;
+  options.anti_entropy.link_free_bytes = [this](const std::string& address) {
+    return peers_->FreeBytes(address);
+  };
   options.gc.interval_ms = config_.replication.gc_interval_ms;
   options.gc.batch_keys = config_.replication.gc_batch_keys;
   options.gc.max_message_bytes = config_.replication.max_message_bytes;
@@ -415,6 +418,13 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         r.gc_queries_answered, r.gc_messages_sent, r.gc_bytes_sent,
         store_->tombstoned_keys().size(), store_->grave_count(),
         store_->gc_floor());
+    out += fmt::format(
+        "ae_streams_started:{}\r\nae_streams_finished:{}\r\n"
+        "ae_queue_peak:{}\r\ndriver_commits:{}\r\n"
+        "driver_messages_held:{}\r\ndriver_messages_dropped:{}\r\n",
+        r.ae_streams_started, r.ae_streams_finished, r.ae_queue_peak,
+        driver_->stats().commits, driver_->stats().messages_held,
+        driver_->stats().messages_dropped);
     const int64_t now = NowMs();
     for (const auto& [peer, at] : r.ae_last_session_ms) {
       out += fmt::format("ae_last_session_{}:{}ms_ago\r\n", peer, now - at);

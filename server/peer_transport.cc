@@ -73,6 +73,13 @@ std::string PeerTransport::HandshakeFrame() const {
   return EncodeFrame(hello);
 }
 
+uint64_t PeerTransport::FreeBytes(const std::string& address) const {
+  auto it = outbound_.find(address);
+  const size_t queued = it == outbound_.end() ? 0 : it->second->queued_bytes;
+  return queued >= options_.max_queue_bytes ? 0
+                                            : options_.max_queue_bytes - queued;
+}
+
 void PeerTransport::Send(const std::string& address,
                          const pb::PeerMessage& message) {
   if (stopped_) return;

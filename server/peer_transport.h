@@ -68,6 +68,8 @@ class PeerTransport {
 
   // Queues a message for the peer at `address` ("host:port").
   void Send(const std::string& address, const pb::PeerMessage& message);
+  // Bytes that can still be queued for `address` before sends drop.
+  uint64_t FreeBytes(const std::string& address) const;
 
   const PeerStats& stats() const { return stats_; }
 

@@ -106,6 +106,18 @@ void Simulation::AddNode(const std::string& id, const ReplicaOptions& options,
   node->index = static_cast<int>(nodes_.size());
   node->id = id;
   node->options = options;
+  // Repair streams see their link's room, as the server's see its queue.
+  const int from = node->index;
+  node->options.anti_entropy.link_free_bytes =
+      [this, from](const std::string& address) -> uint64_t {
+    if (network_.max_queue_bytes == 0) return UINT64_MAX;
+    auto it = index_.find(address);
+    if (it == index_.end()) return network_.max_queue_bytes;
+    const uint64_t queued = in_flight_[{from, it->second}];
+    return queued >= network_.max_queue_bytes
+               ? 0
+               : network_.max_queue_bytes - queued;
+  };
   node->random = std::make_unique<Random>(random_.Next64());
   const int64_t skew =
       faults_.max_clock_skew_ms == 0

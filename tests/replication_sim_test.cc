@@ -527,7 +527,8 @@ TEST(ReplicationSimTest, AnEmptyNodeIsStreamedNotDescended) {
   for (bool empty_side_starts : {true, false}) {
     SCOPED_TRACE(empty_side_starts ? "empty node starts" : "full node starts");
     ReplicaOptions o = Options({"n0"});
-    o.anti_entropy.interval_ms = 0;  // only the session started below
+    o.anti_entropy.interval_ms = 0;           // only the session started below
+    o.anti_entropy.max_message_bytes = 4096;  // the stream takes ~30 messages
     Simulation sim(3, NetworkOptions{});
     sim.AddNode("n0", o, true);
     sim.AddNode("n1", o, true);
@@ -554,6 +555,12 @@ TEST(ReplicationSimTest, AnEmptyNodeIsStreamedNotDescended) {
     const uint64_t rounds = sim.replica("n0").stats().ae_rounds +
                             sim.replica("n1").stats().ae_rounds - rounds_before;
     EXPECT_EQ(rounds, 1u) << "only the root was compared";
+    const ReplicationStats& full = sim.replica("n0").stats();
+    EXPECT_EQ(full.ae_streams_finished, 1u);
+    EXPECT_GE(full.ae_messages_sent, 25u);
+    // From a cursor: a few messages wait for the budget at any time, never
+    // the whole stream.
+    EXPECT_LE(full.ae_queue_peak, 4u);
   }
 }
 
