@@ -60,19 +60,33 @@ max_clients = 5
 idle_timeout_ms = 0
 )");
   ASSERT_TRUE(config) << config.error().ToString();
+  // Every key above, each set away from its default.
   EXPECT_EQ(config->node_id, "alpha");
+  EXPECT_EQ(config->cluster_name, "test");
+  EXPECT_EQ(config->data_dir, "/tmp/x");
   ASSERT_EQ(config->seeds.size(), 2u);
+  EXPECT_EQ(config->seeds[0], (Endpoint{"127.0.0.1", 7001}));
   EXPECT_EQ(config->seeds[1], (Endpoint{"::1", 7002}));
+  EXPECT_TRUE(config->fault_injection);
+  EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->client_bind, (Endpoint{"0.0.0.0", 6000}));
+  EXPECT_EQ(config->peer_bind, (Endpoint{"127.0.0.1", 6001}));
   EXPECT_EQ(config->peer_advertise, (Endpoint{"10.0.0.1", 6001}));
   EXPECT_EQ(config->durability, Durability::kBuffered);
   EXPECT_EQ(config->conflict_mode, ConflictMode::kLastWriteWins);
+  EXPECT_EQ(config->block_cache_mb, 8u);
   EXPECT_EQ(config->entry_cache_mb, 0u);
   EXPECT_EQ(config->merkle, (MerkleShape{12, 3}));
+  EXPECT_EQ(config->gossip.interval_ms, 200u);
+  EXPECT_EQ(config->gossip.fanout, 2u);
   EXPECT_DOUBLE_EQ(config->gossip.phi_threshold, 10.5);
+  EXPECT_EQ(config->gossip.dead_after_ms, 5000u);
+  EXPECT_EQ(config->replication.rumor_fanout, 4u);
   EXPECT_EQ(config->replication.anti_entropy_interval_ms, 0u);
+  EXPECT_EQ(config->limits.max_key_bytes, 100u);
+  EXPECT_EQ(config->limits.max_value_bytes, 1000u);
   EXPECT_EQ(config->limits.max_clients, 5u);
-  EXPECT_TRUE(config->fault_injection);
+  EXPECT_EQ(config->limits.idle_timeout_ms, 0u);
 }
 
 TEST(ConfigTest, UnknownKeysAreErrorsWithTheirLine) {

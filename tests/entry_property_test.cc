@@ -55,8 +55,10 @@ class MergePropertyTest : public ::testing::TestWithParam<ConflictMode> {};
 
 TEST_P(MergePropertyTest, CommutativeAssociativeIdempotent) {
   const ConflictMode mode = GetParam();
+  int trials = 0;
   for (uint64_t seed = 1; seed <= 200; ++seed) {
     History h = RandomHistory(seed, mode);
+    ASSERT_FALSE(h.pool.empty()) << "seed " << seed << " wrote nothing";
     Random pick(seed * 7919);
     for (int trial = 0; trial < 50 && !h.pool.empty(); ++trial) {
       const Entry& a = h.pool[pick.Uniform(h.pool.size())];
@@ -68,6 +70,7 @@ TEST_P(MergePropertyTest, CommutativeAssociativeIdempotent) {
                 Merge(a, Merge(b, c, mode), mode))
           << "associativity, seed " << seed;
       ASSERT_EQ(Merge(a, a, mode), a) << "idempotence, seed " << seed;
+      ++trials;
       // Invariants: sorted dots, each covered by the clock.
       Entry m = Merge(a, b, mode);
       for (size_t i = 0; i < m.siblings.size(); ++i) {
@@ -82,6 +85,7 @@ TEST_P(MergePropertyTest, CommutativeAssociativeIdempotent) {
       }
     }
   }
+  EXPECT_EQ(trials, 200 * 50);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothModes, MergePropertyTest,

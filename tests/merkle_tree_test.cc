@@ -53,11 +53,18 @@ TEST(MerkleTreeTest, DiffFindsExactlyTheChangedSegments) {
   EXPECT_EQ(MerkleTree::DiffSegments(b, a), diff);
 }
 
-TEST(MerkleTreeTest, MemoryAtDefaultShapeIsAboutHalfAMebibyte) {
+// docs/architecture.md: "At S=16, F=16 the tree holds 69,905 hashes: 546
+// KiB".
+TEST(MerkleTreeTest, MemoryAtDefaultShapeIs546KiB) {
   MerkleTree tree(MerkleShape{16, 4});
-  // 65536 leaves + 4369 inner nodes, 8 bytes each.
-  EXPECT_GE(tree.MemoryBytes(), (65536u + 4369u) * 8u);
-  EXPECT_LT(tree.MemoryBytes(), 600u * 1024u);
+  // 65,536 leaves + 4,096 + 256 + 16 + 1 inner nodes.
+  uint64_t hashes = 0;
+  for (int level = 0; level <= tree.depth(); ++level)
+    hashes += tree.NodesAt(level);
+  EXPECT_EQ(hashes, 69'905u);
+  // 8 bytes a hash, plus the few bytes of the per-level vectors.
+  EXPECT_GE(tree.MemoryBytes(), hashes * 8);
+  EXPECT_EQ(tree.MemoryBytes() / 1024, 546u);
 }
 
 }  // namespace

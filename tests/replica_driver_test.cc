@@ -66,9 +66,11 @@ TEST(ReplicaDriverTest, AnAckThatAdoptsAGraveLeavesOnlyAfterItsCommit) {
   EXPECT_FALSE(replied);
   // Heartbeats vouch for nothing on disk: they leave while the ack waits.
   driver.Tick(2'000);
-  ASSERT_FALSE(sent.empty()) << "no gossip left on the tick";
-  for (const auto& o : sent)
+  ASSERT_FALSE(sent.empty()) << "the tick sent no gossip";
+  for (const auto& o : sent) {
     EXPECT_TRUE(ReplicaDriver::VouchesForNothing(o.message));
+    EXPECT_TRUE(o.message.has_gossip_syn()) << o.message.ShortDebugString();
+  }
 
   ASSERT_TRUE(driver.Commit().ok());
   EXPECT_TRUE(replied);

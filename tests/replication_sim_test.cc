@@ -362,6 +362,13 @@ void RunChaos(uint64_t seed, const Scenario& sc) {
   // Bound: 30 anti-entropy intervals after everything healed.
   ASSERT_TRUE(h.sim().RunUntil([&] { return h.Converged(); }, 60'000, 100))
       << "replicas still differ 60 s after healing";
+  const int64_t converged_ms = h.sim().now() - healed;
+  // docs/architecture.md: the seeds of these tests converge in 0.6 to 2.6 s
+  // and are held to 3 s (other seeds only to the 60 s bound).
+  if (std::getenv("GOSSIPKV_SEED") == nullptr &&
+      std::getenv("GOSSIPKV_SEEDS") == nullptr) {
+    EXPECT_LE(converged_ms, 3'000) << "seed " << seed;
+  }
   if (sc.gc) {
     ASSERT_TRUE(h.sim().RunUntil(
         [&] { return h.AllCollected() && h.Converged(); }, 60'000, 100))
@@ -372,11 +379,12 @@ void RunChaos(uint64_t seed, const Scenario& sc) {
     collected += h.sim().replica(id).stats().gc_tombstones_collected;
   std::printf(
       "seed %llu: %d nodes, %zu stored writes (%zu acknowledged), %llu "
-      "crashes at commits, converged%s %.1f s after heal, %llu msgs, %llu "
-      "tombstones collected\n",
+      "crashes at commits, converged %.1f s after heal%s %.1f s, %llu msgs, "
+      "%llu tombstones collected\n",
       static_cast<unsigned long long>(seed), sc.nodes, h.writes(), h.acked(),
       static_cast<unsigned long long>(h.sim().traffic().crashes),
-      sc.gc ? " and collected" : "", (h.sim().now() - healed) / 1000.0,
+      converged_ms / 1000.0, sc.gc ? ", collected" : ", done",
+      (h.sim().now() - healed) / 1000.0,
       static_cast<unsigned long long>(h.sim().traffic().messages),
       static_cast<unsigned long long>(collected));
   crashes_injected += h.sim().traffic().crashes;
@@ -488,80 +496,6 @@ TEST(ReplicationSimTest,
         return true;
       },
       30 * kInterval));
-}
-
-// With a small message bound, a tree level with many differing nodes goes
-// in several messages, each answered on its own, and repair completes; the
-// sessions end quietly rather than being retried as failures.
-TEST(ReplicationSimTest, TreeLevelsTooBigForOneMessageAreSplit) {
-  ReplicaOptions o = Options({"n0"});
-  o.anti_entropy.interval_ms = 0;  // only the session started below
-  o.anti_entropy.max_message_bytes = 4096;
-  o.rumor.fanout = 0;
-  Simulation sim(4, NetworkOptions{});
-  StoreOptions store;
-  store.merkle = MerkleShape{12, 2};  // 4,096 segments, 6 levels
-  sim.AddNode("n0", o, true, store);
-  sim.AddNode("n1", o, true, store);
-  sim.RunFor(5 * kInterval);
-  for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(sim.Write(i % 2 ? "n0" : "n1", "k" + std::to_string(i),
-                          std::string("v")));
-  }
-  ASSERT_NE(sim.store("n0").tree().Root(), sim.store("n1").tree().Root());
-  const uint64_t largest_before = sim.traffic().largest;
-  const uint64_t started_before = sim.replica("n0").stats().ae_sessions_started;
-  sim.StartAntiEntropy("n0", "n1");
-  sim.RunFor(30 * kInterval);
-  EXPECT_EQ(sim.store("n0").tree().Root(), sim.store("n1").tree().Root());
-  EXPECT_EQ(sim.store("n0").key_count(), 2000u);
-  // Bounded, but for the one segment a key list may overshoot by.
-  EXPECT_LE(sim.traffic().largest,
-            std::max<uint64_t>(largest_before, 4096 + 256));
-  EXPECT_EQ(sim.replica("n0").stats().ae_sessions_timed_out, 0u);
-  EXPECT_EQ(sim.replica("n0").stats().ae_sessions_started, started_before + 1)
-      << "a session that ended was not retried";
-}
-
-TEST(ReplicationSimTest, AnEmptyNodeIsStreamedNotDescended) {
-  for (bool empty_side_starts : {true, false}) {
-    SCOPED_TRACE(empty_side_starts ? "empty node starts" : "full node starts");
-    ReplicaOptions o = Options({"n0"});
-    o.anti_entropy.interval_ms = 0;           // only the session started below
-    o.anti_entropy.max_message_bytes = 4096;  // the stream takes ~30 messages
-    Simulation sim(3, NetworkOptions{});
-    sim.AddNode("n0", o, true);
-    sim.AddNode("n1", o, true);
-    sim.RunFor(5 * kInterval);
-    for (int i = 0; i < 3000; ++i) {
-      // Written as repair, so only the session below can carry them.
-      Entry e;
-      ApplyWrite(e, Actor{"w", 1}, e.clock, "v" + std::to_string(i), i,
-                 ConflictMode::kSiblings);
-      ASSERT_TRUE(
-          sim.store("n0").batch().Merge("k" + std::to_string(i), e, kRepair));
-    }
-    ASSERT_TRUE(sim.store("n0").batch().Commit().ok());
-    const uint64_t rounds_before = sim.replica("n0").stats().ae_rounds +
-                                   sim.replica("n1").stats().ae_rounds;
-    if (empty_side_starts) {
-      sim.StartAntiEntropy("n1", "n0");
-    } else {
-      sim.StartAntiEntropy("n0", "n1");
-    }
-    sim.RunFor(5 * kInterval);
-    EXPECT_EQ(sim.store("n1").tree().Root(), sim.store("n0").tree().Root());
-    EXPECT_EQ(sim.store("n1").key_count(), 3000u);
-    const uint64_t rounds = sim.replica("n0").stats().ae_rounds +
-                            sim.replica("n1").stats().ae_rounds - rounds_before;
-    EXPECT_EQ(rounds, 1u) << "only the root was compared";
-    const ReplicationStats& full = sim.replica("n0").stats();
-    EXPECT_EQ(full.ae_streams_finished, 1u);
-    EXPECT_GE(full.ae_messages_sent, 25u);
-    // From a cursor: a few messages wait for the budget at any time, never
-    // the whole stream.
-    EXPECT_LE(full.ae_queue_peak, 4u);
-  }
 }
 
 }  // namespace

@@ -33,13 +33,16 @@ std::string Text(const Result<RespValue>& r) {
   return r ? r->ToString() : "<" + r.error().ToString() + ">";
 }
 
+bool IsClosedOrReset(const Status& error) {
+  return error.message().find("closed") != std::string::npos ||
+         error.message().find("reset") != std::string::npos;
+}
+
 // Reads until the server closes the connection (or `limit` passes).
 bool ClosedByServer(RespClient& client) {
   for (int i = 0; i < 20; ++i) {
     auto r = client.Read();
-    if (!r)
-      return r.error().message().find("closed") != std::string::npos ||
-             r.error().message().find("reset") != std::string::npos;
+    if (!r) return IsClosedOrReset(r.error());
   }
   return false;
 }
@@ -70,6 +73,11 @@ class BadInputTest : public ::testing::Test {
     Write("after-" + after_case, "ok");
   }
 
+  // A counter of INFO stats, as text ("" if absent).
+  std::string Stat(const std::string& name) {
+    return testing::InfoField(server_, "stats", name);
+  }
+
   ServerProcess server_{kSmallLimits};
   std::map<std::string, std::string> acknowledged_;
 };
@@ -96,6 +104,7 @@ TEST_F(BadInputTest, HugeBulkLengthClosesOnlyThatConnection) {
   EXPECT_EQ(Text(c->Read()),
             "(error) ERR argument too large (max 1048576 bytes)");
   EXPECT_TRUE(ClosedByServer(*c));
+  EXPECT_EQ(Stat("protocol_errors"), "1");
   ExpectOthersUnaffected("bulk-4294967295");
 }
 
@@ -104,6 +113,7 @@ TEST_F(BadInputTest, NegativeBulkLength) {
   ASSERT_TRUE(c->SendRaw("*2\r\n$3\r\nGET\r\n$-7\r\n").ok());
   EXPECT_EQ(Text(c->Read()), "(error) ERR Protocol error: invalid bulk length");
   EXPECT_TRUE(ClosedByServer(*c));
+  EXPECT_EQ(Stat("protocol_errors"), "1");
   ExpectOthersUnaffected("negative-bulk");
 }
 
@@ -114,13 +124,17 @@ TEST_F(BadInputTest, HundredMebibytesWithoutNewline) {
   for (; sent < 100; ++sent) {
     if (!c->SendRaw(chunk).ok()) break;  // the server hung up mid-stream
   }
+  // The error reply, unless the reset for the unread bytes discarded it.
   auto reply = c->Read();
   if (reply) {
     EXPECT_EQ(
         reply->ToString(),
         "(error) ERR Protocol error: too big inline request (max 65536 bytes)");
+  } else {
+    EXPECT_TRUE(IsClosedOrReset(reply.error())) << reply.error().ToString();
   }
   EXPECT_LT(sent, 100) << "the server should stop reading long before 100 MiB";
+  EXPECT_EQ(Stat("protocol_errors"), "1");
   ExpectOthersUnaffected("no-newline");
 }
 
@@ -137,8 +151,13 @@ TEST_F(BadInputTest, MillionArguments) {
   (void)d->SendRaw(line + "\r\n");
   auto reply = d->Read();
   if (reply) {
-    EXPECT_NE(reply->ToString().find("max 65536 bytes"), std::string::npos);
+    EXPECT_EQ(
+        reply->ToString(),
+        "(error) ERR Protocol error: too big inline request (max 65536 bytes)");
+  } else {
+    EXPECT_TRUE(IsClosedOrReset(reply.error())) << reply.error().ToString();
   }
+  EXPECT_EQ(Stat("protocol_errors"), "2");
   ExpectOthersUnaffected("million-args");
 }
 
@@ -160,6 +179,7 @@ TEST_F(BadInputTest, SilentClientIsClosedByIdleTimeout) {
   EXPECT_TRUE(ClosedByServer(*c));  // blocks until the server hangs up
   EXPECT_LT(std::chrono::steady_clock::now() - started,
             std::chrono::seconds(5));
+  EXPECT_EQ(Stat("idle_timeouts"), "1");
   ExpectOthersUnaffected("silent");
 }
 
@@ -174,6 +194,7 @@ TEST_F(BadInputTest, OneByteEveryFewHundredMillisecondsIsClosed) {
     closed = !c->SendRaw(std::string(1, drip[i % drip.size()])).ok();
   }
   EXPECT_TRUE(closed || ClosedByServer(*c));
+  EXPECT_EQ(Stat("idle_timeouts"), "1") << "closed by the idle watchdog";
   ExpectOthersUnaffected("slow-drip");
 }
 
@@ -190,6 +211,12 @@ TEST(ServerProcessTest, MaxClientsRefusesTheExtraConnection) {
             "(error) ERR max number of clients reached (max 3)");
   EXPECT_EQ(Text(held[0]->Call({"SET", "k", "v"})), "OK")
       << "held clients unaffected";
+  // A fourth connection would be refused too: ask over a held one.
+  auto stats = held[0]->Call({"INFO", "stats"});
+  ASSERT_TRUE(stats);
+  EXPECT_NE(stats->text.find("\r\nrejected_connections:1\r\n"),
+            std::string::npos)
+      << stats->text;
   held.pop_back();
   // Once one leaves, a new client gets in (the server notices the close
   // asynchronously, so allow it a moment).
