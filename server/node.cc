@@ -159,7 +159,12 @@ Status Node::Start() {
       "{:016x})",
       config_.node_id, client_address, peer_address, store_->live_key_count(),
       store_->tree().Root());
-  return WriteEndpointsFile();
+  // A full disk must not keep the node from serving what it stores.
+  if (Status written = WriteEndpointsFile(); !written.ok()) {
+    spdlog::error("{}: tools that read it will not find this node",
+                  written.message());
+  }
+  return Status::Ok();
 }
 
 asio::awaitable<void> Node::TickLoop() {
@@ -262,6 +267,7 @@ Status Node::WriteEndpointsFile() {
       << "client=" << replica_->membership().self().client_address() << "\n"
       << "peer=" << replica_->membership().self().peer_address() << "\n"
       << "pid=" << getpid() << "\n";
+    f.flush();
     if (!f) return Status::IOError("cannot write " + tmp.string());
   }
   std::error_code ec;

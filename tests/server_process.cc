@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -45,10 +46,30 @@ bool WaitFor(const std::function<bool()>& done,
   return done();
 }
 
+bool ServerProcess::ReadServingLine(const std::string& log, uintmax_t from) {
+  std::ifstream f(log);
+  f.seekg(static_cast<std::streamoff>(from));
+  const std::string clients = " serving clients on ", peers = " and peers on ";
+  std::string line;
+  while (std::getline(f, line)) {
+    const size_t c = line.find(clients), p = line.find(peers);
+    if (c == std::string::npos || p == std::string::npos) continue;
+    const std::string client = line.substr(c + clients.size(),
+                                           p - c - clients.size());
+    port_ = static_cast<uint16_t>(
+        std::stoi(client.substr(client.rfind(':') + 1)));
+    peer_address_ = line.substr(p + peers.size());
+    peer_address_ = peer_address_.substr(0, peer_address_.find(' '));
+    return true;
+  }
+  return false;
+}
+
 ServerProcess::ServerProcess(std::string config_toml,
-                             std::vector<std::string> extra_args)
-    : extra_args_(std::move(extra_args)) {
-  data_dir_ = (dir_.path() / "data").string();
+                             std::vector<std::string> extra_args,
+                             std::string data_dir)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
+  if (data_dir_.empty()) data_dir_ = (dir_.path() / "data").string();
   config_path_ = (dir_.path() / "node.toml").string();
   std::ofstream(config_path_) << config_toml;
   Launch();
@@ -62,6 +83,10 @@ void ServerProcess::Launch() {
   port_ = 0;
   peer_address_.clear();
   const std::string log = (dir_.path() / "server.log").string();
+  std::error_code ignored;
+  const uintmax_t log_start = std::filesystem::exists(log)
+                                  ? std::filesystem::file_size(log, ignored)
+                                  : 0;
   std::vector<std::string> args = {
       ServerBinary(), "--config", config_path_,  "--data-dir", data_dir_,
       "--port",       "0",        "--peer-port", "0"};
@@ -89,6 +114,9 @@ void ServerProcess::Launch() {
       }
     }
     if (port_ != 0 && !peer_address_.empty()) return;
+    // A node that cannot write its endpoints file (a full disk) still logs
+    // where it serves.
+    if (ReadServingLine(log, log_start)) return;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) break;  // died at start-up
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
