@@ -196,9 +196,8 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         r.Int("entry_cache_mb", c.entry_cache_mb, 0, 1 << 20));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("write_buffer_mb", c.write_buffer_mb, 1, 4096));
-    GOSSIPKV_RETURN_IF_ERROR(
-        r.Int("disk_retry_ms", c.disk_retry_ms, kMinDiskRetryMs,
-              kMaxDiskRetryMs));
+    GOSSIPKV_RETURN_IF_ERROR(r.Int("disk_retry_ms", c.disk_retry_ms,
+                                   kMinDiskRetryMs, kMaxDiskRetryMs));
     if (durability == "fsync")
       c.durability = Durability::kFsync;
     else if (durability == "buffered")

@@ -10,9 +10,9 @@
 // started on port 0). While the disk refuses writes (full or failing; a node
 // that finds no room at start opens its store read-only), the node serves
 // reads and gossip, refuses client writes and retries the disk every
-// disk_retry_ms until it takes writes again. Shutdown() stores what is pending and stops
-// everything; peers take it for a restart, not a departure. Called from main()
-// and the io_context thread only.
+// disk_retry_ms until it takes writes again. Shutdown() stores what is pending
+// and stops everything; peers take it for a restart, not a departure. Called
+// from main() and the io_context thread only.
 #pragma once
 
 #include <asio.hpp>

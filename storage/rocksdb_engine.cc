@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
@@ -187,17 +188,22 @@ class ErrorListener final : public rocksdb::EventListener {
                          rocksdb::Status* error) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (message_.empty()) message_ = error->ToString();
+    pending_.store(true, std::memory_order_release);
   }
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
                             bool* auto_recovery) override {
     *auto_recovery = false;
   }
+  // The error recorded since the last Take(), or "" (cheap when none).
   std::string Take() {
+    if (!pending_.load(std::memory_order_acquire)) return {};
     std::lock_guard<std::mutex> lock(mu_);
+    pending_.store(false, std::memory_order_relaxed);
     return std::exchange(message_, {});
   }
 
  private:
+  std::atomic<bool> pending_{false};
   std::mutex mu_;
   std::string message_;
 };
@@ -349,7 +355,8 @@ Status RocksDBEngine::Scan(Column column, std::string_view begin,
 }
 
 Status RocksDBEngine::Writable() {
-  if (state_->write_error.empty()) state_->write_error = state_->listener->Take();
+  if (state_->write_error.empty())
+    state_->write_error = state_->listener->Take();
   if (state_->write_error.empty()) return Status::Ok();
   return Status::IOError(state_->write_error);
 }
@@ -364,7 +371,8 @@ Status RocksDBEngine::Write(const WriteBatch& batch) {
                                      : rocks_batch.Put(cf, key, op.value);
     if (!s.ok()) return FromRocks(s, "batch");
   }
-  rocksdb::Status s = state_->db->db->Write(state_->write_options, &rocks_batch);
+  rocksdb::Status s =
+      state_->db->db->Write(state_->write_options, &rocks_batch);
   // Nothing more goes to RocksDB's files until TryResume() succeeds.
   if (!s.ok() && !s.IsInvalidArgument()) {
     state_->listener->Take();

@@ -117,8 +117,9 @@ TEST(ConfigTest, ValidateChecksTheDiskRetryInterval) {
   config.disk_retry_ms = 5;
   Status status = config.Validate();
   ASSERT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("storage.disk_retry_ms must be 10 to 3600000"),
-            std::string::npos)
+  EXPECT_NE(
+      status.message().find("storage.disk_retry_ms must be 10 to 3600000"),
+      std::string::npos)
       << status.message();
   config.disk_retry_ms = 3'600'001;
   EXPECT_FALSE(config.Validate().ok());

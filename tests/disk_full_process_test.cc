@@ -5,10 +5,8 @@
 // restarted on a full disk starts read-only and serves what it stored.
 // Mounting needs root; without it the test is skipped.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "tests/server_process.h"
@@ -19,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::InfoField;
 using testing::ServerProcess;
-using testing::TempDir;
+using testing::Tmpfs;
 using testing::WaitFor;
 
 constexpr const char* kConfig = R"(
@@ -29,37 +27,6 @@ durability = "fsync"
 write_buffer_mb = 4
 disk_retry_ms = 100
 )";
-
-// A tmpfs of `megabytes` mounted on a fresh directory, unmounted on
-// destruction.
-class Tmpfs {
- public:
-  explicit Tmpfs(int megabytes) : point_(dir_.path() / "disk") {
-    fs::create_directories(point_);
-    const std::string size = "size=" + std::to_string(megabytes) + "m";
-    mounted_ = mount("tmpfs", point_.c_str(), "tmpfs", 0, size.c_str()) == 0;
-  }
-  ~Tmpfs() {
-    if (mounted_) umount2(point_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const fs::path& path() const { return point_; }
-
- private:
-  TempDir dir_;
-  fs::path point_;
-  bool mounted_ = false;
-};
-
-// Writes `path` until the file system has no room left (or `bytes`).
-void Fill(const fs::path& path, size_t bytes) {
-  std::ofstream f(path, std::ios::binary);
-  const std::string chunk(64 * 1024, 'f');
-  for (size_t written = 0; written < bytes && f; written += chunk.size()) {
-    f.write(chunk.data(), chunk.size());
-    f.flush();
-  }
-}
 
 // The reply as text: a bulk's bytes, "(error) ...", "(integer) n", ...
 std::string Reply(RespClient& client, const std::vector<std::string>& args) {
@@ -112,7 +79,7 @@ TEST_F(DiskFullTest, WritesAreRefusedWhileFullAndNothingAcknowledgedIsLost) {
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root)";
   const fs::path filler = disk.path() / "filler";
   // Freeing it later leaves room for the memtables a resume flushes.
-  Fill(filler, 12 << 20);
+  disk.Fill("filler", 12 << 20);
   ServerProcess server(kConfig, {}, (disk.path() / "data").string());
   ASSERT_TRUE(server.running());
   auto writer = server.Connect();
@@ -138,7 +105,9 @@ TEST_F(DiskFullTest, WritesAreRefusedWhileFullAndNothingAcknowledgedIsLost) {
   // Room again: the node takes writes without a restart.
   fs::remove(filler);
   EXPECT_TRUE(WaitFor(
-      [&] { return Reply(*writer, {"SET", "after", "room"}) == "OK"; },
+      [&] {
+        return Reply(*writer, {"SET", "after", "room"}) == "OK";
+      },
       std::chrono::seconds(10)));
   acknowledged_["after"] = -1;
   EXPECT_EQ(Reply(*other, {"GET", "after"}), "room");
@@ -153,7 +122,7 @@ TEST_F(DiskFullTest, WritesAreRefusedWhileFullAndNothingAcknowledgedIsLost) {
   writer.reset();
   other.reset();
   EXPECT_EQ(server.Stop(), 0);
-  Fill(disk.path() / "filler2", 64 << 20);
+  disk.Fill("filler2", 64 << 20);
   server.Restart();
   ASSERT_TRUE(server.running());
   EXPECT_EQ(InfoField(server, "storage", "disk_read_only"), "1");
@@ -165,7 +134,9 @@ TEST_F(DiskFullTest, WritesAreRefusedWhileFullAndNothingAcknowledgedIsLost) {
   // And it reopens writable once there is room.
   fs::remove(disk.path() / "filler2");
   EXPECT_TRUE(WaitFor(
-      [&] { return Reply(*reader, {"SET", "late", "v"}) == "OK"; },
+      [&] {
+        return Reply(*reader, {"SET", "late", "v"}) == "OK";
+      },
       std::chrono::seconds(10)));
   EXPECT_EQ(InfoField(server, "storage", "disk_read_only"), "0");
   EXPECT_EQ(server.Stop(), 0);

@@ -54,10 +54,10 @@ bool ServerProcess::ReadServingLine(const std::string& log, uintmax_t from) {
   while (std::getline(f, line)) {
     const size_t c = line.find(clients), p = line.find(peers);
     if (c == std::string::npos || p == std::string::npos) continue;
-    const std::string client = line.substr(c + clients.size(),
-                                           p - c - clients.size());
-    port_ = static_cast<uint16_t>(
-        std::stoi(client.substr(client.rfind(':') + 1)));
+    const std::string client =
+        line.substr(c + clients.size(), p - c - clients.size());
+    port_ =
+        static_cast<uint16_t>(std::stoi(client.substr(client.rfind(':') + 1)));
     peer_address_ = line.substr(p + peers.size());
     peer_address_ = peer_address_.substr(0, peer_address_.find(' '));
     return true;
