@@ -50,19 +50,22 @@ bool ServerProcess::ReadServingLine(const std::string& log, uintmax_t from) {
   std::ifstream f(log);
   f.seekg(static_cast<std::streamoff>(from));
   const std::string clients = " serving clients on ", peers = " and peers on ";
-  std::string line;
+  std::string line, client, peer;
+  bool no_endpoints_file = false;
   while (std::getline(f, line)) {
+    if (line.find("will not find this node") != std::string::npos)
+      no_endpoints_file = true;
     const size_t c = line.find(clients), p = line.find(peers);
     if (c == std::string::npos || p == std::string::npos) continue;
-    const std::string client =
-        line.substr(c + clients.size(), p - c - clients.size());
-    port_ =
-        static_cast<uint16_t>(std::stoi(client.substr(client.rfind(':') + 1)));
-    peer_address_ = line.substr(p + peers.size());
-    peer_address_ = peer_address_.substr(0, peer_address_.find(' '));
-    return true;
+    client = line.substr(c + clients.size(), p - c - clients.size());
+    peer = line.substr(p + peers.size());
+    peer = peer.substr(0, peer.find(' '));
   }
-  return false;
+  if (!no_endpoints_file || client.empty()) return false;
+  port_ =
+      static_cast<uint16_t>(std::stoi(client.substr(client.rfind(':') + 1)));
+  peer_address_ = peer;
+  return true;
 }
 
 ServerProcess::ServerProcess(std::string config_toml,

@@ -47,8 +47,9 @@ class ServerProcess {
 
  private:
   void Launch();
-  // Takes the ports from the node's "serving clients on ..." log line,
-  // looking only past byte `from` of `log`; false if it is not there yet.
+  // Takes the ports from the node's "serving clients on ..." log line once
+  // the node has logged that it could not write its endpoints file, looking
+  // only past byte `from` of `log`; false until then.
   bool ReadServingLine(const std::string& log, uintmax_t from);
 
   TempDir dir_;
