@@ -6,7 +6,8 @@
 // A failed write, or a background error RocksDB reports (a flush that found
 // the disk full), stops writes: Write returns that error without calling
 // RocksDB until TryResume() succeeds, and RocksDB's own automatic recovery
-// is turned off so that nothing writes behind the node's back.
+// is turned off so that nothing writes behind the node's back. TryResume()
+// reopens the database: read-only at once, writable once that succeeds.
 #include "storage/rocksdb_engine.h"
 
 #include <fcntl.h>
@@ -383,25 +384,44 @@ Status RocksDBEngine::Write(const WriteBatch& batch) {
 
 Status RocksDBEngine::TryResume() {
   if (Writable().ok()) return Status::Ok();
-  if (state_->read_only) {
-    // A snapshot still reads the read-only instance, which must not be
-    // open next to a writable one.
-    if (state_->db.use_count() > 1) return Writable();
-    std::shared_ptr<Db> read_only = state_->db;
-    rocksdb::Status s = state_->OpenDb(false);
+  // A snapshot still reads the open instance, which is about to be
+  // replaced.
+  if (state_->db.use_count() > 1) return Writable();
+  // Less room than one memtable: a reopening could succeed (closing gives
+  // back the log's preallocated space) only for the next write to fail.
+  uint64_t free = 0;
+  rocksdb::Env* env = state_->options.disk != nullptr
+                          ? state_->options.disk->impl_->env.get()
+                          : rocksdb::Env::Default();
+  if (env->GetFreeSpace(state_->path, &free).ok() &&
+      free < state_->options.write_buffer_bytes) {
+    return Writable();
+  }
+  if (!state_->read_only) {
+    // The writable instance is closed and opened again rather than asked to
+    // DB::Resume(): after a failed append to the write-ahead log, Resume()
+    // keeps that log's writer when the memtables are empty, and the next
+    // write asserts inside RocksDB. A read-only instance, opened first,
+    // serves reads until a writable one opens; the writable one's
+    // background work (a compaction deleting files) is stopped first, since
+    // a read-only instance cannot open next to files being deleted.
+    std::shared_ptr<Db> failed = std::move(state_->db);
+    failed->db->PauseBackgroundWork().PermitUncheckedError();
+    rocksdb::Status s = state_->OpenDb(true);
     if (!s.ok()) {
-      state_->listener->Take();
-      state_->write_error = "opened read-only: " + s.ToString();
-      return Writable();
+      failed->db->ContinueBackgroundWork().PermitUncheckedError();
+      state_->db = std::move(failed);
+      return Status::IOError(state_->write_error +
+                             "; cannot reopen read-only: " + s.ToString());
     }
-  } else {
-    state_->listener->Take();
-    rocksdb::Status s = state_->db->db->Resume();
-    std::string later = state_->listener->Take();
-    if (!s.ok() || !later.empty()) {
-      state_->write_error = !s.ok() ? s.ToString() : later;
-      return Writable();
-    }
+    failed.reset();
+  }
+  std::shared_ptr<Db> read_only = state_->db;
+  rocksdb::Status s = state_->OpenDb(false);
+  state_->listener->Take();
+  if (!s.ok()) {
+    state_->write_error = "opened read-only: " + s.ToString();
+    return Writable();
   }
   state_->write_error.clear();
   ++state_->resumes;

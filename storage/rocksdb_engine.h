@@ -10,10 +10,12 @@
 // error, such as a flush that found no space) stops writes — Write and
 // Writable() return that error at once, and RocksDB is not asked to write
 // again until TryResume() succeeds. An Open that fails for lack of space
-// opens the database read-only instead, so what is stored can be read; its
-// TryResume() reopens it writable. RocksDB's LOG goes to <path>/LOG through
-// a logger whose failed appends lose lines, never the process.
-// Owned by one thread, like every Engine.
+// opens the database read-only instead, so what is stored can be read.
+// TryResume() reopens the database: read-only first (reads go on), then
+// writable, which succeeds once there is room; it does not try while the
+// disk has less free space than one memtable (write_buffer_bytes). RocksDB's LOG goes to <path>/LOG
+// through a logger whose failed appends lose lines, never the process. Owned by
+// one thread, like every Engine.
 #pragma once
 
 #include <memory>

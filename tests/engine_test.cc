@@ -259,9 +259,13 @@ TEST(RocksDBEngineTest, OpenFailureIsAnErrorNotACrash) {
 // writes at once and serves reads; it resumes once there is room; and an
 // engine opened on a full disk opens read-only.
 TEST(RocksDBEngineTest, AFullDiskRefusesWritesAndResumesWhenThereIsRoom) {
-  testing::Tmpfs disk(16);
+  testing::Tmpfs disk(24);
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root)";
-  disk.Fill("filler", 8 << 20);
+  // Each is freed once, giving room for more than one memtable, which the
+  // engine waits for before it reopens.
+  disk.Fill("filler", 6 << 20);
+  disk.Fill("reserve1", 5 << 20);
+  disk.Fill("reserve2", 5 << 20);
   const std::string path = (disk.path() / "db").string();
   RocksDBOptions options{Durability::kFsync};
   options.block_cache_bytes = 1 << 20;
@@ -312,10 +316,25 @@ TEST(RocksDBEngineTest, AFullDiskRefusesWritesAndResumesWhenThereIsRoom) {
   EXPECT_FALSE((*e)->TryResume().ok()) << "reopened writable on a full disk";
 
   std::filesystem::remove(disk.path() / "filler2");
+  std::filesystem::remove(disk.path() / "reserve1");
   Status resumed = (*e)->TryResume();
   EXPECT_TRUE(resumed.ok()) << resumed.ToString();
   EXPECT_FALSE((*e)->read_only());
+
+  // Just reopened, the memtables are empty: a write-ahead-log append that
+  // fails now, then room again, and the next write must not go to the log
+  // writer that failed (RocksDB asserts if it does).
+  disk.Fill("filler3", 64 << 20);
+  WriteBatch big;
+  big.Put(Column::kEntries, "big", value);
+  EXPECT_FALSE((*e)->Write(big).ok());
+  std::filesystem::remove(disk.path() / "filler3");
+  std::filesystem::remove(disk.path() / "reserve2");
+  resumed = (*e)->TryResume();
+  EXPECT_TRUE(resumed.ok()) << resumed.ToString();
+  EXPECT_TRUE((*e)->Write(big).ok());
   EXPECT_TRUE((*e)->Write(small).ok());
+  EXPECT_EQ(**(*e)->Get(Column::kEntries, "big"), value);
   EXPECT_EQ(**(*e)->Get(Column::kEntries, stored.front()), value);
 }
 

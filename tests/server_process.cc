@@ -138,6 +138,15 @@ int ServerProcess::Stop() {
   for (int i = 0; i < 500; ++i) {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM) {
+        std::ifstream f(dir_.path() / "server.log");
+        std::string text((std::istreambuf_iterator<char>(f)),
+                         std::istreambuf_iterator<char>());
+        ADD_FAILURE() << "server died of signal " << WTERMSIG(status)
+                      << "; its log:\n"
+                      << text.substr(text.size() > 4000 ? text.size() - 4000
+                                                        : 0);
+      }
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
