@@ -13,6 +13,10 @@
 namespace gossipkv {
 namespace {
 
+// storage.disk_retry_ms: from ten tries a second to one an hour.
+constexpr uint32_t kMinDiskRetryMs = 10;
+constexpr uint32_t kMaxDiskRetryMs = 3'600'000;
+
 std::string Where(const toml::node& node, std::string_view source) {
   const auto& begin = node.source().begin;
   return fmt::format("{}:{}", source, begin.line);
@@ -192,6 +196,8 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         r.Int("entry_cache_mb", c.entry_cache_mb, 0, 1 << 20));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("write_buffer_mb", c.write_buffer_mb, 1, 4096));
+    GOSSIPKV_RETURN_IF_ERROR(r.Int("disk_retry_ms", c.disk_retry_ms,
+                                   kMinDiskRetryMs, kMaxDiskRetryMs));
     if (durability == "fsync")
       c.durability = Durability::kFsync;
     else if (durability == "buffered")
@@ -318,6 +324,11 @@ Status Config::Validate() const {
   }
   if (data_dir.empty())
     return Status::InvalidArgument("data_dir must not be empty");
+  if (disk_retry_ms < kMinDiskRetryMs || disk_retry_ms > kMaxDiskRetryMs) {
+    return Status::InvalidArgument(
+        fmt::format("storage.disk_retry_ms must be {} to {}, got {}",
+                    kMinDiskRetryMs, kMaxDiskRetryMs, disk_retry_ms));
+  }
   if (limits.max_key_bytes > limits.max_request_bytes ||
       limits.max_value_bytes > limits.max_request_bytes) {
     return Status::InvalidArgument(

@@ -73,6 +73,9 @@ struct Config {
   uint32_t block_cache_mb = 64;
   uint32_t entry_cache_mb = 64;
   uint32_t write_buffer_mb = 16;
+  // While the disk refuses writes (full or failing), how often the node
+  // tries to write again; writes are refused in between.
+  uint32_t disk_retry_ms = 1000;
   ConflictMode conflict_mode = ConflictMode::kSiblings;
   MerkleShape merkle;
 

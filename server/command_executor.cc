@@ -110,6 +110,19 @@ bool CommandExecutor::CheckValue(Call& c, std::string_view value) {
   return false;
 }
 
+bool CommandExecutor::CheckWritable(Call& c) {
+  Status writable = store_.engine().Writable();
+  if (writable.ok()) return true;
+  ++stats_.writes_refused_disk;
+  ++stats_.error_replies;
+  resp::AppendError(
+      c.out, fmt::format("MISCONF gossipkv cannot write to its data directory "
+                         "({}); commands that modify data are refused until "
+                         "it can, reads are served",
+                         writable.message()));
+  return false;
+}
+
 void CommandExecutor::StorageError(Call& c, const Status& status) {
   ++stats_.storage_errors;
   ++stats_.error_replies;
@@ -145,6 +158,7 @@ void CommandExecutor::Set(Call& c) {
     return;
   }
   if (!CheckKey(c, c.args[1]) || !CheckValue(c, c.args[2])) return;
+  if (!CheckWritable(c)) return;
   auto written = c.batch.Write(c.args[1], c.args[2], nullptr);
   if (!written) return StorageError(c, written.error());
   ++stats_.keys_written;
@@ -161,6 +175,7 @@ void CommandExecutor::MSet(Call& c) {
   for (size_t i = 1; i < c.args.size(); i += 2) {
     if (!CheckKey(c, c.args[i]) || !CheckValue(c, c.args[i + 1])) return;
   }
+  if (!CheckWritable(c)) return;
   for (size_t i = 1; i < c.args.size(); i += 2) {
     auto written = c.batch.Write(c.args[i], c.args[i + 1], nullptr);
     if (!written) return StorageError(c, written.error());
@@ -173,6 +188,7 @@ void CommandExecutor::Del(Call& c) {
   for (size_t i = 1; i < c.args.size(); ++i) {
     if (!CheckKey(c, c.args[i])) return;
   }
+  if (!CheckWritable(c)) return;
   int64_t removed = 0;
   for (size_t i = 1; i < c.args.size(); ++i) {
     auto entry = c.batch.Read(c.args[i]);
@@ -234,11 +250,13 @@ void CommandExecutor::AppendStorageInfo(std::string& out) {
   out += fmt::format(
       "keys:{}\r\nkeys_with_tombstones:{}\r\nmerkle_root:{:016x}\r\nmerkle_"
       "segments:{}\r\n"
-      "merkle_depth:{}\r\nmerkle_memory_bytes:{}\r\nconflict_mode:{}\r\n",
+      "merkle_depth:{}\r\nmerkle_memory_bytes:{}\r\nconflict_mode:{}\r\n"
+      "writes_refused_disk:{}\r\n",
       store_.live_key_count(), store_.key_count(), tree.Root(),
       tree.shape().segment_count(), tree.depth(), tree.MemoryBytes(),
       store_.options().conflict_mode == ConflictMode::kSiblings ? "siblings"
-                                                                : "lww");
+                                                                : "lww",
+      stats_.writes_refused_disk);
 }
 
 void CommandExecutor::Info(Call& c) {
@@ -363,6 +381,7 @@ void CommandExecutor::VGet(Call& c) {
 
 void CommandExecutor::VSet(Call& c) {
   if (!CheckKey(c, c.args[1]) || !CheckValue(c, c.args[2])) return;
+  if (!CheckWritable(c)) return;
   auto context = DecodeContext(c.args[1], c.args[3]);
   if (!context) {
     resp::AppendError(c.out,
@@ -379,6 +398,7 @@ void CommandExecutor::VSet(Call& c) {
 
 void CommandExecutor::VDel(Call& c) {
   if (!CheckKey(c, c.args[1])) return;
+  if (!CheckWritable(c)) return;
   auto context = DecodeContext(c.args[1], c.args[2]);
   if (!context) {
     resp::AppendError(c.out,

@@ -5,6 +5,9 @@
 // caller commits it: the session groups every command of one read from the
 // socket into one WriteSet, commits once (one fsync for a whole pipeline),
 // and only then sends the replies. Reads within that group see its writes.
+// While the store's engine refuses writes (a full or failing disk), every
+// command that would write is refused at once with -MISCONF, as Redis does
+// when it cannot persist; reads are served as usual.
 //
 // What only the node knows — INFO sections about clients, uptime and peers,
 // the member list, fault injection — comes from a NodeContext. Owned by the
@@ -45,6 +48,7 @@ struct CommandStats {
   uint64_t error_replies = 0;
   uint64_t keys_written = 0;
   uint64_t storage_errors = 0;
+  uint64_t writes_refused_disk = 0;  // -MISCONF: the disk refuses writes
 };
 
 class CommandExecutor {
@@ -93,6 +97,7 @@ class CommandExecutor {
   // Error replies for the common failures; false when the call must stop.
   bool CheckKey(Call& c, std::string_view key);
   bool CheckValue(Call& c, std::string_view value);
+  bool CheckWritable(Call& c);
   void StorageError(Call& c, const Status& status);
   void AppendStorageInfo(std::string& out);
 

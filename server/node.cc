@@ -30,6 +30,7 @@ Node::Node(const Config& config, asio::io_context& io)
       random_(Random::EntropySeed()),
       filter_(random_.Next64()),
       tick_timer_(io),
+      disk_timer_(io),
       started_(std::chrono::steady_clock::now()) {}
 
 Node::~Node() { Stop(); }
@@ -49,6 +50,13 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
                      size_t{config.write_buffer_mb} << 20});
   if (!engine) return engine.error();
   node->engine_ = std::move(*engine);
+  if (Status writable = node->engine_->Writable(); !writable.ok()) {
+    spdlog::error(
+        "data directory {} has no room: serving reads, refusing writes, and "
+        "retrying every {} ms ({})",
+        config.data_dir, config.disk_retry_ms, writable.message());
+    node->disk_refusing_ = true;
+  }
   auto store =
       VersionedStore::Open(*node->engine_, config.node_id,
                            StoreOptions{config.merkle, config.conflict_mode,
@@ -148,23 +156,64 @@ Status Node::Start() {
   listener_->Start();
   peers_->Start();
   asio::co_spawn(io_, TickLoop(), asio::detached);
+  asio::co_spawn(io_, DiskRetryLoop(), asio::detached);
   spdlog::info(
       "node {} serving clients on {} and peers on {} ({} keys, merkle root "
       "{:016x})",
       config_.node_id, client_address, peer_address, store_->live_key_count(),
       store_->tree().Root());
-  return WriteEndpointsFile();
+  // A full disk must not keep the node from serving what it stores.
+  if (Status written = WriteEndpointsFile(); !written.ok()) {
+    spdlog::error("{}: tools that read it will not find this node",
+                  written.message());
+  }
+  return Status::Ok();
 }
 
 asio::awaitable<void> Node::TickLoop() {
   while (!stopped_) {
     driver_->Tick(NowMs());
     // Tombstones collected on this tick join the next group commit.
-    if (driver_->commit_needed()) listener_->committer().Schedule();
+    CommitChanges();
     tick_timer_.expires_after(kTickInterval);
     asio::error_code ec;
     co_await tick_timer_.async_wait(
         asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void Node::CommitChanges() {
+  if (!driver_->commit_needed()) return;
+  if (engine_->Writable().ok()) {
+    listener_->committer().Schedule();
+    return;
+  }
+  // The commit fails at once and drops what waited for it; committing now,
+  // before any client reads the batch, keeps reads from waiting on (and
+  // failing with) peer changes that cannot be stored.
+  (void)driver_->Commit();
+}
+
+asio::awaitable<void> Node::DiskRetryLoop() {
+  while (!stopped_) {
+    disk_timer_.expires_after(std::chrono::milliseconds(config_.disk_retry_ms));
+    asio::error_code ec;
+    co_await disk_timer_.async_wait(
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_) break;
+    Status writable = engine_->Writable();
+    if (writable.ok()) continue;
+    if (!disk_refusing_) {
+      disk_refusing_ = true;
+      spdlog::error(
+          "cannot write to the data directory: refusing writes and retrying "
+          "every {} ms ({})",
+          config_.disk_retry_ms, writable.message());
+    }
+    if (engine_->TryResume().ok()) {
+      disk_refusing_ = false;
+      spdlog::info("the data directory takes writes again: writes accepted");
+    }
   }
 }
 
@@ -179,7 +228,7 @@ void Node::OnPeerMessage(const std::string& from_address,
   driver_->Step(NowMs(), from_address, message);
   // Merged entries join the current group commit; replies that depend on
   // them leave after it.
-  if (driver_->commit_needed()) listener_->committer().Schedule();
+  CommitChanges();
 }
 
 void Node::Shutdown(std::function<void()> done) {
@@ -205,6 +254,7 @@ void Node::Stop() {
   if (stopped_) return;
   stopped_ = true;
   tick_timer_.cancel();
+  disk_timer_.cancel();
   if (listener_) listener_->Stop();
   if (peers_) peers_->Stop();
   std::error_code ignored;
@@ -220,6 +270,7 @@ Status Node::WriteEndpointsFile() {
       << "client=" << replica_->membership().self().client_address() << "\n"
       << "peer=" << replica_->membership().self().peer_address() << "\n"
       << "pid=" << getpid() << "\n";
+    f.flush();
     if (!f) return Status::IOError("cannot write " + tmp.string());
   }
   std::error_code ec;
@@ -266,7 +317,7 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
     if (!healed.empty()) {
       driver_->StartAntiEntropy(NowMs(),
                                 healed[random_.Uniform(healed.size())]);
-      if (driver_->commit_needed()) listener_->committer().Schedule();
+      CommitChanges();
     }
     resp::AppendSimple(out, "OK");
   } else if (sub == "DROP" && ids.size() == 1) {
@@ -349,10 +400,14 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "rocksdb_live_data_bytes:{}\r\nentry_cache_bytes:{}\r\nentry_cache_"
         "keys:{}\r\n"
         "entry_cache_hits:{}\r\nentry_cache_misses:{}\r\ncorrupt_records_at_"
-        "open:{}\r\ncorrupt_graves_at_open:{}\r\nwal_syncs:{}\r\n",
+        "open:{}\r\ncorrupt_graves_at_open:{}\r\nwal_syncs:{}\r\n"
+        "disk_error:{}\r\ndisk_read_only:{}\r\ndisk_resumes:{}\r\n"
+        "disk_retry_ms:{}\r\n",
         engine_->EstimateLiveBytes(), cache.bytes(), cache.size(), cache.hits(),
         cache.misses(), store_->corrupt_records(), store_->corrupt_graves(),
-        engine_->WalSyncs());
+        engine_->WalSyncs(), engine_->Writable().message(),
+        engine_->read_only() ? 1 : 0, engine_->resumes(),
+        config_.disk_retry_ms);
   } else if (section == "membership") {
     size_t counts[4] = {0, 0, 0, 0};
     auto members = Members();

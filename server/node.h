@@ -7,9 +7,12 @@
 //
 // Start() binds both listeners, starts the 100 ms replica tick and writes
 // `<data_dir>/endpoints` (bound addresses and pid, so tools can find a node
-// started on port 0). Shutdown() stores what is pending and stops
-// everything; peers take it for a restart, not a departure. Called from main()
-// and the io_context thread only.
+// started on port 0). While the disk refuses writes (full or failing; a node
+// that finds no room at start opens its store read-only), the node serves
+// reads and gossip, refuses client writes and retries the disk every
+// disk_retry_ms until it takes writes again. Shutdown() stores what is pending
+// and stops everything; peers take it for a restart, not a departure. Called
+// from main() and the io_context thread only.
 #pragma once
 
 #include <asio.hpp>
@@ -66,6 +69,10 @@ class Node final : public NodeContext {
   void OnPeerMessage(const std::string& from_address,
                      const pb::PeerMessage& message);
   asio::awaitable<void> TickLoop();
+  // After a replica step: commits what it changed (see node.cc).
+  void CommitChanges();
+  // Every disk_retry_ms, while the engine refuses writes: TryResume().
+  asio::awaitable<void> DiskRetryLoop();
 
   Config config_;
   asio::io_context& io_;
@@ -80,6 +87,8 @@ class Node final : public NodeContext {
   std::unique_ptr<ReplicaDriver> driver_;
   LinkFilter filter_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer disk_timer_;
+  bool disk_refusing_ = false;  // logged as refusing writes
   bool stopped_ = false;
   bool leaving_ = false;
   std::function<void()> on_left_;

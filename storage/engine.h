@@ -85,6 +85,12 @@ class Engine : public EngineReader {
 
   // A frozen view of the store as of now; later writes are invisible to it.
   virtual std::unique_ptr<EngineReader> NewSnapshot() = 0;
+
+  // Ok while writes are accepted; else why they are refused (a full or
+  // failing disk), and Write fails with it at once. Reads keep working.
+  virtual Status Writable() { return Status::Ok(); }
+  // Tries to accept writes again; what Writable() then returns.
+  virtual Status TryResume() { return Writable(); }
 };
 
 // The smallest key greater than every key starting with `prefix`, or "" when

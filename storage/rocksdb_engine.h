@@ -5,7 +5,17 @@
 // Durability: kFsync syncs the write-ahead log before Write returns (RocksDB
 // groups concurrent writers into one fsync); kBuffered leaves the log in the
 // OS page cache, surviving a process crash but not a power loss.
-// Owned by one thread, like every Engine.
+//
+// A full or failing disk: the first write RocksDB refuses (or a background
+// error, such as a flush that found no space) stops writes — Write and
+// Writable() return that error at once, and RocksDB is not asked to write
+// again until TryResume() succeeds. An Open that fails for lack of space
+// opens the database read-only instead, so what is stored can be read.
+// TryResume() reopens the database: read-only first (reads go on), then
+// writable, which succeeds once there is room; it does not try while the
+// disk has less free space than one memtable (write_buffer_bytes). RocksDB's LOG goes to <path>/LOG
+// through a logger whose failed appends lose lines, never the process. Owned by
+// one thread, like every Engine.
 #pragma once
 
 #include <memory>
@@ -63,6 +73,13 @@ class RocksDBEngine final : public Engine {
               const ScanVisitor& visit) override;
   Status Write(const WriteBatch& batch) override;
   std::unique_ptr<EngineReader> NewSnapshot() override;
+  Status Writable() override;
+  Status TryResume() override;
+
+  // True while the database is open read-only (Open found no space).
+  bool read_only() const;
+  // Times TryResume() made a refusing engine accept writes again.
+  uint64_t resumes() const;
 
   // RocksDB's estimate of live data bytes, for INFO.
   uint64_t EstimateLiveBytes();

@@ -37,6 +37,34 @@ class FakeNode : public NodeContext {
   std::vector<std::string> cluster_args;
 };
 
+// MemoryEngine behind a switch that refuses writes, as a full disk does.
+class RefusingEngine final : public Engine {
+ public:
+  Result<std::optional<std::string>> Get(Column column,
+                                         std::string_view key) override {
+    return inner_.Get(column, key);
+  }
+  Status Scan(Column column, std::string_view begin, std::string_view end,
+              const ScanVisitor& visit) override {
+    return inner_.Scan(column, begin, end, visit);
+  }
+  Status Write(const WriteBatch& batch) override {
+    GOSSIPKV_RETURN_IF_ERROR(Writable());
+    return inner_.Write(batch);
+  }
+  std::unique_ptr<EngineReader> NewSnapshot() override {
+    return inner_.NewSnapshot();
+  }
+  Status Writable() override {
+    return refusal.empty() ? Status::Ok() : Status::IOError(refusal);
+  }
+
+  std::string refusal;  // empty: writes are accepted
+
+ private:
+  MemoryEngine inner_;
+};
+
 class CommandExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -348,6 +376,52 @@ TEST_F(CommandExecutorTest, MembersAndFaultGoToTheNode) {
   EXPECT_EQ(info_.cluster_args, (std::vector<std::string>{"leave"}));
   EXPECT_EQ(Run({"CLUSTER"}),
             "-ERR wrong number of arguments for 'cluster' command\r\n");
+}
+
+TEST(CommandExecutorDiskTest, WritesAreRefusedWithMisconfAndReadsServed) {
+  RefusingEngine engine;
+  ManualClock clock;
+  Random random{1};
+  FakeNode node;
+  auto store =
+      std::move(VersionedStore::Open(engine, "n1", {}, clock, random)).value();
+  CommandExecutor executor(*store, ClientLimits{}, node);
+  auto run = [&](std::vector<std::string> args) {
+    WriteSet batch(*store);
+    std::string out;
+    executor.Execute(args, batch, out);
+    EXPECT_TRUE(batch.Commit().ok()) << "a refused command left a change";
+    return out;
+  };
+  ASSERT_EQ(run({"SET", "k", "v"}), "+OK\r\n");
+
+  engine.refusal = "No space left on device";
+  const std::string misconf =
+      "-MISCONF gossipkv cannot write to its data directory (No space left on "
+      "device); commands that modify data are refused until it can, reads "
+      "are served\r\n";
+  const std::vector<std::vector<std::string>> writes = {
+      {"SET", "k", "w"},
+      {"MSET", "a", "1", "b", "2"},
+      {"DEL", "k"},
+      {"VSET", "k", "w", "token"},
+      {"VDEL", "k", "token"}};
+  for (const auto& command : writes) EXPECT_EQ(run(command), misconf);
+  EXPECT_EQ(run({"GET", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(run({"MGET", "k", "a"}), "*2\r\n$1\r\nv\r\n$-1\r\n");
+  EXPECT_EQ(run({"EXISTS", "k", "a"}), ":1\r\n");
+  EXPECT_EQ(run({"DBSIZE"}), ":1\r\n");
+  EXPECT_EQ(run({"VGET", "k"}).rfind("*2\r\n", 0), 0u);
+  EXPECT_EQ(run({"SET", "k", std::string(20 << 20, 'x')})
+                .rfind("-ERR value too large", 0),
+            0u)
+      << "a bad request is still told what is wrong with it";
+  EXPECT_NE(run({"INFO", "storage"}).find("writes_refused_disk:5\r\n"),
+            std::string::npos);
+
+  engine.refusal.clear();
+  EXPECT_EQ(run({"SET", "k", "w"}), "+OK\r\n");
+  EXPECT_EQ(run({"GET", "k"}), "$1\r\nw\r\n");
 }
 
 }  // namespace

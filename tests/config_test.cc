@@ -22,6 +22,7 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(config->merkle, (MerkleShape{16, 4}));
   EXPECT_EQ(config->limits.max_clients, 10000u);
   EXPECT_FALSE(config->fault_injection);
+  EXPECT_EQ(config->disk_retry_ms, 1000u);
 }
 
 TEST(ConfigTest, EveryFieldIsRead) {
@@ -42,6 +43,7 @@ durability = "buffered"
 conflict = "lww"
 block_cache_mb = 8
 entry_cache_mb = 0
+disk_retry_ms = 250
 [merkle]
 segment_bits = 12
 fanout = 8
@@ -76,6 +78,7 @@ idle_timeout_ms = 0
   EXPECT_EQ(config->conflict_mode, ConflictMode::kLastWriteWins);
   EXPECT_EQ(config->block_cache_mb, 8u);
   EXPECT_EQ(config->entry_cache_mb, 0u);
+  EXPECT_EQ(config->disk_retry_ms, 250u);
   EXPECT_EQ(config->merkle, (MerkleShape{12, 3}));
   EXPECT_EQ(config->gossip.interval_ms, 200u);
   EXPECT_EQ(config->gossip.fanout, 2u);
@@ -118,6 +121,22 @@ TEST(ConfigTest, OutOfRangeValuesAreErrors) {
   ExpectError("node_id = \"bad id!\"\n", "node_id");
   ExpectError("[gossip]\nphi_threshold = -1.0\n",
               "'gossip.phi_threshold' must be in");
+  ExpectError("[storage]\ndisk_retry_ms = 0\n",
+              "test.toml:2: 'storage.disk_retry_ms' must be in [10, 3600000]");
+}
+
+TEST(ConfigTest, ValidateChecksTheDiskRetryInterval) {
+  Config config;
+  EXPECT_TRUE(config.Validate().ok());
+  config.disk_retry_ms = 5;
+  Status status = config.Validate();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(
+      status.message().find("storage.disk_retry_ms must be 10 to 3600000"),
+      std::string::npos)
+      << status.message();
+  config.disk_retry_ms = 3'600'001;
+  EXPECT_FALSE(config.Validate().ok());
 }
 
 TEST(ConfigTest, SyntaxErrorsNameTheLine) {

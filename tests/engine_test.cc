@@ -255,5 +255,96 @@ TEST(RocksDBEngineTest, OpenFailureIsAnErrorNotACrash) {
             std::string::npos);
 }
 
+// The value of `key`, or why there is none: never a crash that would leave
+// a test's mount behind.
+std::string Read(Engine& engine, Column column, const std::string& key) {
+  auto value = engine.Get(column, key);
+  if (!value) return "<" + value.error().ToString() + ">";
+  return value->value_or("<absent>");
+}
+
+// A full disk: after the first write RocksDB refuses, the engine refuses
+// writes at once and serves reads; it resumes once there is room; and an
+// engine opened on a full disk opens read-only.
+TEST(RocksDBEngineTest, AFullDiskRefusesWritesAndResumesWhenThereIsRoom) {
+  testing::Tmpfs disk(24);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root)";
+  // Each is freed once, giving room for more than one memtable, which the
+  // engine waits for before it reopens.
+  disk.Fill("filler", 6 << 20);
+  disk.Fill("reserve1", 5 << 20);
+  disk.Fill("reserve2", 5 << 20);
+  const std::string path = (disk.path() / "db").string();
+  RocksDBOptions options{Durability::kFsync};
+  options.block_cache_bytes = 1 << 20;
+  options.write_buffer_bytes = 4 << 20;
+  const std::string value(100'000, 'v');
+  std::vector<std::string> stored;
+  WriteBatch small;
+  small.Put(Column::kMeta, "m", "x");
+  {
+    auto e = RocksDBEngine::Open(path, options);
+    ASSERT_TRUE(e) << e.error().ToString();
+    Status failed;
+    for (int i = 0; i < 1000 && failed.ok(); ++i) {
+      WriteBatch batch;
+      batch.Put(Column::kEntries, "key" + std::to_string(i), value);
+      failed = (*e)->Write(batch);
+      if (failed.ok()) stored.push_back("key" + std::to_string(i));
+    }
+    ASSERT_FALSE(failed.ok()) << "the disk never filled";
+    EXPECT_NE(failed.message().find("No space left on device"),
+              std::string::npos)
+        << failed.message();
+    EXPECT_FALSE((*e)->Writable().ok());
+    const uint64_t syncs = (*e)->WalSyncs();
+    EXPECT_FALSE((*e)->Write(small).ok());
+    EXPECT_EQ((*e)->WalSyncs(), syncs) << "RocksDB was asked to write again";
+    EXPECT_FALSE((*e)->TryResume().ok()) << "resumed on a full disk";
+    for (const auto& key : stored)
+      ASSERT_EQ(Read(**e, Column::kEntries, key), value) << key;
+
+    std::filesystem::remove(disk.path() / "filler");
+    Status resumed = (*e)->TryResume();
+    EXPECT_TRUE(resumed.ok()) << resumed.ToString();
+    EXPECT_TRUE((*e)->Writable().ok());
+    EXPECT_TRUE((*e)->Write(small).ok());
+    EXPECT_EQ((*e)->resumes(), 1u);
+  }
+  disk.Fill("filler2", 64 << 20);
+  auto e = RocksDBEngine::Open(path, options);
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_TRUE((*e)->read_only());
+  EXPECT_NE((*e)->Writable().message().find("opened read-only"),
+            std::string::npos);
+  for (const auto& key : stored)
+    ASSERT_EQ(Read(**e, Column::kEntries, key), value) << key;
+  EXPECT_EQ(Read(**e, Column::kMeta, "m"), "x");
+  EXPECT_FALSE((*e)->Write(small).ok());
+  EXPECT_FALSE((*e)->TryResume().ok()) << "reopened writable on a full disk";
+
+  std::filesystem::remove(disk.path() / "filler2");
+  std::filesystem::remove(disk.path() / "reserve1");
+  Status resumed = (*e)->TryResume();
+  EXPECT_TRUE(resumed.ok()) << resumed.ToString();
+  EXPECT_FALSE((*e)->read_only());
+
+  // Just reopened, the memtables are empty: a write-ahead-log append that
+  // fails now, then room again, and the next write must not go to the log
+  // writer that failed (RocksDB asserts if it does).
+  disk.Fill("filler3", 64 << 20);
+  WriteBatch big;
+  big.Put(Column::kEntries, "big", value);
+  EXPECT_FALSE((*e)->Write(big).ok());
+  std::filesystem::remove(disk.path() / "filler3");
+  std::filesystem::remove(disk.path() / "reserve2");
+  resumed = (*e)->TryResume();
+  EXPECT_TRUE(resumed.ok()) << resumed.ToString();
+  EXPECT_TRUE((*e)->Write(big).ok());
+  EXPECT_TRUE((*e)->Write(small).ok());
+  EXPECT_EQ(Read(**e, Column::kEntries, "big"), value);
+  EXPECT_EQ(Read(**e, Column::kEntries, stored.front()), value);
+}
+
 }  // namespace
 }  // namespace gossipkv

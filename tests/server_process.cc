@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -45,10 +46,33 @@ bool WaitFor(const std::function<bool()>& done,
   return done();
 }
 
+bool ServerProcess::ReadServingLine(const std::string& log, uintmax_t from) {
+  std::ifstream f(log);
+  f.seekg(static_cast<std::streamoff>(from));
+  const std::string clients = " serving clients on ", peers = " and peers on ";
+  std::string line, client, peer;
+  bool no_endpoints_file = false;
+  while (std::getline(f, line)) {
+    if (line.find("will not find this node") != std::string::npos)
+      no_endpoints_file = true;
+    const size_t c = line.find(clients), p = line.find(peers);
+    if (c == std::string::npos || p == std::string::npos) continue;
+    client = line.substr(c + clients.size(), p - c - clients.size());
+    peer = line.substr(p + peers.size());
+    peer = peer.substr(0, peer.find(' '));
+  }
+  if (!no_endpoints_file || client.empty()) return false;
+  port_ =
+      static_cast<uint16_t>(std::stoi(client.substr(client.rfind(':') + 1)));
+  peer_address_ = peer;
+  return true;
+}
+
 ServerProcess::ServerProcess(std::string config_toml,
-                             std::vector<std::string> extra_args)
-    : extra_args_(std::move(extra_args)) {
-  data_dir_ = (dir_.path() / "data").string();
+                             std::vector<std::string> extra_args,
+                             std::string data_dir)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
+  if (data_dir_.empty()) data_dir_ = (dir_.path() / "data").string();
   config_path_ = (dir_.path() / "node.toml").string();
   std::ofstream(config_path_) << config_toml;
   Launch();
@@ -62,6 +86,10 @@ void ServerProcess::Launch() {
   port_ = 0;
   peer_address_.clear();
   const std::string log = (dir_.path() / "server.log").string();
+  std::error_code ignored;
+  const uintmax_t log_start = std::filesystem::exists(log)
+                                  ? std::filesystem::file_size(log, ignored)
+                                  : 0;
   std::vector<std::string> args = {
       ServerBinary(), "--config", config_path_,  "--data-dir", data_dir_,
       "--port",       "0",        "--peer-port", "0"};
@@ -89,6 +117,9 @@ void ServerProcess::Launch() {
       }
     }
     if (port_ != 0 && !peer_address_.empty()) return;
+    // A node that cannot write its endpoints file (a full disk) still logs
+    // where it serves.
+    if (ReadServingLine(log, log_start)) return;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) break;  // died at start-up
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -107,6 +138,15 @@ int ServerProcess::Stop() {
   for (int i = 0; i < 500; ++i) {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM) {
+        std::ifstream f(dir_.path() / "server.log");
+        std::string text((std::istreambuf_iterator<char>(f)),
+                         std::istreambuf_iterator<char>());
+        ADD_FAILURE() << "server died of signal " << WTERMSIG(status)
+                      << "; its log:\n"
+                      << text.substr(text.size() > 4000 ? text.size() - 4000
+                                                        : 0);
+      }
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,11 +20,13 @@ namespace gossipkv::testing {
 
 class ServerProcess {
  public:
-  // Starts the server with `config_toml` (written to a file) and `extra_args`.
-  // Fails the current test (and returns a stopped process) if it does not
-  // come up within a few seconds.
+  // Starts the server with `config_toml` (written to a file) and `extra_args`,
+  // on `data_dir` if given (the caller owns it), else on a directory of its
+  // own. Fails the current test (and returns a stopped process) if it does
+  // not come up within a few seconds.
   explicit ServerProcess(std::string config_toml = "",
-                         std::vector<std::string> extra_args = {});
+                         std::vector<std::string> extra_args = {},
+                         std::string data_dir = "");
   ~ServerProcess();
 
   bool running() const { return pid_ > 0; }
@@ -47,6 +50,10 @@ class ServerProcess {
 
  private:
   void Launch();
+  // Takes the ports from the node's "serving clients on ..." log line once
+  // the node has logged that it could not write its endpoints file, looking
+  // only past byte `from` of `log`; false until then.
+  bool ReadServingLine(const std::string& log, uintmax_t from);
 
   TempDir dir_;
   std::string data_dir_;
