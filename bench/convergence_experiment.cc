@@ -35,6 +35,8 @@
 #include <set>
 #include <thread>
 
+#include "bench/convergence_report.h"
+#include "bench/nft_partition.h"
 #include "cli/local_cluster.h"
 
 namespace gossipkv {
@@ -42,34 +44,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
-
-struct Params {
-  bool netns = false;
-  bool lww = false;
-  std::string partition;  // "n1,n2 | n3"; empty: halves
-  int nodes = 3;
-  int keys = 1000;
-  int writes = 50;     // per side
-  int conflicts = 10;  // of those, written on both sides
-  int deletes = 10;    // loaded keys deleted on one side
-  int base_port = 0;
-};
-
-struct Sample {
-  double t;
-  int agreeing;               // size of the largest group of equal roots
-  size_t differing_segments;  // most between any pair (-1: not sampled)
-};
-
-struct Outcome {
-  Params p;
-  bool converged = false;
-  bool checker = false;
-  std::string checker_detail;
-  double seconds = 0;
-  uint64_t bytes = 0, messages = 0, keys_repaired = 0;
-  std::vector<Sample> curve;
-};
 
 std::map<std::string, uint64_t> InfoCounters(RespClient& c) {
   std::map<std::string, uint64_t> out;
@@ -157,43 +131,6 @@ int FreeBasePort(int nodes) {
     if (free) return base;
   }
   return 30000;
-}
-
-// Kernel partitions: one nftables table whose output chain drops every
-// packet between addresses of different groups.
-Status NftPartition(const std::vector<std::vector<std::string>>& groups) {
-  auto address = [](const std::string& name) {
-    return fmt::format("127.0.0.{}", 10 + std::stoi(name.substr(1)));
-  };
-  std::string script =
-      "table inet gossipkv_partition\ndelete table inet gossipkv_partition\n"
-      "table inet gossipkv_partition {\n chain out {\n  type filter hook "
-      "output priority 0; policy accept;\n";
-  for (size_t a = 0; a < groups.size(); ++a) {
-    for (size_t b = 0; b < groups.size(); ++b) {
-      if (a == b) continue;
-      for (const auto& x : groups[a]) {
-        for (const auto& y : groups[b]) {
-          script += fmt::format("  ip saddr {} ip daddr {} drop\n", address(x),
-                                address(y));
-        }
-      }
-    }
-  }
-  script += " }\n}\n";
-  const fs::path file =
-      fs::temp_directory_path() / fmt::format("gossipkv-nft-{}.nft", getpid());
-  std::ofstream(file) << script;
-  const int rc = std::system(fmt::format("nft -f '{}'", file.string()).c_str());
-  fs::remove(file);
-  return rc == 0 ? Status::Ok() : Status::IOError("nft -f failed");
-}
-
-Status NftHeal() {
-  return std::system("nft delete table inet gossipkv_partition 2>/dev/null") ==
-                 0
-             ? Status::Ok()
-             : Status::IOError("nft delete table failed");
 }
 
 Outcome Run(const Params& p, const fs::path& work) {
@@ -401,64 +338,6 @@ Outcome Run(const Params& p, const fs::path& work) {
   return o;
 }
 
-void Write(const std::vector<Outcome>& runs, const fs::path& out) {
-  fs::create_directories(out);
-  std::ofstream json(out / "convergence.json");
-  json << "[\n";
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const auto& r = runs[i];
-    json << fmt::format(
-        "  {{\"nodes\": {}, \"keys\": {}, \"writes_per_side\": {}, "
-        "\"conflicts\": {}, "
-        "\"converged\": {}, \"seconds\": {:.3f}, \"bytes\": {}, \"messages\": "
-        "{}, "
-        "\"keys_repaired\": {}, \"checker\": {}}}{}\n",
-        r.p.nodes, r.p.keys, r.p.writes, r.p.conflicts, r.converged, r.seconds,
-        r.bytes, r.messages, r.keys_repaired,
-        r.checker ? "\"pass\"" : "\"fail\"", i + 1 < runs.size() ? "," : "");
-    const std::string name =
-        fmt::format("curve-{}n-{}k-{}w", r.p.nodes, r.p.keys, r.p.writes);
-    std::ofstream csv(out / (name + ".csv"));
-    csv << "seconds,agreeing_replicas,most_differing_segments\n";
-    for (const auto& s : r.curve) {
-      csv << fmt::format("{:.3f},{},{}\n", s.t, s.agreeing,
-                         s.differing_segments == static_cast<size_t>(-1)
-                             ? std::string()
-                             : std::to_string(s.differing_segments));
-    }
-    csv.close();
-    if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
-      std::ofstream gp(out / (name + ".gp"));
-      gp << "set terminal pngcairo size 900,500\n"
-         << fmt::format("set output '{}'\n", (out / (name + ".png")).string())
-         << fmt::format(
-                "set title 'Convergence after heal: {} nodes, {} keys, {} "
-                "writes per side, {} conflicting'\n",
-                r.p.nodes, r.p.keys, r.p.writes, r.p.conflicts)
-         << "set datafile separator ','\nset xlabel 'seconds after heal'\n"
-         << "set ylabel 'differing segments (worst pair)'\nset y2label "
-            "'replicas agreeing'\n"
-         << fmt::format(
-                "set y2range [0:{}]\nset y2tics 1\nset ytics nomirror\nset key "
-                "top right\n",
-                r.p.nodes + 1)
-         << fmt::format(
-                "plot '{0}' using 1:3 with linespoints title 'differing "
-                "segments', "
-                "'{0}' using 1:2 axes x1y2 with steps lw 2 title 'replicas "
-                "agreeing'\n",
-                (out / (name + ".csv")).string());
-      gp.close();
-      if (std::system(
-              fmt::format("gnuplot '{}'", (out / (name + ".gp")).string())
-                  .c_str()) != 0) {
-        std::fprintf(stderr, "gnuplot failed for %s\n", name.c_str());
-      }
-    }
-  }
-  json << "]\n";
-}
-
 }  // namespace
 }  // namespace gossipkv
 
@@ -541,7 +420,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     runs.push_back(std::move(r));
   }
-  Write(runs, out);
+  WriteReport(runs, out);
   std::error_code ec;
   fs::remove_all(work, ec);
   std::printf("results in %s (convergence.json, curve-*.csv, curve-*.png)\n",
