@@ -258,7 +258,10 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
             r.Int("gc_interval_ms", s.gc_interval_ms, 0, 86'400'000));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("gc_batch_keys", s.gc_batch_keys, 1, 1'000'000));
-        return r.Int("max_graves", s.max_graves, 1, 100'000'000);
+        GOSSIPKV_RETURN_IF_ERROR(
+            r.Int("max_graves", s.max_graves, 1, 100'000'000));
+        return r.Int("grave_min_age_ms", s.grave_min_age_ms, 10'000,
+                     86'400'000);
       }));
   GOSSIPKV_RETURN_IF_ERROR(section("limits", [&](TableReader& r) -> Status {
     auto& l = c.limits;

@@ -57,6 +57,9 @@ struct ReplicationSettings {
   uint32_t gc_interval_ms = 30'000;  // tombstone GC rounds; 0 disables
   uint32_t gc_batch_keys = 1000;     // tombstones offered per round
   uint32_t max_graves = 100'000;     // collected tombstones remembered
+  // Younger graves are kept beyond max_graves: at least the GC round
+  // timeout (10 s) plus the longest a peer message can be delayed.
+  uint32_t grave_min_age_ms = 60'000;
 };
 
 struct Config {

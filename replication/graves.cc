@@ -19,7 +19,7 @@ std::string GraveKey(std::string_view key) {
 
 }  // namespace
 
-Result<uint64_t> Graves::Load(Engine& engine) {
+Result<uint64_t> Graves::Load(Engine& engine, int64_t now_ms) {
   graves_.clear();
   order_.clear();
   uint64_t unreadable = 0;
@@ -36,13 +36,13 @@ Result<uint64_t> Graves::Load(Engine& engine) {
         const uint64_t seq = ReadBigEndian64(v);
         graves_[std::string(k.substr(kPrefix.size()))] =
             Grave{std::move(*entry), seq};
-        order_.emplace_back(std::string(k.substr(kPrefix.size())), seq);
+        order_.push_back({std::string(k.substr(kPrefix.size())), seq, now_ms});
         seq_ = std::max(seq_, seq);
         return true;
       }));
   std::sort(order_.begin(), order_.end(),
-            [](const auto& a, const auto& b) { return a.second < b.second; });
-  Evict();
+            [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  Evict(now_ms);
   for (const auto& key : evicted_) cleanup.Delete(Column::kMeta, GraveKey(key));
   evicted_.clear();
   if (!cleanup.empty()) GOSSIPKV_RETURN_IF_ERROR(engine.Write(cleanup));
@@ -79,17 +79,17 @@ void Graves::StageRemove(WriteBatch& batch, const std::string& key) {
   staged_.push_back({key, std::nullopt, 0});
 }
 
-void Graves::Commit() {
+void Graves::Commit(int64_t now_ms) {
   staged_evictions_.clear();
   for (auto& s : staged_) {
     if (s.entry) {
-      Insert(std::move(s.key), std::move(*s.entry), s.seq);
+      Insert(std::move(s.key), std::move(*s.entry), s.seq, now_ms);
     } else {
       graves_.erase(s.key);
     }
   }
   staged_.clear();
-  Evict();
+  Evict(now_ms);
 }
 
 void Graves::Abort() {
@@ -99,17 +99,24 @@ void Graves::Abort() {
   staged_evictions_.clear();
 }
 
-void Graves::Insert(std::string key, Entry entry, uint64_t seq) {
-  order_.emplace_back(key, seq);
+void Graves::Insert(std::string key, Entry entry, uint64_t seq,
+                    int64_t now_ms) {
+  order_.push_back({key, seq, now_ms});
   graves_[std::move(key)] = Grave{std::move(entry), seq};
 }
 
-void Graves::Evict() {
+void Graves::Evict(int64_t now_ms) {
   while (graves_.size() > capacity_ && !order_.empty()) {
-    auto [oldest, seq] = std::move(order_.front());
+    auto it = graves_.find(order_.front().key);
+    const bool current =
+        it != graves_.end() && it->second.seq == order_.front().seq;
+    // The oldest grave is still young: so are all the others. (Capacity 0
+    // turns graves off.)
+    const bool young = now_ms - order_.front().at_ms < min_age_ms_;
+    if (current && capacity_ > 0 && young) break;
+    std::string oldest = std::move(order_.front().key);
     order_.pop_front();
-    auto it = graves_.find(oldest);
-    if (it != graves_.end() && it->second.seq == seq) {
+    if (current) {
       graves_.erase(it);
       evicted_.push_back(std::move(oldest));
     }
@@ -117,9 +124,9 @@ void Graves::Evict() {
   // Keys removed or replaced leave stale names behind: drop them now and
   // then, so the queue stays proportional to the graves.
   if (order_.size() > 2 * graves_.size() + 1024) {
-    std::erase_if(order_, [&](const auto& named) {
-      auto it = graves_.find(named.first);
-      return it == graves_.end() || it->second.seq != named.second;
+    std::erase_if(order_, [&](const Written& written) {
+      auto it = graves_.find(written.key);
+      return it == graves_.end() || it->second.seq != written.seq;
     });
   }
 }

@@ -79,6 +79,7 @@ class Membership {
 
   std::vector<MemberView> Members(int64_t now_ms) const;
   const pb::MemberState& self() const { return self_; }
+  const MembershipOptions& options() const { return options_; }
   // Liveness of a member; kDead for an unknown id.
   Liveness LivenessOf(const std::string& node_id) const;
   // The id of the member at `peer_address`, or "" if unknown.

@@ -20,6 +20,12 @@ TombstoneCollector::TombstoneCollector(VersionedStore& store,
       next_round_ms_(random.FirstDeadline(now_ms, options.interval_ms)) {}
 
 void TombstoneCollector::Tick(int64_t now_ms, Outbox& out) {
+  if (options_.interval_ms <= 0) return;
+  // Stored as soon as gossip reports them, so a restart remembers them.
+  if (std::set<std::string> members = Members();
+      members != store_.gc_members()) {
+    store_.batch().SetGcMembers(std::move(members));
+  }
   if (round_ && now_ms - round_->started_ms > options_.round_timeout_ms) {
     ++stats_.gc_rounds_abandoned;
     round_.reset();
@@ -55,8 +61,31 @@ TombstoneCollector::PickCandidates() {
   return picked;
 }
 
+std::set<std::string> TombstoneCollector::Members() const {
+  std::set<std::string> members = store_.gc_members();
+  for (auto& id : membership_.CurrentMemberIds()) members.insert(std::move(id));
+  std::erase_if(members, [&](const std::string& id) {
+    return membership_.LivenessOf(id) == Liveness::kLeft;
+  });
+  return members;
+}
+
+bool TombstoneCollector::AloneByDesign() const {
+  const std::string& self = membership_.self().peer_address();
+  return std::all_of(membership_.options().seeds.begin(),
+                     membership_.options().seeds.end(),
+                     [&](const std::string& seed) { return seed == self; });
+}
+
 size_t TombstoneCollector::StartRound(int64_t now_ms, Outbox& out) {
-  const std::vector<std::string> members = membership_.CurrentMemberIds();
+  const std::set<std::string> everyone = Members();
+  const std::vector<std::string> members(everyone.begin(), everyone.end());
+  if (members.empty() && !AloneByDesign()) {
+    // Not a cluster of one: a node with seeds to join that has not heard of
+    // any member yet.
+    ++stats_.gc_rounds_deferred;
+    return 0;
+  }
   for (const auto& id : members) {
     if (membership_.LivenessOf(id) != Liveness::kAlive ||
         membership_.AddressOf(id).empty()) {
@@ -117,7 +146,7 @@ void TombstoneCollector::Answer(const std::string& reply_to,
   auto* ack = m.mutable_gc_ack();
   ack->set_round(query.round());
   ack->add_members(membership_.self().node_id());
-  for (auto& id : membership_.CurrentMemberIds()) ack->add_members(id);
+  for (const auto& id : Members()) ack->add_members(id);
   for (int i = 0; i < query.tombstones_size(); ++i) {
     const pb::KeyEntry& tombstone = query.tombstones(i);
     auto theirs = DecodeEntry(tombstone.entry());

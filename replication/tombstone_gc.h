@@ -17,7 +17,10 @@
 // asked (GcCollected, key and entry hash); a member holding exactly that
 // entry collects it too, on the same evidence, so a tombstone usually costs
 // one round in the whole cluster rather than one per replica. A round
-// short of an answer for round_timeout_ms is dropped.
+// short of an answer for round_timeout_ms is dropped. The members asked are
+// those gossip reports and those the store remembers (GcState): after a
+// restart, before gossip has named them again, a round waits for them
+// rather than finding nobody to ask.
 // The next round continues after the last key offered, so tombstones that
 // cannot be collected yet do not starve the rest; after a full batch it
 // comes a tenth of the interval later, so a backlog drains ten times as
@@ -72,6 +75,12 @@ class TombstoneCollector {
     bool unknown_member = false;     // an answer named one not asked
   };
 
+  // The members gossip reports and those the store remembers, less those
+  // that left.
+  std::set<std::string> Members() const;
+  // True when no seed names another node: knowing no member, this node is
+  // a cluster of one.
+  bool AloneByDesign() const;
   // Returns how many tombstones it offered.
   size_t StartRound(int64_t now_ms, Outbox& out);
   // Up to batch_keys all-tombstone entries, continuing after cursor_.

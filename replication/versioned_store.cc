@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "proto/entry.pb.h"
 #include "replication/entry_codec.h"
 #include "util/bytes.h"
@@ -12,7 +14,6 @@ namespace gossipkv {
 namespace {
 
 constexpr std::string_view kIdentityKey = "identity";
-constexpr std::string_view kGcFloorKey = "gc_floor";
 constexpr uint32_t kSchemaVersion = 2;
 constexpr size_t kSegmentPrefix = 4;
 constexpr char kFlagDeleted = 1;  // the winner is a tombstone
@@ -83,14 +84,21 @@ Result<Entry> WriteSet::Write(std::string_view key,
     p.collecting = p.adopting = false;
   } else if (!p.entry) {
     p.entry.emplace();
-    // New to this node as far as it remembers: dots above every own dot in
-    // anything it collected.
-    if (store_.gc_floor_ > 0)
-      p.entry->clock.Set(store_.self_, store_.gc_floor_);
   }
+  // Dots above the GC floor: without the key's grave, its entry (none, or
+  // one taken from a peer since) may name less of this node than the dots
+  // it already issued for the key. Under last-write-wins, a timestamp above
+  // every deletion it collected or adopted, for the same reason.
+  const GcState& gc = store_.gc_;
+  if (p.entry->clock.Get(store_.self_) < gc.dot_floor)
+    p.entry->clock.Set(store_.self_, gc.dot_floor);
   const VersionVector own_clock = p.entry->clock;
+  const ConflictMode mode = store_.options_.conflict_mode;
+  int64_t now_ms = store_.clock_.WallMillis();
+  if (mode == ConflictMode::kLastWriteWins)
+    now_ms = std::max(now_ms, gc.timestamp_floor + 1);
   ApplyWrite(*p.entry, store_.self_, context ? *context : own_clock, value,
-             store_.clock_.WallMillis(), store_.options_.conflict_mode);
+             now_ms, mode);
   p.origin = kClientWrite;
   return *p.entry;
 }
@@ -187,7 +195,15 @@ Status WriteSet::Commit() {
   Graves& graves = store_.graves_;
   const bool keep_graves = store_.options_.max_graves > 0;
   graves.StageEvictions(batch);
-  uint64_t floor = store_.gc_floor_;
+  GcState gc = store_.gc_;
+  if (members_) gc.members = std::move(*members_);
+  members_.reset();
+  auto put_grave = [&](const std::string& key, const Entry& grave) {
+    gc.dot_floor = std::max(gc.dot_floor, grave.clock.Get(store_.self_));
+    if (const Sibling* winner = grave.Winner())
+      gc.timestamp_floor = std::max(gc.timestamp_floor, winner->timestamp_ms);
+    if (keep_graves) graves.StagePut(batch, key, grave);
+  };
   for (auto& [key, p] : pending_) {
     const std::string storage_key = store_.StorageKey(key);
     std::optional<uint64_t> new_hash;
@@ -201,10 +217,9 @@ Status WriteSet::Commit() {
       if (p.had_grave) graves.StageRemove(batch, key);  // written again
     } else if (p.collecting && p.stored_hash) {
       batch.Delete(Column::kEntries, storage_key);
-      floor = std::max(floor, p.grave->clock.Get(store_.self_));
-      if (keep_graves) graves.StagePut(batch, key, *p.grave);
+      put_grave(key, *p.grave);
     } else {
-      if (p.adopting) graves.StagePut(batch, key, *p.grave);
+      if (p.adopting) put_grave(key, *p.grave);
       continue;  // no record to write or erase
     }
     moves.push_back({ReadBigEndian32(storage_key), p.stored_hash, new_hash,
@@ -212,19 +227,15 @@ Status WriteSet::Commit() {
                      p.stored_hash && !p.stored_live, p.entry && !live, &key,
                      &p, p.origin, std::move(encoded)});
   }
-  if (floor != store_.gc_floor_) {
-    std::string bytes;
-    AppendBigEndian64(bytes, floor);
-    batch.Put(Column::kMeta, kGcFloorKey, bytes);
-  }
+  store_.gc_.StageChanges(gc, batch);
   Status written = batch.empty() ? Status::Ok() : store_.engine_.Write(batch);
   if (!written.ok()) {
     graves.Abort();
     pending_.clear();
     return written;
   }
-  graves.Commit();
-  store_.gc_floor_ = floor;
+  graves.Commit(store_.clock_.MonotonicMillis());
+  store_.gc_ = std::move(gc);
   for (auto& m : moves) {
     if (store_.observer_) store_.observer_(*m.key, m.encoded, m.origin);
     if (m.deleted && !m.was_deleted) store_.tombstoned_keys_.insert(*m.key);
@@ -258,7 +269,7 @@ VersionedStore::VersionedStore(Engine& engine, const StoreOptions& options,
       clock_(clock),
       tree_(options.merkle),
       cache_(options.entry_cache_bytes),
-      graves_(options.max_graves),
+      graves_(options.max_graves, options.grave_min_age_ms),
       batch_(std::make_unique<WriteSet>(*this)) {}
 
 Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
@@ -271,8 +282,10 @@ Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
       new VersionedStore(engine, options, clock));
   GOSSIPKV_RETURN_IF_ERROR(store->LoadIdentity(node_id, random));
   if (store->rekey_needed_) GOSSIPKV_RETURN_IF_ERROR(store->Rekey());
-  GOSSIPKV_RETURN_IF_ERROR(store->LoadGcFloor());
-  auto unreadable = store->graves_.Load(engine);
+  auto gc = GcState::Load(engine);
+  if (!gc) return gc.error();
+  store->gc_ = std::move(*gc);
+  auto unreadable = store->graves_.Load(engine, clock.MonotonicMillis());
   if (!unreadable) return unreadable.error();
   store->corrupt_graves_ = *unreadable;
   GOSSIPKV_RETURN_IF_ERROR(store->RebuildTree());
@@ -320,16 +333,6 @@ Status VersionedStore::SaveIdentity() {
   WriteBatch batch;
   batch.Put(Column::kMeta, kIdentityKey, identity.SerializeAsString());
   return engine_.Write(batch);
-}
-
-Status VersionedStore::LoadGcFloor() {
-  auto stored = engine_.Get(Column::kMeta, kGcFloorKey);
-  if (!stored) return stored.error();
-  if (!stored->has_value()) return Status::Ok();
-  if ((*stored)->size() != 8)
-    return Status::Corruption("gc_floor in the meta column is not 8 bytes");
-  gc_floor_ = ReadBigEndian64(**stored);
-  return Status::Ok();
 }
 
 std::string VersionedStore::StorageKey(std::string_view key) const {

@@ -18,13 +18,19 @@
 //
 // Tombstone GC (replication/tombstone_gc.h) removes a deleted key's record
 // once every member holds the deletion. The store then keeps the collected
-// entry as the key's grave (replication/graves.h, the latest max_graves of
-// them), so a stale copy arriving later merges into it and is recognised as
-// old rather than stored again, and a new write continues the old clock.
-// Its own counter in every collected clock is also persisted (the GC
-// floor): a key with neither record nor grave gets dots above it, so this
-// node never reissues a dot a peer may still hold in an uncollected
-// tombstone.
+// entry as the key's grave (replication/graves.h: the latest max_graves of
+// them, and every one younger than grave_min_age_ms), so a stale copy
+// arriving later merges into it and is recognised as old rather than
+// stored again, and a new write continues the old clock. Two floors, raised
+// by every grave written (collected or adopted) and persisted with it,
+// stand in for an evicted grave: this node's own counter in the grave's
+// clock (the GC floor) and, for last-write-wins, its winner's timestamp.
+// Every write this node coordinates gets a dot above the GC floor, and
+// under last-write-wins a timestamp above the other, so once the grave is
+// gone it neither reissues a dot a peer may still hold in an uncollected
+// tombstone (its entry for the key, taken from a peer since, may name less
+// of it than it issued), nor stamps a write older than the deletion it
+// follows.
 //
 // Owned by the node's event-loop thread (server/) or by the simulator;
 // never shared across threads.
@@ -41,6 +47,7 @@
 
 #include "replication/entry.h"
 #include "replication/entry_cache.h"
+#include "replication/gc_state.h"
 #include "replication/graves.h"
 #include "replication/merkle_tree.h"
 #include "storage/engine.h"
@@ -54,8 +61,12 @@ struct StoreOptions {
   ConflictMode conflict_mode = ConflictMode::kSiblings;
   // Decoded entries kept in memory (EntryCache); 0 disables the cache.
   size_t entry_cache_bytes = 64 << 20;
-  // Collected tombstones remembered (see above).
+  // Collected tombstones remembered (see above). A grave younger than
+  // grave_min_age_ms is kept beyond max_graves: the bound must cover the
+  // longest a GC round can run (TombstoneGcOptions::round_timeout_ms) plus
+  // the longest a message can spend queued and in flight.
   size_t max_graves = 100'000;
+  int64_t grave_min_age_ms = 60'000;
 };
 
 class VersionedStore;
@@ -103,8 +114,14 @@ class WriteSet {
   // The entry as this WriteSet sees it (pending change, else stored).
   Result<std::optional<Entry>> Read(std::string_view key);
 
-  // Keys with pending changes.
-  size_t size() const { return pending_.size(); }
+  // Replaces the members tombstone GC must hear from (GcState), with the
+  // next commit.
+  void SetGcMembers(std::set<std::string> members) {
+    members_ = std::move(members);
+  }
+
+  // Changes pending: one per key, and one for the members.
+  size_t size() const { return pending_.size() + (members_ ? 1 : 0); }
   // Writes every pending change in one engine batch, then updates the tree.
   // The WriteSet is empty afterwards, whatever the outcome.
   Status Commit();
@@ -133,6 +150,7 @@ class WriteSet {
 
   VersionedStore& store_;
   std::unordered_map<std::string, Pending> pending_;
+  std::optional<std::set<std::string>> members_;
 };
 
 class VersionedStore {
@@ -171,8 +189,12 @@ class VersionedStore {
   size_t grave_count() const { return graves_.size(); }
   // Persisted graves that did not decode at open (dropped).
   uint64_t corrupt_graves() const { return corrupt_graves_; }
-  // The highest own counter in any collected entry (persisted).
-  uint64_t gc_floor() const { return gc_floor_; }
+  // The highest own counter in any grave written (persisted).
+  uint64_t gc_floor() const { return gc_.dot_floor; }
+  // The latest winner timestamp of any grave written (persisted).
+  int64_t timestamp_floor() const { return gc_.timestamp_floor; }
+  // The peers tombstone GC must hear from, as last stored (GcState).
+  const std::set<std::string>& gc_members() const { return gc_.members; }
 
   // Records skipped at open because they do not frame (and a few of their
   // storage keys, escaped for display).
@@ -209,7 +231,6 @@ class VersionedStore {
   Status RebuildTree();
   Status Rekey();  // after a change of segment_bits
   Status SaveIdentity();
-  Status LoadGcFloor();
 
   // The stored state of `key`, through the cache.
   Result<EntryCache::Cached> Lookup(std::string_view key);
@@ -228,7 +249,7 @@ class VersionedStore {
   std::vector<std::string> corrupt_samples_;
   std::set<std::string> tombstoned_keys_;
   uint64_t tombstones_collected_ = 0;
-  uint64_t gc_floor_ = 0;
+  GcState gc_;
   Graves graves_;
   uint64_t corrupt_graves_ = 0;
   CommitObserver observer_;

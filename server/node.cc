@@ -61,7 +61,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
       VersionedStore::Open(*node->engine_, config.node_id,
                            StoreOptions{config.merkle, config.conflict_mode,
                                         size_t{config.entry_cache_mb} << 20,
-                                        config.replication.max_graves},
+                                        config.replication.max_graves,
+                                        config.replication.grave_min_age_ms},
                            node->clock_, node->random_);
   if (!store) return store.error();
   node->store_ = std::move(*store);

@@ -1,8 +1,11 @@
 // Tombstone GC under the simulator: deleted keys leave every replica once
 // all members hold the deletion, and not before — a partitioned or crashed
 // member holding the old value blocks collection for as long as it is away,
-// however long that is, and the value never comes back. GOSSIPKV_SEED=<seed>
-// replays a failing run.
+// however long that is, and the value never comes back. With one grave per
+// node, a copy of a deleted value delivered after its collection is still
+// recognised, and a node that knows no member yet (just restarted, or yet
+// to join) does not collect alone. GOSSIPKV_SEED=<seed> replays a failing
+// run.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -348,6 +351,113 @@ TEST_F(TombstoneGcSimTest,
   for (int n = 0; n < 4; ++n)
     graves_sent += sim_->replica(Id(n)).stats().ae_graves_sent;
   EXPECT_GT(graves_sent, 0u);
+}
+
+// Three nodes that remember one grave each, as graves go by count.
+class SmallGravesTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> seeds) {
+    ReplicaOptions o;
+    o.membership.seeds = std::move(seeds);
+    o.membership.dead_after_ms = 5000;
+    o.anti_entropy.interval_ms = 2000;
+    o.gc.interval_ms = 1000;
+    StoreOptions store;
+    store.max_graves = 1;
+    for (const char* id : {"a", "b", "c"}) sim_.AddNode(id, o, true, store);
+    sim_.RunFor(5000);
+  }
+  bool Stored(uint64_t keys) {
+    for (const char* id : {"a", "b", "c"}) {
+      if (sim_.store(id).key_count() != keys) return false;
+    }
+    return true;
+  }
+  bool ReadsDeleted(const std::string& key) {
+    for (const char* id : {"a", "b", "c"}) {
+      auto got = sim_.Get(id, key);
+      if (!got || (got->has_value() && !(*got)->IsDeleted())) return false;
+    }
+    return true;
+  }
+
+  Simulation sim_{Simulation::SeedFromEnv(11), NetworkOptions{}};
+};
+
+// A copy of a deleted value still on its way when the tombstone is
+// collected everywhere, and more keys collected after it: the young grave
+// outlives the count bound and recognises it.
+TEST_F(SmallGravesTest, AValueDelayedPastItsCollectionIsRecognised) {
+  Start({"a"});
+  ASSERT_TRUE(sim_.Write("a", "k", std::string("old")));
+  ASSERT_TRUE(sim_.RunUntil([&] { return Stored(1); }, 10'000));
+  const Entry old_value = **sim_.Get("a", "k");
+  ASSERT_TRUE(sim_.Write("b", "k", std::nullopt));
+  ASSERT_TRUE(sim_.RunUntil([&] { return Stored(0); }, 10'000));
+  for (const char* key : {"x", "y"}) {
+    ASSERT_TRUE(sim_.Write("b", key, std::string("v")));
+    ASSERT_TRUE(sim_.Write("b", key, std::nullopt));
+  }
+  ASSERT_TRUE(sim_.RunUntil([&] { return Stored(0); }, 10'000));
+
+  pb::PeerMessage late;  // a's rumor of the old value, delivered only now
+  late.set_from("a");
+  auto* e = late.mutable_rumor()->add_entries();
+  e->set_key("k");
+  e->set_entry(EncodeEntry(old_value));
+  sim_.Inject("a", "c", late);
+  sim_.RunFor(10'000);
+  EXPECT_TRUE(Stored(0));
+  EXPECT_TRUE(ReadsDeleted("k")) << "the deleted value came back";
+}
+
+// A restarted node knows no member until gossip tells it again. Cut off
+// meanwhile, it must not take itself for a cluster of one and collect its
+// deletion alone (its seed list names only itself, as the first node's
+// does): the others still hold the value, and once its grave is gone they
+// would hand it back.
+TEST_F(SmallGravesTest, ARestartedNodeCutOffDoesNotCollectAlone) {
+  Start({"a"});
+  for (const char* key : {"k", "x"})
+    ASSERT_TRUE(sim_.Write("a", key, std::string("v")));
+  ASSERT_TRUE(sim_.RunUntil([&] { return Stored(2); }, 10'000));
+  sim_.Partition({{"a"}, {"b", "c"}});
+  for (const char* key : {"k", "x"})
+    ASSERT_TRUE(sim_.Write("a", key, std::nullopt));
+  sim_.Restart("a");
+  sim_.RunFor(20'000);
+  EXPECT_EQ(sim_.replica("a").stats().gc_tombstones_collected, 0u);
+  EXPECT_EQ(sim_.store("a").tombstoned_keys().size(), 2u);
+
+  sim_.Heal();
+  ASSERT_TRUE(sim_.RunUntil([&] { return Stored(0); }, 30'000));
+  sim_.RunFor(10'000);
+  EXPECT_TRUE(ReadsDeleted("k") && ReadsDeleted("x")) << "a deletion was lost";
+}
+
+// A new node that has not yet heard of any member, though its seeds name
+// one, is not a cluster of one either: a deletion it coordinates with a
+// context read elsewhere deletes values the others hold.
+TEST_F(SmallGravesTest, ANodeYetToJoinDoesNotCollectAlone) {
+  Start({"a"});
+  ASSERT_TRUE(sim_.Write("a", "k", std::string("v")));
+  ASSERT_TRUE(sim_.RunUntil([&] { return Stored(1); }, 10'000));
+  const VersionVector read = (*sim_.Get("a", "k"))->clock;
+  sim_.Partition({{}, {"a", "b", "c"}});  // a node added now is alone
+  ReplicaOptions o;
+  o.membership.seeds = {"a"};
+  o.gc.interval_ms = 1000;
+  sim_.AddNode("d", o, true);
+  ASSERT_TRUE(sim_.Write("d", "k", std::nullopt, &read));
+  sim_.RunFor(10'000);
+  EXPECT_EQ(sim_.replica("d").stats().gc_tombstones_collected, 0u);
+
+  sim_.Heal();
+  sim_.RunFor(30'000);
+  EXPECT_TRUE(ReadsDeleted("k")) << "the deletion was lost";
+  auto on_d = sim_.Get("d", "k");
+  ASSERT_TRUE(on_d);
+  EXPECT_TRUE(!on_d->has_value() || (*on_d)->IsDeleted());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Collecting tombstones in the store: what Collect removes and refuses, how
-// graves absorb stale copies, and how the GC floor keeps a node from
-// reissuing a dot after its grave is gone (memory and RocksDB engines).
+// graves absorb stale copies and outlive their bound while young, how the
+// floors keep a node from reissuing a dot or stamping a write before the
+// deletion it follows after its grave is gone, and that the members GC
+// must hear from survive a restart (memory and RocksDB engines).
 #include <gtest/gtest.h>
 
 #include "replication/entry_codec.h"
@@ -191,6 +193,7 @@ TEST_F(TombstoneStoreTest, GravesSurviveRestartWithinTheirBound) {
   testing::TempDir dir;
   StoreOptions options;
   options.max_graves = 3;
+  options.grave_min_age_ms = 0;  // the count alone bounds them
   Entry old_value;
   {
     auto engine =
@@ -243,6 +246,7 @@ TEST_F(TombstoneStoreTest, AnUnreadableGraveIsDroppedNotFatal) {
 TEST_F(TombstoneStoreTest, GravesAreBoundedOldestFirst) {
   StoreOptions options;
   options.max_graves = 2;
+  options.grave_min_age_ms = 0;
   auto store = Open(options);
   for (const char* key : {"a", "b", "c"}) {
     Entry tombstone = WriteThenDelete(*store, key);
@@ -254,6 +258,93 @@ TEST_F(TombstoneStoreTest, GravesAreBoundedOldestFirst) {
   // A key written again leaves its grave.
   ASSERT_TRUE(store->Write("c", "back"));
   EXPECT_EQ(store->grave_count(), 1u);
+}
+
+// A copy of what a young grave deleted may still be on its way: the grave
+// outlives the count bound until it is grave_min_age_ms old.
+TEST_F(TombstoneStoreTest, GravesYoungerThanTheMinimumAgeOutliveTheBound) {
+  StoreOptions options;
+  options.max_graves = 1;  // grave_min_age_ms: the default, 60 s
+  auto store = Open(options);
+  ASSERT_TRUE(store->Write("a", "old"));
+  Entry old_value = *store->Get("a").value();
+  ASSERT_TRUE(Collect(*store, "a", store->Write("a", std::nullopt).value()));
+  clock_.Advance(30'000);
+  ASSERT_TRUE(Collect(*store, "b", WriteThenDelete(*store, "b")));
+  EXPECT_EQ(store->grave_count(), 2u) << "both younger than 60 s";
+  EXPECT_FALSE(store->Merge("a", old_value).value()) << "recognised as stale";
+  EXPECT_EQ(store->key_count(), 0u);
+
+  // Past the minimum age, the oldest go down to the bound at the next commit.
+  clock_.Advance(30'000);
+  ASSERT_TRUE(store->Write("live", "x"));
+  EXPECT_EQ(store->grave_count(), 1u);
+  EXPECT_FALSE(store->batch().GraveOf("a"));
+  EXPECT_TRUE(store->batch().GraveOf("b"));
+}
+
+// The grave gone, the key comes back from a peer with a clock that names
+// this node below the dots it issued for it. The next write must still not
+// reissue one: a replica holding the old tombstone would take it as seen.
+TEST_F(TombstoneStoreTest, AWriteOnAKeyTakenBackFromAPeerStaysAboveTheFloor) {
+  StoreOptions options;
+  options.max_graves = 1;
+  auto store = Open(options);
+  Entry tombstone = WriteThenDelete(*store, "k");  // dots 1 and 2 of n1
+  ASSERT_TRUE(Collect(*store, "k", tombstone));
+  clock_.Advance(60'000);
+  ASSERT_TRUE(Collect(*store, "other", WriteThenDelete(*store, "other")));
+  ASSERT_FALSE(store->batch().GraveOf("k")) << "evicted";
+
+  Entry theirs;  // a fresh write elsewhere, not knowing the old clock
+  ApplyWrite(theirs, Actor{"n2", 7}, {}, "theirs", clock_.WallMillis(),
+             ConflictMode::kSiblings);
+  ASSERT_TRUE(store->Merge("k", theirs).value());
+  auto mine = store->Write("k", "mine", &theirs.clock).value();
+  EXPECT_GT(mine.clock.Get(store->self()), tombstone.clock.Get(store->self()));
+  Entry merged = Merge(tombstone, mine, ConflictMode::kSiblings);
+  ASSERT_EQ(merged.siblings.size(), 1u) << merged.ToString();
+  EXPECT_EQ(merged.siblings[0].value, "mine");
+}
+
+// Under last-write-wins, a write after a deletion must be stamped after it,
+// even once the grave that held the deletion's timestamp is gone (and even
+// if this node's clock lags the deleter's).
+TEST_F(TombstoneStoreTest, UnderLastWriteWinsAWriteAfterTheGraveLeftIsLater) {
+  StoreOptions options;
+  options.conflict_mode = ConflictMode::kLastWriteWins;
+  options.max_graves = 1;
+  auto store = Open(options);
+  Entry tombstone;  // from a node whose clock runs five minutes ahead
+  ApplyWrite(tombstone, Actor{"n2", 7}, {}, std::nullopt,
+             clock_.WallMillis() + 300'000, ConflictMode::kLastWriteWins);
+  ASSERT_TRUE(store->batch().Covers("k", tombstone).value());  // adopted
+  ASSERT_TRUE(store->batch().Commit().ok());
+  clock_.Advance(60'000);
+  ASSERT_TRUE(Collect(*store, "other", WriteThenDelete(*store, "other")));
+  ASSERT_FALSE(store->batch().GraveOf("k")) << "evicted";
+  EXPECT_GE(store->timestamp_floor(), tombstone.siblings[0].timestamp_ms);
+
+  auto written = store->Write("k", "after").value();
+  EXPECT_GT(written.siblings[0].timestamp_ms,
+            tombstone.siblings[0].timestamp_ms);
+  // A replica still holding the tombstone keeps the write.
+  Entry merged = Merge(tombstone, written, ConflictMode::kLastWriteWins);
+  EXPECT_EQ(merged.Winner()->value, "after");
+}
+
+// The members tombstone GC must hear from are stored, so a restart, which
+// forgets what gossip taught, does not leave a node thinking it is alone.
+TEST_F(TombstoneStoreTest, GcMembersSurviveRestart) {
+  {
+    auto store = Open();
+    EXPECT_TRUE(store->gc_members().empty());
+    store->batch().SetGcMembers({"n2", "n3"});
+    EXPECT_EQ(store->batch().size(), 1u) << "a change to commit";
+    ASSERT_TRUE(store->batch().Commit().ok());
+  }
+  auto store = Open();
+  EXPECT_EQ(store->gc_members(), (std::set<std::string>{"n2", "n3"}));
 }
 
 TEST_F(TombstoneStoreTest, ReopenFindsTombstonesAndRejectsACorruptFloor) {
