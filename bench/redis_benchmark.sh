@@ -4,11 +4,14 @@
 #
 #   bench/redis_benchmark.sh [ROUNDS]     (default 3 interleaved rounds)
 #
-# gossipkv runs with durability = buffered; Redis with appendonly yes and
-# appendfsync everysec (its closest durability). Workloads: SET/GET on one
-# key, on 100,000 random keys (-r), and pipelined 16 deep (-P 16). Prints
+# Two pairs at equal durability, measured in the same run: gossipkv with
+# durability = buffered against Redis with appendonly yes and appendfsync
+# everysec, and gossipkv with durability = fsync (the default) against
+# Redis with appendfsync always. Workloads: SET/GET on one key, on 100,000
+# random keys (-r), and pipelined 16 deep (-P 16). Prints, per pair, the
 # median requests/s of each server, the ratio, and server CPU microseconds
 # per request (utime + stime from /proc/PID/stat around each run).
+# GOSSIPKV_BENCH_PAIRS="buffered" (or "fsync") runs one pair only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -29,20 +32,36 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-build/release/server/gossipkv-server --node-id bench --port 0 --peer-port 0 --data-dir "$work/gossipkv" \
-  --buffered --log-level warn 2>"$work/gossipkv.log" &
-gk_pid=$!
-pids+=("$gk_pid")
-for _ in $(seq 200); do [ -f "$work/gossipkv/endpoints" ] && break; sleep 0.05; done
-gk_port=$(sed -n 's/^client=.*:\([0-9]*\)$/\1/p' "$work/gossipkv/endpoints")
-
-redis_port=$(free_port)
-mkdir -p "$work/redis"
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --save "" \
-  --appendonly yes --appendfsync everysec --daemonize no --logfile "$work/redis.log" &
-redis_pid=$!
-pids+=("$redis_pid")
-for _ in $(seq 200); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.05; done
+pairs=${GOSSIPKV_BENCH_PAIRS:-buffered fsync}
+declare -A port pid
+start_gossipkv() {  # NAME FLAGS...
+  local name=$1
+  shift
+  build/release/server/gossipkv-server --node-id "$name" --port 0 --peer-port 0 \
+    --data-dir "$work/$name" --log-level warn "$@" 2>"$work/$name.log" &
+  pid[$name]=$!
+  pids+=("${pid[$name]}")
+  for _ in $(seq 200); do [ -f "$work/$name/endpoints" ] && break; sleep 0.05; done
+  port[$name]=$(sed -n 's/^client=.*:\([0-9]*\)$/\1/p' "$work/$name/endpoints")
+}
+start_redis() {  # NAME APPENDFSYNC
+  local name=$1
+  port[$name]=$(free_port)
+  mkdir -p "$work/$name"
+  redis-server --port "${port[$name]}" --bind 127.0.0.1 --dir "$work/$name" --save "" \
+    --appendonly yes --appendfsync "$2" --daemonize no --logfile "$work/$name.log" &
+  pid[$name]=$!
+  pids+=("${pid[$name]}")
+  for _ in $(seq 200); do redis-cli -p "${port[$name]}" PING >/dev/null 2>&1 && break; sleep 0.05; done
+}
+for pair in $pairs; do
+  case $pair in
+    buffered) start_gossipkv gossipkv-buffered --buffered; start_redis redis-everysec everysec ;;
+    fsync) start_gossipkv gossipkv-fsync; start_redis redis-always always ;;
+    *) echo "unknown pair $pair" >&2; exit 2 ;;
+  esac
+done
+partner() { case $1 in buffered) echo "gossipkv-buffered redis-everysec" ;; fsync) echo "gossipkv-fsync redis-always" ;; esac; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
@@ -67,24 +86,24 @@ for round in $(seq "$rounds"); do
     label=${w%%|*}
     args=${w#*|}
     # Alternate which server goes first so drift on a shared machine cancels.
-    for t in set get; do
-      if [ $((round % 2)) -eq 1 ]; then
-        run gossipkv "$gk_port" "$gk_pid" "$label" $t $args
-        run redis "$redis_port" "$redis_pid" "$label" $t $args
-      else
-        run redis "$redis_port" "$redis_pid" "$label" $t $args
-        run gossipkv "$gk_port" "$gk_pid" "$label" $t $args
-      fi
+    for pair in $pairs; do
+      read -r gk rd <<<"$(partner "$pair")"
+      for t in set get; do
+        if [ $((round % 2)) -eq 1 ]; then
+          run "$gk" "${port[$gk]}" "${pid[$gk]}" "$label" $t $args
+          run "$rd" "${port[$rd]}" "${pid[$rd]}" "$label" $t $args
+        else
+          run "$rd" "${port[$rd]}" "${pid[$rd]}" "$label" $t $args
+          run "$gk" "${port[$gk]}" "${pid[$gk]}" "$label" $t $args
+        fi
+      done
     done
   done
   echo "round $round of $rounds done" >&2
 done
 
-echo
-echo "redis-benchmark -n $requests -c 50 -d 100, medians of $rounds interleaved rounds"
-echo "gossipkv: durability=buffered; redis: appendonly yes, appendfsync everysec"
-printf '%-14s %-4s %14s %14s %7s %12s %12s %7s\n' workload test gossipkv_rps redis_rps ratio gk_cpu_us redis_cpu_us ratio
-awk '
+summary() {  # GOSSIPKV_NAME REDIS_NAME
+  awk -v gk="$1" -v rd="$2" '
   { key = $2 " " $3; rps[$1, key] = rps[$1, key] " " $4; cpu[$1, key] = cpu[$1, key] " " $5; keys[key] = 1 }
   function median(list,    a, n, i, j, t) {
     n = split(list, a, " ")
@@ -95,10 +114,21 @@ awk '
     split("one-key SET,one-key GET,random-keys SET,random-keys GET,pipelined-16 SET,pipelined-16 GET", order, ",")
     for (i = 1; i <= 6; i++) {
       k = order[i]
-      if (!(k in keys)) continue
-      g = median(rps["gossipkv", k]); r = median(rps["redis", k])
-      gc = median(cpu["gossipkv", k]); rc = median(cpu["redis", k])
+      if (!(k in keys) || !((gk, k) in rps)) continue
+      g = median(rps[gk, k]); r = median(rps[rd, k])
+      gc = median(cpu[gk, k]); rc = median(cpu[rd, k])
       split(k, parts, " ")
       printf "%-14s %-4s %14.0f %14.0f %7.2f %12.2f %12.2f %7.2f\n", parts[1], parts[2], g, r, g / r, gc, rc, (rc > 0 ? gc / rc : 0)
     }
   }' "$work/results"
+}
+
+echo
+echo "redis-benchmark -n $requests -c 50 -d 100, medians of $rounds interleaved rounds"
+for pair in $pairs; do
+  read -r gk rd <<<"$(partner "$pair")"
+  echo
+  echo "$gk vs $rd"
+  printf '%-14s %-4s %14s %14s %7s %12s %12s %7s\n' workload test gossipkv_rps redis_rps ratio gk_cpu_us redis_cpu_us ratio
+  summary "$gk" "$rd"
+done

@@ -343,6 +343,19 @@ std::string VersionedStore::StorageKey(std::string_view key) const {
   return out;
 }
 
+Status VersionedStore::ReloadFromDisk() {
+  if (batch_->size() > 0)
+    return Status::InvalidArgument("changes are pending: reload after them");
+  cache_.Clear();
+  auto gc = GcState::Load(engine_);
+  if (!gc) return gc.error();
+  gc_ = std::move(*gc);
+  auto unreadable = graves_.Load(engine_, clock_.MonotonicMillis());
+  if (!unreadable) return unreadable.error();
+  corrupt_graves_ += *unreadable;
+  return RebuildTree();
+}
+
 Status VersionedStore::RebuildTree() {
   tree_.Clear();
   tombstoned_keys_.clear();

@@ -216,6 +216,13 @@ class VersionedStore {
     observer_ = std::move(observer);
   }
 
+  // Rebuilds everything the store keeps in memory (tree, counts, cache,
+  // graves, GC floors) from the engine. For after the engine reopened
+  // following a failed write: a batch reported failed may still have
+  // reached the log and been replayed, so memory no longer matches the
+  // disk. Refused while batch() holds changes.
+  Status ReloadFromDisk();
+
   // (key, entry hash) of every key in `segment`, in key order.
   Status ScanSegment(
       uint32_t segment,

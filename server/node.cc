@@ -212,6 +212,13 @@ asio::awaitable<void> Node::DiskRetryLoop() {
           config_.disk_retry_ms, writable.message());
     }
     if (engine_->TryResume().ok()) {
+      // A write reported failed may have reached the log that the reopen
+      // replayed: memory is rebuilt from the disk before writes resume.
+      if (driver_->commit_needed()) (void)driver_->Commit();
+      if (Status reloaded = store_->ReloadFromDisk(); !reloaded.ok()) {
+        spdlog::error("cannot reload the store after reopening it: {}",
+                      reloaded.ToString());
+      }
       disk_refusing_ = false;
       spdlog::info("the data directory takes writes again: writes accepted");
     }

@@ -247,6 +247,38 @@ TEST(VersionedStoreTest, FailedCommitLeavesNoTrace) {
   EXPECT_EQ((*store->Get("k"))->Winner()->value, "new");
 }
 
+// A batch reported failed can still have reached the log, and a reopen of
+// the engine replays it (a second store on the same engine plays that part
+// here). After ReloadFromDisk the store sees it, its tree matches the disk
+// again, and its next write continues past the replayed dot instead of
+// issuing it a second time.
+TEST(VersionedStoreTest, ReloadFromDiskSeesAWriteItThoughtFailed) {
+  ManualClock clock;
+  Random random(12);
+  MemoryEngine engine;
+  auto store = OpenStore(engine, clock, random);
+  ASSERT_TRUE(store->Write("k", "old"));
+  {
+    Random other_random(13);
+    auto replayed = OpenStore(engine, clock, other_random);
+    ASSERT_TRUE(replayed->Write("k", "replayed"));
+    ASSERT_TRUE(replayed->Write("j", "also"));
+  }
+  EXPECT_EQ((*store->Get("k"))->Winner()->value, "old") << "stale until reload";
+  ASSERT_TRUE(store->ReloadFromDisk().ok());
+  EXPECT_EQ((*store->Get("k"))->Winner()->value, "replayed");
+  EXPECT_EQ(store->key_count(), 2u);
+  EXPECT_EQ(store->tree().Root(),
+            TreeFromEntries(engine, MerkleShape{}).Root());
+  auto written = store->Write("k", "after");
+  ASSERT_TRUE(written);
+  EXPECT_EQ(written->clock.Get(store->self()), 3u)
+      << "the replayed dot was issued again";
+  ASSERT_TRUE(store->batch().Write("x", std::string("y"), nullptr));
+  EXPECT_FALSE(store->ReloadFromDisk().ok()) << "reloaded over pending changes";
+  ASSERT_TRUE(store->batch().Commit().ok());
+}
+
 TEST(VersionedStoreTest, CacheServesRepeatedReadsAndStaysWithinBudget) {
   ManualClock clock;
   Random random(11);
