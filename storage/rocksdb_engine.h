@@ -13,9 +13,9 @@
 // opens the database read-only instead, so what is stored can be read.
 // TryResume() reopens the database: read-only first (reads go on), then
 // writable, which succeeds once there is room; it does not try while the
-// disk has less free space than one memtable (write_buffer_bytes). RocksDB's LOG goes to <path>/LOG
-// through a logger whose failed appends lose lines, never the process. Owned by
-// one thread, like every Engine.
+// disk has less free space than one memtable (write_buffer_bytes). RocksDB's
+// LOG goes to <path>/LOG through a logger whose failed appends lose lines,
+// never the process. Owned by one thread, like every Engine.
 #pragma once
 
 #include <memory>
