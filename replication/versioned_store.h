@@ -4,10 +4,16 @@
 // Each key is one record in the entries column family, keyed by its Merkle
 // segment then the key (so a segment's keys are one prefix scan) and holding
 // a flags byte ("reads as deleted") followed by the canonical entry. A change
-// is therefore one put; the in-memory tree moves only after the engine write
-// commits, so it never claims data the disk lacks. Changes to many keys can
-// be grouped in a WriteSet and committed together (pipelined or concurrent
-// client writes, anti-entropy batches): one engine write, one fsync.
+// is therefore one put. Changes to many keys are grouped in a WriteSet and
+// committed together (pipelined or concurrent client writes, anti-entropy
+// batches): one engine write, one fsync. A commit is staged, then written:
+// staging moves memory (tree, cache, counts) at once and hands the batch to
+// whoever writes it — the server's writer thread, while the event loop
+// gathers the next batch — and reads see the staged batch until the
+// engine reports it written. Memory may therefore be ahead of the disk by
+// one batch; the replica driver keeps everything that could vouch for it
+// (messages, replies) inside the node until the write is durable, and a
+// failed write rebuilds memory from the disk.
 //
 // Opening the store loads the node's identity from the meta column family,
 // or creates it with a fresh epoch (empty or lost data directory), and
@@ -122,9 +128,19 @@ class WriteSet {
 
   // Changes pending: one per key, and one for the members.
   size_t size() const { return pending_.size() + (members_ ? 1 : 0); }
-  // Writes every pending change in one engine batch, then updates the tree.
-  // The WriteSet is empty afterwards, whatever the outcome.
+  // Moves every pending change into one engine batch, the store's staged()
+  // one, and the store's memory (tree, cache, counts, graves, floors) to
+  // the state it describes; the WriteSet is empty afterwards. Refused while
+  // an earlier staged batch awaits Written(). Whoever stages must write
+  // staged() to the engine and report the outcome with Written(); until
+  // then, what memory shows is not durable, and nothing that vouches for it
+  // may leave the node (driver/replica_driver.h holds it).
+  Status Stage();
+  // Stage(), the engine write and Written() in one call.
   Status Commit();
+  // Drops every pending change (their reads were of a state that failed to
+  // be stored).
+  void Discard();
 
  private:
   struct Pending {
@@ -220,8 +236,19 @@ class VersionedStore {
   // graves, GC floors) from the engine. For after the engine reopened
   // following a failed write: a batch reported failed may still have
   // reached the log and been replayed, so memory no longer matches the
-  // disk. Refused while batch() holds changes.
+  // disk. Refused while batch() holds changes or a batch is staged.
   Status ReloadFromDisk();
+
+  // The batch WriteSet::Stage() made, until Written(); empty when none.
+  // The writer may read it from another thread meanwhile (it is not
+  // changed until Written()).
+  bool has_staged() const { return !staged_.empty(); }
+  const WriteBatch& staged() const { return staged_; }
+  // The engine's outcome for staged(). Until this call, reads of the keys
+  // it holds are served from it (the engine may not show them yet). On
+  // failure the pending batch is discarded and memory is rebuilt from the
+  // engine (ReloadFromDisk); the reload's status is returned.
+  Status Written(const Status& written);
 
   // (key, entry hash) of every key in `segment`, in key order.
   Status ScanSegment(
@@ -239,8 +266,12 @@ class VersionedStore {
   Status Rekey();  // after a change of segment_bits
   Status SaveIdentity();
 
-  // The stored state of `key`, through the cache.
+  // The stored state of `key`: the cache, else the staged batch, else the
+  // engine.
   Result<EntryCache::Cached> Lookup(std::string_view key);
+  // The staged record under `storage_key`: null when the staged batch does
+  // not touch it, else the op (a delete erases the key).
+  const WriteBatch::Op* StagedRecord(std::string_view storage_key) const;
 
   Engine& engine_;
   StoreOptions options_;
@@ -261,6 +292,9 @@ class VersionedStore {
   uint64_t corrupt_graves_ = 0;
   CommitObserver observer_;
   std::unique_ptr<WriteSet> batch_;
+  WriteBatch staged_;
+  // The staged entries-column ops, by storage key.
+  std::vector<const WriteBatch::Op*> staged_index_;
 };
 
 }  // namespace gossipkv
