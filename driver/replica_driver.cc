@@ -2,6 +2,8 @@
 // depend on; release them in order after the commit that stores it.
 #include "driver/replica_driver.h"
 
+#include <algorithm>
+
 namespace gossipkv {
 
 ReplicaDriver::ReplicaDriver(Replica& replica, VersionedStore* store, Send send)
@@ -27,19 +29,33 @@ bool ReplicaDriver::batch_pending() const {
   return store_ != nullptr && store_->batch().size() > 0;
 }
 
+uint64_t ReplicaDriver::needed_seq() const {
+  return batch_pending() ? staged_seq_ + 1 : staged_seq_;
+}
+
 bool ReplicaDriver::commit_needed() const {
-  return batch_pending() || !held_.empty() || !waiting_.empty();
+  return batch_pending() ||
+         (!held_.empty() && held_.back().seq > staged_seq_) ||
+         (!waiting_.empty() && waiting_.back().seq > staged_seq_);
 }
 
 void ReplicaDriver::Route(Outbox& out) {
-  // A message produced while changes wait to be stored may describe them
-  // (an anti-entropy reply reads through the batch, a GC ack may adopt a
-  // grave): it waits, and so does everything after it, to keep the order.
-  const bool hold = batch_pending() || !held_.empty() || !ready_.empty();
+  // A message may describe any change made before it (an anti-entropy
+  // reply reads through the batch, a GC ack may adopt a grave): it waits
+  // for the commit that holds them, and so does everything after it, to
+  // keep the order.
   for (auto& o : out) {
-    if (hold && !VouchesForNothing(o.message)) {
+    if (VouchesForNothing(o.message)) {
+      send_(o);
+      continue;
+    }
+    uint64_t seq = needed_seq();
+    if (!held_.empty()) seq = std::max(seq, held_.back().seq);
+    if (seq > durable_seq_) {
       ++stats_.messages_held;
-      held_.push_back(std::move(o));
+      held_.push_back({seq, std::move(o)});
+    } else if (!ready_.empty()) {
+      ready_.push_back(std::move(o));
     } else {
       send_(o);
     }
@@ -74,13 +90,12 @@ void ReplicaDriver::Leave(int64_t now_ms) {
 }
 
 void ReplicaDriver::WhenDurable(Completion done) {
-  // Commits run to completion within one call on the owner's thread, so
-  // when none is needed, nothing written so far waits for one.
-  if (!commit_needed() && ready_waiting_.empty()) {
+  const uint64_t seq = needed_seq();
+  if (seq <= durable_seq_) {
     done(Status::Ok());
     return;
   }
-  waiting_.push_back(std::move(done));
+  waiting_.push_back({seq, std::move(done)});
 }
 
 Status ReplicaDriver::Commit() {
@@ -91,29 +106,67 @@ Status ReplicaDriver::Commit() {
 }
 
 Status ReplicaDriver::Persist() {
-  // What an earlier Persist() made ready leaves first, with its own status.
+  if (in_flight_)
+    return Status::InvalidArgument("a commit is already being written");
+  if (!StartCommit()) return Status::Ok();
+  Status written = store_->engine().Write(store_->staged());
+  Persisted(written);
+  return written;
+}
+
+bool ReplicaDriver::StartCommit() {
+  // What an earlier commit made ready leaves first, with its own status.
   SendReady();
   AckReady();
-  Status status = Status::Ok();
-  if (batch_pending()) status = store_->batch().Commit();
-  for (auto& o : held_) ready_.push_back(std::move(o));
-  held_.clear();
-  for (auto& done : waiting_) ready_waiting_.push_back(std::move(done));
-  waiting_.clear();
-  ready_status_ = status;
-  if (status.ok()) {
-    ++stats_.commits;
-    // The rumors of what this commit changed go first.
+  ++staged_seq_;
+  in_flight_ = true;
+  if (store_ != nullptr) {
+    // Stage cannot be refused: only Persisted() ends a staged batch, and
+    // it runs before the next StartCommit().
+    (void)store_->batch().Stage();
+    // The rumors of what this commit changes go before everything that
+    // waited for it (nothing held is older: it left with earlier commits).
     Outbox rumors;
     replica_.FlushRumors(rumors);
-    ready_.insert(ready_.begin(), std::make_move_iterator(rumors.begin()),
-                  std::make_move_iterator(rumors.end()));
-  } else {
-    ++stats_.commit_failures;
-    stats_.messages_dropped += ready_.size();
-    ready_.clear();
+    std::vector<HeldMessage> held;
+    held.reserve(rumors.size() + held_.size());
+    for (auto& r : rumors) held.push_back({staged_seq_, std::move(r)});
+    for (auto& h : held_) held.push_back(std::move(h));
+    held_ = std::move(held);
   }
-  return status;
+  if (store_ != nullptr && store_->has_staged()) return true;
+  Persisted(Status::Ok());
+  return false;
+}
+
+void ReplicaDriver::Persisted(const Status& written) {
+  in_flight_ = false;
+  durable_seq_ = staged_seq_;
+  if (store_ != nullptr && store_->has_staged()) {
+    // On failure the store discards the changes gathered since and
+    // rebuilds its memory from the disk. A reload that fails too is done
+    // again once the engine takes writes again (server/node.h).
+    (void)store_->Written(written);
+  }
+  ready_status_ = written;
+  if (written.ok()) {
+    ++stats_.commits;
+    size_t n = 0;
+    for (; n < held_.size() && held_[n].seq <= durable_seq_; ++n)
+      ready_.push_back(std::move(held_[n].message));
+    held_.erase(held_.begin(), held_.begin() + n);
+    n = 0;
+    for (; n < waiting_.size() && waiting_[n].seq <= durable_seq_; ++n)
+      ready_waiting_.push_back(std::move(waiting_[n].done));
+    waiting_.erase(waiting_.begin(), waiting_.begin() + n);
+    return;
+  }
+  // Everything held depends on this commit or on changes computed from it.
+  ++stats_.commit_failures;
+  stats_.messages_dropped += held_.size();
+  held_.clear();
+  for (auto& w : waiting_) ready_waiting_.push_back(std::move(w.done));
+  waiting_.clear();
 }
 
 void ReplicaDriver::SendReady() {

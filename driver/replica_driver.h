@@ -10,19 +10,26 @@
 //   - what may leave the node only once those changes are durable at the
 //     configured durability: data messages (rumor, anti-entropy, GC query,
 //     ack and notice) and client replies.
-// The driver holds every data message and every reply callback produced
-// while the batch has changes, until Commit() has stored that batch; only
-// then are they sent, in the order they were produced, and the replies
-// completed with the commit's status. If the commit fails, the held
-// messages are dropped (they may describe state that was not stored) and
-// the replies get the error. Membership gossip vouches for nothing on disk
-// and leaves at once, so heartbeats keep flowing while a disk is slow or
-// failing.
+// Every data message and every reply callback is tagged with the commit
+// that holds the changes made before it: the batch being gathered if it has
+// changes, else the one staged last. It is held until that commit is
+// durable; then messages are sent, in the order they were produced, and
+// replies completed with the commit's status. If the commit fails, the held
+// messages are dropped (they may describe state that was not stored), the
+// replies get the error, and the changes gathered since (computed from the
+// failed state) are discarded with them. Membership gossip vouches for
+// nothing on disk and leaves at once, so heartbeats keep flowing while a
+// disk is slow or failing.
 //
-// The environment decides when to commit (the server at the end of a loop
-// turn, the simulator after a simulated disk latency) by watching
-// commit_needed(); a crash between any two steps loses only what was not
-// yet committed, and nothing that left vouched for it.
+// A commit is started, then persisted: StartCommit() stages the batch (the
+// store's memory moves to it, see WriteSet::Stage) and the environment
+// writes store.staged() to the engine — the server on its writer thread,
+// while the loop gathers the next batch — then reports the outcome with
+// Persisted(). One commit is in flight at a time. The environment decides
+// when to commit (the server at the end of a loop turn, the simulator after
+// a simulated disk latency) by watching commit_needed(); a crash between
+// any two steps loses only what was not yet written, and nothing that left
+// vouched for it.
 //
 // Single-threaded: owned by the node's event-loop thread or the simulator.
 #pragma once
@@ -63,25 +70,36 @@ class ReplicaDriver {
   // The operator's departure for good: tells peers this node leaves.
   void Leave(int64_t now_ms);
 
-  // True when the batch holds changes, or messages or replies wait for it:
-  // the environment should call Commit() soon.
+  // True when the batch holds changes, or messages or replies wait for
+  // it: the environment should start a commit soon.
   bool commit_needed() const;
+  // True between StartCommit() and Persisted().
+  bool commit_in_flight() const { return in_flight_; }
   // Runs `done` once every change made so far is durable: at once when
-  // nothing is pending, else after the next Commit().
+  // nothing is pending or in flight, else after the commit that holds them.
   void WhenDurable(Completion done);
-  // Stores the batch in one engine write, then sends the rumors of what it
-  // changed and everything held for it, then completes the waiting replies:
-  // Persist(), SendReady(), AckReady(). The simulator calls the three
-  // itself, so it can crash a node between any two.
-  Status Commit();
-  // Stores the batch; what waited for it becomes ready (or, should the
-  // engine refuse the batch, the held messages are dropped).
-  Status Persist();
-  // Sends the rumors of what the last Persist() stored, then the messages
-  // that waited for it.
+
+  // Stages the batch for writing; true when the environment must now write
+  // the store's staged() batch and call Persisted(), false when there was
+  // nothing to write (the commit is then persisted already). First sends
+  // and completes what an earlier commit made ready. Not while a commit is
+  // in flight.
+  bool StartCommit();
+  // The engine's outcome for the staged batch: what waited for this commit
+  // becomes ready to send and acknowledge (or, on failure, is dropped or
+  // failed).
+  void Persisted(const Status& written);
+  // Sends the rumors of what the last persisted commit stored, then the
+  // messages that waited for it.
   void SendReady();
-  // Completes the replies that waited for the last Persist().
+  // Completes the replies that waited for the last persisted commit.
   void AckReady();
+  // StartCommit(), the engine write on this thread, and Persisted(): the
+  // simulator calls it, then SendReady() and AckReady() itself, so it can
+  // crash a node between any two. The commit's status.
+  Status Persist();
+  // Persist(), SendReady(), AckReady(): a whole commit on this thread.
+  Status Commit();
 
   // Sends the messages a replica call appended to `out` directly (tests
   // that step a replica by hand use the same rule).
@@ -95,12 +113,26 @@ class ReplicaDriver {
 
  private:
   bool batch_pending() const;
+  // The commit that holds every change made so far.
+  uint64_t needed_seq() const;
+
+  struct HeldMessage {
+    uint64_t seq;
+    Outgoing message;
+  };
+  struct Waiter {
+    uint64_t seq;
+    Completion done;
+  };
 
   Replica& replica_;
   VersionedStore* store_;
   Send send_;
-  Outbox held_;
-  std::vector<Completion> waiting_;
+  uint64_t staged_seq_ = 0;   // the last commit started
+  uint64_t durable_seq_ = 0;  // the last commit persisted (or failed)
+  bool in_flight_ = false;
+  std::vector<HeldMessage> held_;
+  std::vector<Waiter> waiting_;
   // Persisted, not yet sent or acknowledged.
   Outbox ready_;
   std::vector<Completion> ready_waiting_;
