@@ -1,5 +1,6 @@
 // GroupCommitter: each waiter owns a timer used as a one-shot event,
-// cancelled by the driver's completion of the commit that holds its writes.
+// cancelled by the driver's completion of the commit that holds its writes;
+// a commit is staged on the loop and written by the DiskWriter.
 #include "server/group_commit.h"
 
 #include <spdlog/spdlog.h>
@@ -16,11 +17,11 @@ struct Waiter {
 }  // namespace
 
 GroupCommitter::GroupCommitter(asio::io_context& io, VersionedStore& store)
-    : io_(io), store_(store) {}
+    : io_(io), store_(store), writer_(io) {}
 
 bool GroupCommitter::pending() const {
-  return driver_ != nullptr ? driver_->commit_needed()
-                            : store_.batch().size() > 0;
+  if (driver_ == nullptr) return store_.batch().size() > 0;
+  return driver_->commit_needed() || driver_->commit_in_flight();
 }
 
 void GroupCommitter::Schedule() {
@@ -48,10 +49,27 @@ asio::awaitable<Status> GroupCommitter::Commit() {
 
 void GroupCommitter::Flush() {
   flush_scheduled_ = false;
-  if (!driver_->commit_needed()) return;
+  // A commit being written: its completion starts the next one.
+  if (driver_->commit_in_flight() || !driver_->commit_needed()) return;
   ++rounds_;
-  Status status = driver_->Commit();
+  if (!driver_->StartCommit()) {
+    // Nothing to write (or the engine refuses writes): already persisted.
+    driver_->SendReady();
+    driver_->AckReady();
+    return;
+  }
+  writer_.Submit(
+      [&store = store_] { return store.engine().Write(store.staged()); },
+      [this](const Status& status) { Written(status); });
+}
+
+void GroupCommitter::Written(const Status& status) {
   if (!status.ok()) spdlog::error("group commit failed: {}", status.ToString());
+  driver_->Persisted(status);
+  driver_->SendReady();
+  driver_->AckReady();
+  // The group gathered while this one was written goes next.
+  Flush();
 }
 
 }  // namespace gossipkv

@@ -3,13 +3,16 @@
 // of the current turn of the event loop, and one commit stores them all.
 //
 // Sessions execute their commands into batch(); a session that has replies
-// depending on it (it wrote, or read while writes were pending) co_awaits
-// Commit() before sending them. The first waiter posts the commit to the end
-// of the io_context's ready queue, so every session whose data arrived in the
-// same turn joins the same RocksDB write — one WAL append, and with
-// durability = fsync one fsync, for all of them (group commit). Each waiter
-// is completed, on its own timer, with the status of the commit that held
-// its writes, whatever order waiters and commits were posted in.
+// depending on it (it wrote, or read while a commit was pending or being
+// written) co_awaits Commit() before sending them. The first waiter posts
+// the commit to the end of the io_context's ready queue, so every session
+// whose data arrived in the same turn joins the same RocksDB write — one
+// WAL append, and with durability = fsync one fsync, for all of them (group
+// commit). The write runs on the DiskWriter's thread; while it does, the
+// loop keeps serving and gathers the next group, which is staged as soon as
+// the write completes. Each waiter is completed, on its own timer, with the
+// status of the commit that held its writes, whatever order waiters and
+// commits were posted in.
 //
 // Lives on, and is only touched from, the io_context thread.
 #pragma once
@@ -19,6 +22,7 @@
 
 #include "driver/replica_driver.h"
 #include "replication/versioned_store.h"
+#include "server/disk_writer.h"
 
 namespace gossipkv {
 
@@ -32,7 +36,8 @@ class GroupCommitter {
 
   // The batch of the current round: the store's one batch.
   WriteSet& batch() { return store_.batch(); }
-  // True when a reply must wait for a commit.
+  // True when a reply must wait for a commit (one is pending or being
+  // written).
   bool pending() const;
 
   // Waits until everything written so far is durable; that commit's status.
@@ -44,10 +49,13 @@ class GroupCommitter {
 
  private:
   void Flush();
+  // The writer's outcome for the commit in flight.
+  void Written(const Status& status);
 
   asio::io_context& io_;
   VersionedStore& store_;
   ReplicaDriver* driver_ = nullptr;
+  DiskWriter writer_;
   bool flush_scheduled_ = false;
   uint64_t rounds_ = 0;
 };

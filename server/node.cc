@@ -185,13 +185,13 @@ asio::awaitable<void> Node::TickLoop() {
 
 void Node::CommitChanges() {
   if (!driver_->commit_needed()) return;
-  if (engine_->Writable().ok()) {
+  if (engine_->Writable().ok() || driver_->commit_in_flight()) {
     listener_->committer().Schedule();
     return;
   }
-  // The commit fails at once and drops what waited for it; committing now,
-  // before any client reads the batch, keeps reads from waiting on (and
-  // failing with) peer changes that cannot be stored.
+  // The commit fails at once, without writing, and drops what waited for
+  // it; committing now, before any client reads the batch, keeps reads from
+  // waiting on (and failing with) peer changes that cannot be stored.
   (void)driver_->Commit();
 }
 
@@ -211,6 +211,8 @@ asio::awaitable<void> Node::DiskRetryLoop() {
           "every {} ms ({})",
           config_.disk_retry_ms, writable.message());
     }
+    // The engine is reopened only while no write runs.
+    if (driver_->commit_in_flight()) continue;
     if (engine_->TryResume().ok()) {
       // A write reported failed may have reached the log that the reopen
       // replayed: memory is rebuilt from the disk before writes resume.
@@ -242,20 +244,23 @@ void Node::OnPeerMessage(const std::string& from_address,
 void Node::Shutdown(std::function<void()> done) {
   // A stop is a restart, not a departure: peers see the node go quiet and
   // wait for it (CLUSTER LEAVE is how a node leaves for good). What it
-  // merged is stored first, and what waited for that leaves.
-  if (driver_ && !stopped_ && driver_->commit_needed()) {
-    Status status = driver_->Commit();
+  // merged is stored first (after the write in flight), and what waited for
+  // that leaves.
+  asio::co_spawn(io_, FinalCommit(std::move(done)), asio::detached);
+}
+
+asio::awaitable<void> Node::FinalCommit(std::function<void()> done) {
+  if (driver_ && !stopped_ && listener_->committer().pending()) {
+    Status status = co_await listener_->committer().Commit();
     if (!status.ok())
       spdlog::error("final commit failed: {}", status.ToString());
   }
   // Give what was just sent a moment on the wire, then stop.
-  auto timer =
-      std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
-  timer->async_wait(
-      [this, timer, done = std::move(done)](const asio::error_code&) {
-        Stop();
-        done();
-      });
+  asio::steady_timer timer(io_, std::chrono::milliseconds(200));
+  asio::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  Stop();
+  done();
 }
 
 void Node::Stop() {

@@ -73,6 +73,8 @@ class Node final : public NodeContext {
   void CommitChanges();
   // Every disk_retry_ms, while the engine refuses writes: TryResume().
   asio::awaitable<void> DiskRetryLoop();
+  // Shutdown's end: waits for what is pending to be stored, then stops.
+  asio::awaitable<void> FinalCommit(std::function<void()> done);
 
   Config config_;
   asio::io_context& io_;

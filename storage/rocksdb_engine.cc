@@ -229,9 +229,12 @@ InMemoryDisk::~InMemoryDisk() = default;
 struct RocksDBEngine::State {
   std::string path;
   RocksDBOptions options;
+  // Replaced only by TryResume (owner thread), under `mu`; the writer
+  // thread copies it under `mu` for each Write.
   std::shared_ptr<Db> db;
   bool read_only = false;
-  // Why writes are refused; empty while they are accepted.
+  std::mutex mu;
+  // Why writes are refused; empty while they are accepted. Under `mu`.
   std::string write_error;
   uint64_t resumes = 0;
   rocksdb::WriteOptions write_options;
@@ -356,6 +359,11 @@ Status RocksDBEngine::Scan(Column column, std::string_view begin,
 }
 
 Status RocksDBEngine::Writable() {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return WritableLocked();
+}
+
+Status RocksDBEngine::WritableLocked() {
   if (state_->write_error.empty())
     state_->write_error = state_->listener->Take();
   if (state_->write_error.empty()) return Status::Ok();
@@ -363,19 +371,24 @@ Status RocksDBEngine::Writable() {
 }
 
 Status RocksDBEngine::Write(const WriteBatch& batch) {
-  GOSSIPKV_RETURN_IF_ERROR(Writable());
+  std::shared_ptr<Db> db;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    GOSSIPKV_RETURN_IF_ERROR(WritableLocked());
+    db = state_->db;
+  }
   rocksdb::WriteBatch rocks_batch;
   for (const auto& op : batch.ops()) {
-    auto* cf = state_->db->columns[op.column];
+    auto* cf = db->columns[op.column];
     rocksdb::Slice key(op.key);
     rocksdb::Status s = op.is_delete ? rocks_batch.Delete(cf, key)
                                      : rocks_batch.Put(cf, key, op.value);
     if (!s.ok()) return FromRocks(s, "batch");
   }
-  rocksdb::Status s =
-      state_->db->db->Write(state_->write_options, &rocks_batch);
+  rocksdb::Status s = db->db->Write(state_->write_options, &rocks_batch);
   // Nothing more goes to RocksDB's files until TryResume() succeeds.
   if (!s.ok() && !s.IsInvalidArgument()) {
+    std::lock_guard<std::mutex> lock(state_->mu);
     state_->listener->Take();
     state_->write_error = s.ToString();
   }
@@ -383,10 +396,11 @@ Status RocksDBEngine::Write(const WriteBatch& batch) {
 }
 
 Status RocksDBEngine::TryResume() {
-  if (Writable().ok()) return Status::Ok();
-  // A snapshot still reads the open instance, which is about to be
-  // replaced.
-  if (state_->db.use_count() > 1) return Writable();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (WritableLocked().ok()) return Status::Ok();
+  // A snapshot (or a write) still uses the open instance, which is about to
+  // be replaced.
+  if (state_->db.use_count() > 1) return WritableLocked();
   // Less room than one memtable: a reopening could succeed (closing gives
   // back the log's preallocated space) only for the next write to fail.
   uint64_t free = 0;
@@ -395,7 +409,7 @@ Status RocksDBEngine::TryResume() {
                           : rocksdb::Env::Default();
   if (env->GetFreeSpace(state_->path, &free).ok() &&
       free < state_->options.write_buffer_bytes) {
-    return Writable();
+    return WritableLocked();
   }
   if (!state_->read_only) {
     // The writable instance is closed and opened again rather than asked to
@@ -421,7 +435,7 @@ Status RocksDBEngine::TryResume() {
   state_->listener->Take();
   if (!s.ok()) {
     state_->write_error = "opened read-only: " + s.ToString();
-    return Writable();
+    return WritableLocked();
   }
   state_->write_error.clear();
   ++state_->resumes;

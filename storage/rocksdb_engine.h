@@ -15,7 +15,9 @@
 // writable, which succeeds once there is room; it does not try while the
 // disk has less free space than one memtable (write_buffer_bytes). RocksDB's
 // LOG goes to <path>/LOG through a logger whose failed appends lose lines,
-// never the process. Owned by one thread, like every Engine.
+// never the process. Owned by one thread, like every Engine, except that
+// Write may run on one other thread (the server's disk writer) while the
+// owner reads; the owner calls TryResume only while no Write runs.
 #pragma once
 
 #include <memory>
@@ -92,6 +94,7 @@ class RocksDBEngine final : public Engine {
  private:
   struct State;
   explicit RocksDBEngine(std::unique_ptr<State> state);
+  Status WritableLocked();
   std::unique_ptr<State> state_;
 };
 

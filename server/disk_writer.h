@@ -1,0 +1,57 @@
+// DiskWriter: the server's writer thread. The event loop hands it one
+// engine write at a time — a staged group commit — and it runs the write
+// (RocksDB's log append and, with durability = fsync, the fsync), then
+// posts the outcome back to the loop. Meanwhile the loop keeps parsing
+// commands and gathering the next group, as in leveldb's writer queue with
+// the loop as the only producer.
+//
+// Submit and the completions run on the io_context thread; the write itself
+// runs on the writer thread and must touch only what is safe there (the
+// engine's Write and the staged batch, which nobody changes until the
+// completion). Destroying the writer waits for a running write; a
+// completion not yet run by then is dropped.
+#pragma once
+
+#include <asio.hpp>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "util/status.h"
+
+namespace gossipkv {
+
+class DiskWriter {
+ public:
+  explicit DiskWriter(asio::io_context& io);
+  ~DiskWriter();
+  DiskWriter(const DiskWriter&) = delete;
+  DiskWriter& operator=(const DiskWriter&) = delete;
+
+  // Runs `write` on the writer thread, then `done` with its status on the
+  // io_context. One write at a time: not while busy().
+  void Submit(std::function<Status()> write,
+              std::function<void(const Status&)> done);
+  // True from Submit until its completion has run.
+  bool busy() const { return busy_; }
+  uint64_t writes() const { return writes_; }
+
+ private:
+  void Run();
+
+  asio::io_context& io_;
+  // Completions check it, so none runs after the writer is gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool busy_ = false;  // io_context thread only
+  uint64_t writes_ = 0;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::function<Status()> job_;
+  std::function<void(const Status&)> done_;
+  std::thread thread_;
+};
+
+}  // namespace gossipkv
