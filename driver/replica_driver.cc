@@ -108,7 +108,8 @@ Status ReplicaDriver::Commit() {
 Status ReplicaDriver::Persist() {
   if (in_flight_)
     return Status::InvalidArgument("a commit is already being written");
-  if (!StartCommit()) return Status::Ok();
+  // Nothing to write: what waited has been sent and completed already.
+  if (!StartCommit()) return ready_status_;
   Status written = store_->engine().Write(store_->staged());
   Persisted(written);
   return written;
@@ -120,6 +121,17 @@ bool ReplicaDriver::StartCommit() {
   AckReady();
   ++staged_seq_;
   in_flight_ = true;
+  if (Status writable = store_ != nullptr && batch_pending()
+                            ? store_->engine().Writable()
+                            : Status::Ok();
+      !writable.ok()) {
+    // The engine refuses writes: the batch fails without moving memory.
+    store_->batch().Discard();
+    Persisted(writable);
+    SendReady();
+    AckReady();
+    return false;
+  }
   if (store_ != nullptr) {
     // Stage cannot be refused: only Persisted() ends a staged batch, and
     // it runs before the next StartCommit().
@@ -136,6 +148,8 @@ bool ReplicaDriver::StartCommit() {
   }
   if (store_ != nullptr && store_->has_staged()) return true;
   Persisted(Status::Ok());
+  SendReady();
+  AckReady();
   return false;
 }
 

@@ -81,9 +81,10 @@ class ReplicaDriver {
 
   // Stages the batch for writing; true when the environment must now write
   // the store's staged() batch and call Persisted(), false when there was
-  // nothing to write (the commit is then persisted already). First sends
-  // and completes what an earlier commit made ready. Not while a commit is
-  // in flight.
+  // nothing to write or the engine refuses writes (the commit is then
+  // over: what waited for it was sent and completed, or dropped and
+  // failed). First sends and completes what an earlier commit made ready.
+  // Not while a commit is in flight.
   bool StartCommit();
   // The engine's outcome for the staged batch: what waited for this commit
   // becomes ready to send and acknowledge (or, on failure, is dropped or

@@ -52,12 +52,8 @@ void GroupCommitter::Flush() {
   // A commit being written: its completion starts the next one.
   if (driver_->commit_in_flight() || !driver_->commit_needed()) return;
   ++rounds_;
-  if (!driver_->StartCommit()) {
-    // Nothing to write (or the engine refuses writes): already persisted.
-    driver_->SendReady();
-    driver_->AckReady();
-    return;
-  }
+  // Nothing to write (or the engine refuses writes): the commit is over.
+  if (!driver_->StartCommit()) return;
   writer_.Submit(
       [&store = store_] { return store.engine().Write(store.staged()); },
       [this](const Status& status) { Written(status); });
