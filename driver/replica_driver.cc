@@ -73,6 +73,10 @@ void ReplicaDriver::Leave(int64_t now_ms) {
   Route(out);
 }
 
+Status ReplicaDriver::Forget(const std::string& node_id) {
+  return replica_.Forget(node_id);
+}
+
 void ReplicaDriver::WhenDurable(Completion done) {
   // Commits run to completion within one call on the owner's thread, so
   // when none is needed, nothing written so far waits for one.

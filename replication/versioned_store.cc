@@ -198,6 +198,8 @@ Status WriteSet::Commit() {
   GcState gc = store_.gc_;
   if (members_) gc.members = std::move(*members_);
   members_.reset();
+  MemberRecord record = std::move(record_).value_or(store_.record_);
+  record_.reset();
   auto put_grave = [&](const std::string& key, const Entry& grave) {
     gc.dot_floor = std::max(gc.dot_floor, grave.clock.Get(store_.self_));
     if (const Sibling* winner = grave.Winner())
@@ -228,6 +230,7 @@ Status WriteSet::Commit() {
                      &p, p.origin, std::move(encoded)});
   }
   store_.gc_.StageChanges(gc, batch);
+  store_.record_.StageChanges(record, batch);
   Status written = batch.empty() ? Status::Ok() : store_.engine_.Write(batch);
   if (!written.ok()) {
     graves.Abort();
@@ -236,6 +239,7 @@ Status WriteSet::Commit() {
   }
   graves.Commit(store_.clock_.MonotonicMillis());
   store_.gc_ = std::move(gc);
+  store_.record_ = std::move(record);
   for (auto& m : moves) {
     if (store_.observer_) store_.observer_(*m.key, m.encoded, m.origin);
     if (m.deleted && !m.was_deleted) store_.tombstoned_keys_.insert(*m.key);
@@ -285,6 +289,9 @@ Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
   auto gc = GcState::Load(engine);
   if (!gc) return gc.error();
   store->gc_ = std::move(*gc);
+  auto record = MemberRecord::Load(engine);
+  if (!record) return record.error();
+  store->record_ = std::move(*record);
   auto unreadable = store->graves_.Load(engine, clock.MonotonicMillis());
   if (!unreadable) return unreadable.error();
   store->corrupt_graves_ = *unreadable;
@@ -350,6 +357,9 @@ Status VersionedStore::ReloadFromDisk() {
   auto gc = GcState::Load(engine_);
   if (!gc) return gc.error();
   gc_ = std::move(*gc);
+  auto record = MemberRecord::Load(engine_);
+  if (!record) return record.error();
+  record_ = std::move(*record);
   auto unreadable = graves_.Load(engine_, clock_.MonotonicMillis());
   if (!unreadable) return unreadable.error();
   corrupt_graves_ += *unreadable;
