@@ -4,6 +4,7 @@
 //   gossipkv put KEY VALUE        gossipkv get KEY [--all]
 //   gossipkv del KEY              gossipkv info [SECTION]
 //   gossipkv members              gossipkv digest
+//   gossipkv cluster leave        gossipkv cluster forget ID
 //
 // --host/--port or --node host:port pick the node (default 127.0.0.1:7379);
 // --json prints machine-readable output. Exit codes: 0 found/ok, 1 not
@@ -18,6 +19,7 @@
 #include <map>
 #include <thread>
 
+#include "cli/cluster_admin.h"
 #include "cli/json.h"
 #include "cli/local_cluster.h"
 #include "cli/resp_client.h"
@@ -425,8 +427,8 @@ int main(int argc, char** argv) {
   auto* digest = app.add_subcommand(
       "digest",
       "print the Merkle root and key count (equal roots: equal data)");
-  auto* cluster =
-      app.add_subcommand("cluster", "run a local multi-node cluster");
+  auto* cluster = app.add_subcommand(
+      "cluster", "run a local multi-node cluster; leave or forget a member");
   cluster->require_subcommand(1);
   int nodes = 3, base_port = 7300;
   auto* cluster_start =
@@ -441,6 +443,8 @@ int main(int argc, char** argv) {
       cluster->add_subcommand("stop", "stop every node of the cluster");
   auto* cluster_status = cluster->add_subcommand(
       "status", "per node: pid, alive, keys, root; and whether all agree");
+  ClusterAdminCommands admin;
+  AddClusterAdminCommands(*cluster, admin);
   std::string spec;
   auto* partition = app.add_subcommand(
       "partition", "cut the cluster into groups: \"n1,n2 | n3\"");
@@ -471,6 +475,9 @@ int main(int argc, char** argv) {
   if (*cluster_start) return ClusterStart(o, nodes, base_port);
   if (*cluster_stop) return ClusterStop(o);
   if (*cluster_status) return ClusterStatus(o);
+  if (admin.chosen())
+    return RunClusterAdmin(
+        admin, [&] { return ConnectTo(o); }, o.json);
   if (*partition) return Partition(o, spec);
   if (*heal) return Heal(o);
   if (*converge) return Converge(o, watch, timeout_s);

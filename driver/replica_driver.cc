@@ -89,6 +89,10 @@ void ReplicaDriver::Leave(int64_t now_ms) {
   Route(out);
 }
 
+Status ReplicaDriver::Forget(const std::string& node_id) {
+  return replica_.Forget(node_id);
+}
+
 void ReplicaDriver::WhenDurable(Completion done) {
   const uint64_t seq = needed_seq();
   if (seq <= durable_seq_) {

@@ -69,6 +69,9 @@ class ReplicaDriver {
   void StartAntiEntropy(int64_t now_ms, const std::string& address);
   // The operator's departure for good: tells peers this node leaves.
   void Leave(int64_t now_ms);
+  // The operator removes a member that is down or left (Replica::Forget);
+  // what it stores joins the batch, so commit_needed() says when.
+  Status Forget(const std::string& node_id);
 
   // True when the batch holds changes, or messages or replies wait for
   // it: the environment should start a commit soon.

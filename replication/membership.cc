@@ -1,6 +1,8 @@
 // Membership: push-pull gossip of member states and phi-accrual liveness.
 #include "replication/membership.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
 
@@ -82,6 +84,7 @@ void Membership::Tick(int64_t now_ms, Outbox& out) {
 }
 
 void Membership::StartRound(int64_t now_ms, Outbox& out) {
+  if (self_forgotten_) return;             // refused everywhere: nothing to say
   self_.set_version(self_.version() + 1);  // the heartbeat
   std::vector<const Member*> live, dead;
   for (const auto& m : members_) {
@@ -115,18 +118,26 @@ void Membership::StartRound(int64_t now_ms, Outbox& out) {
   digests->Reserve(static_cast<int>(members_.size() + 1));
   FillDigest(self_, digests->Add());
   for (const auto& m : members_) FillDigest(m.state, digests->Add());
+  for (const auto& [id, incarnation] : forgotten_) {
+    auto* f = syn.mutable_gossip_syn()->add_forgotten();
+    f->set_node_id(id);
+    f->set_incarnation(incarnation);
+  }
   for (const auto& t : targets) out.push_back({t, syn});
 }
 
 void Membership::Handle(int64_t now_ms, const std::string& reply_to,
                         const pb::PeerMessage& message, Outbox& out) {
+  if (Refuse(reply_to, message, out)) return;
   switch (message.body_case()) {
     case pb::PeerMessage::kGossipSyn: {
+      LearnForgotten(message.gossip_syn().forgotten());
       pb::PeerMessage reply = NewMessage();
       auto* ack = reply.mutable_gossip_ack();
       const uint64_t stamp = ++syn_stamp_;
       bool self_mentioned = false;
       for (const auto& d : message.gossip_syn().digests()) {
+        if (IsForgotten(d.node_id())) continue;
         if (d.node_id() == self_.node_id()) {
           self_mentioned = true;
         } else if (Member* m = FindMember(d.node_id())) {
@@ -150,11 +161,23 @@ void Membership::Handle(int64_t now_ms, const std::string& reply_to,
       for (const auto& m : members_) {
         if (m.mentioned != stamp) *ack->add_states() = m.state;
       }
-      if (ack->states_size() > 0 || ack->requests_size() > 0)
+      // The forgotten ids the sender has not heard of.
+      std::set<std::string> known;
+      for (const auto& f : message.gossip_syn().forgotten())
+        known.insert(f.node_id());
+      for (const auto& [id, incarnation] : forgotten_) {
+        if (known.count(id)) continue;
+        auto* f = ack->add_forgotten();
+        f->set_node_id(id);
+        f->set_incarnation(incarnation);
+      }
+      if (ack->states_size() > 0 || ack->requests_size() > 0 ||
+          ack->forgotten_size() > 0)
         out.push_back({reply_to, reply});
       break;
     }
     case pb::PeerMessage::kGossipAck: {
+      LearnForgotten(message.gossip_ack().forgotten());
       for (const auto& s : message.gossip_ack().states()) Apply(now_ms, s);
       pb::PeerMessage reply = NewMessage();
       auto* ack2 = reply.mutable_gossip_ack2();
@@ -177,14 +200,20 @@ void Membership::Handle(int64_t now_ms, const std::string& reply_to,
 }
 
 void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
-  if (state.node_id().empty()) return;
+  if (state.node_id().empty() || IsForgotten(state.node_id())) return;
   if (state.node_id() == self_.node_id()) {
     // Only this node speaks for itself. Someone holding a newer-looking
-    // state of ours (a clock that ran ahead before a restart) is outvoted by
-    // jumping past it.
-    if (Newer(state.incarnation(), state.version(), self_.incarnation(),
-              self_.version()) &&
-        state.incarnation() == self_.incarnation()) {
+    // state of ours is outvoted by jumping past it: within this
+    // incarnation, by version; from a newer incarnation (this node lost the
+    // counter it stores, with its disk), by a newer incarnation still, or
+    // everyone would keep taking this node's own word for older than a
+    // state it no longer remembers.
+    if (state.incarnation() > self_.incarnation()) {
+      self_.set_incarnation(state.incarnation() + 1);
+      self_.set_version(1);
+      ++refutations_;
+    } else if (state.incarnation() == self_.incarnation() &&
+               state.version() > self_.version()) {
       self_.set_version(state.version() + 1);
     }
     return;
@@ -253,6 +282,89 @@ void Membership::Leave(int64_t now_ms, Outbox& out) {
        i < peers.size() && i < std::max<size_t>(options_.fanout, 3); ++i) {
     out.push_back({peers[i], ack2});
   }
+}
+
+Status Membership::Forget(const std::string& node_id, bool remembered) {
+  if (node_id == self_.node_id()) {
+    return Status::InvalidArgument(
+        "cannot forget this node itself (CLUSTER LEAVE takes a node out)");
+  }
+  if (IsForgotten(node_id)) return Status::Ok();
+  const Member* m = FindMember(node_id);
+  if (m == nullptr && !remembered)
+    return Status::NotFound(fmt::format("unknown node id {}", node_id));
+  if (m != nullptr && m->liveness == Liveness::kAlive) {
+    return Status::InvalidArgument(fmt::format(
+        "{} is alive: only a member that is down (suspect or dead) or has "
+        "left can be forgotten",
+        node_id));
+  }
+  AddForgotten(node_id, m != nullptr ? m->state.incarnation() : 0);
+  return Status::Ok();
+}
+
+void Membership::RestoreForgotten(
+    const std::map<std::string, uint64_t>& forgotten) {
+  for (const auto& [id, incarnation] : forgotten) AddForgotten(id, incarnation);
+}
+
+void Membership::LearnForgotten(
+    const google::protobuf::RepeatedPtrField<pb::MemberDigest>& forgotten) {
+  for (const auto& f : forgotten) {
+    if (!f.node_id().empty()) AddForgotten(f.node_id(), f.incarnation());
+  }
+}
+
+void Membership::AddForgotten(const std::string& node_id,
+                              uint64_t incarnation) {
+  if (node_id == self_.node_id()) {
+    self_forgotten_ = true;  // refused everywhere from now on
+    return;
+  }
+  auto [it, added] = forgotten_.emplace(node_id, incarnation);
+  if (!added) {
+    it->second = std::max(it->second, incarnation);
+    return;
+  }
+  auto found = index_.find(node_id);
+  if (found == index_.end()) return;
+  const size_t gone = found->second;
+  if (members_[gone].liveness == Liveness::kAlive) --alive_;
+  it->second = std::max(it->second, members_[gone].state.incarnation());
+  members_.erase(members_.begin() + static_cast<std::ptrdiff_t>(gone));
+  index_.clear();
+  by_address_.clear();
+  for (size_t i = 0; i < members_.size(); ++i) {
+    index_[members_[i].state.node_id()] = i;
+    by_address_[members_[i].state.peer_address()] = i;
+  }
+  std::erase(reachable_, node_id);
+}
+
+bool Membership::Refuse(const std::string& reply_to,
+                        const pb::PeerMessage& message, Outbox& out) {
+  if (!IsForgotten(message.from())) return false;
+  ++refused_messages_;
+  if (refused_ids_.insert(message.from()).second)
+    newly_refused_.push_back(message.from());
+  if (message.has_gossip_syn()) {
+    // Tell it: it was forgotten, and every peer refuses it.
+    pb::PeerMessage reply = NewMessage();
+    auto* ack = reply.mutable_gossip_ack();
+    for (const auto& [id, incarnation] : forgotten_) {
+      auto* f = ack->add_forgotten();
+      f->set_node_id(id);
+      f->set_incarnation(incarnation);
+    }
+    out.push_back({reply_to, reply});
+  }
+  return true;
+}
+
+std::vector<std::string> Membership::TakeNewlyRefused() {
+  std::vector<std::string> out;
+  out.swap(newly_refused_);
+  return out;
 }
 
 std::vector<MemberView> Membership::Members(int64_t now_ms) const {

@@ -12,12 +12,26 @@
 // member says of itself (alive, left) is gossiped. Dead members are still
 // contacted now and then, and seeds whenever nobody is alive, so a healed
 // partition or a restarted seed merges back without an operator. A restart
-// gets a new incarnation, which supersedes the old state everywhere.
+// gets a new incarnation (a stored counter, MemberRecord), which supersedes
+// the old state everywhere; hearing a state of itself from a newer
+// incarnation than its own (its counter was lost with its disk), a node
+// refutes it by jumping past it.
+//
+// An operator removes a member that is down or has left with Forget()
+// (CLUSTER FORGET). A forgotten id is dropped from the member list and
+// remembered, with the highest incarnation known of it, in a grow-only set
+// that gossip spreads with every SYN; states about it, from peers that have
+// not heard yet, are ignored, and so is everything the member itself sends,
+// whatever its incarnation: coming back with the same id, it is refused for
+// good (its disk may hold values whose deletions were collected without
+// it). It learns so from the first peer it reaches, and stops gossiping.
 //
 // Owned by one thread (the node's loop, or the simulator).
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +39,7 @@
 #include "proto/peer.pb.h"
 #include "replication/phi_accrual.h"
 #include "util/random.h"
+#include "util/status.h"
 
 namespace gossipkv {
 
@@ -65,8 +80,9 @@ struct MemberView {
 
 class Membership {
  public:
-  // `self` carries this node's id, addresses and incarnation (its start
-  // time in ms); version and status are managed here.
+  // `self` carries this node's id, addresses and incarnation (a counter
+  // its driver stores and bumps at every start); version and status are
+  // managed here.
   Membership(pb::MemberState self, MembershipOptions options, Random& random,
              int64_t now_ms);
 
@@ -76,6 +92,34 @@ class Membership {
               const pb::PeerMessage& message, Outbox& out);
   // Announces a graceful departure to a few peers.
   void Leave(int64_t now_ms, Outbox& out);
+  // The operator removes member `node_id` for good. Refused for this node
+  // itself and for a member currently alive; an id this node does not know
+  // is refused unless `remembered` (the caller knows it otherwise, e.g. as a
+  // member tombstone GC remembers). Forgetting it again is no error.
+  Status Forget(const std::string& node_id, bool remembered = false);
+  // Takes forgotten ids as stored (at start).
+  void RestoreForgotten(const std::map<std::string, uint64_t>& forgotten);
+  // True when `node_id` (not this node) has been forgotten.
+  bool IsForgotten(const std::string& node_id) const {
+    return forgotten_.count(node_id) > 0;
+  }
+  // Forgotten ids with the highest incarnation known of each.
+  const std::map<std::string, uint64_t>& forgotten() const {
+    return forgotten_;
+  }
+  // True once a peer said this node itself was forgotten.
+  bool self_forgotten() const { return self_forgotten_; }
+  // If `message` comes from a forgotten member, handles it as refused (a
+  // SYN is answered with the forgotten set, so the member learns it is out)
+  // and returns true; the caller drops it.
+  bool Refuse(const std::string& reply_to, const pb::PeerMessage& message,
+              Outbox& out);
+  // Forgotten ids refused for the first time since the last call (the
+  // server logs them).
+  std::vector<std::string> TakeNewlyRefused();
+  uint64_t refused_messages() const { return refused_messages_; }
+  // Times this node jumped past a state of itself from a newer incarnation.
+  uint64_t refutations() const { return refutations_; }
 
   std::vector<MemberView> Members(int64_t now_ms) const;
   const pb::MemberState& self() const { return self_; }
@@ -86,6 +130,10 @@ class Membership {
   std::string IdAt(const std::string& peer_address) const;
   // The peer address of member `node_id`, or "" if unknown.
   std::string AddressOf(const std::string& node_id) const;
+  // True when gossip reports member `node_id` (not forgotten).
+  bool Knows(const std::string& node_id) const {
+    return index_.count(node_id) > 0;
+  }
   // Ids of every other member that has not left, whatever its liveness:
   // the replicas a tombstone must reach before it may be collected.
   std::vector<std::string> CurrentMemberIds() const;
@@ -115,6 +163,12 @@ class Membership {
   const pb::MemberState* Find(const std::string& node_id) const;
   Member* FindMember(const std::string& node_id);
   void SetLiveness(Member& m, Liveness liveness);
+  // Adds `node_id` to the forgotten set (raising its incarnation) and drops
+  // it from the members.
+  void AddForgotten(const std::string& node_id, uint64_t incarnation);
+  // Merges forgotten entries from a peer.
+  void LearnForgotten(
+      const google::protobuf::RepeatedPtrField<pb::MemberDigest>& forgotten);
 
   pb::MemberState self_;
   MembershipOptions options_;
@@ -131,6 +185,12 @@ class Membership {
   int64_t next_round_ms_;
   int64_t next_liveness_check_ms_ = 0;
   std::vector<std::string> reachable_;
+  std::map<std::string, uint64_t> forgotten_;
+  bool self_forgotten_ = false;
+  std::set<std::string> refused_ids_;       // refused at least once
+  std::vector<std::string> newly_refused_;  // not yet taken
+  uint64_t refused_messages_ = 0;
+  uint64_t refutations_ = 0;
 };
 
 }  // namespace gossipkv

@@ -8,8 +8,10 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
                  int64_t now_ms, VersionedStore* store)
     : membership_(std::move(self), std::move(options.membership), random,
                   now_ms),
-      store_(store) {
+      store_(store),
+      start_incarnation_(membership_.self().incarnation()) {
   if (store_ == nullptr) return;
+  membership_.RestoreForgotten(store_->member_record().forgotten);
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
                                          options.rumor, stats_);
   options.anti_entropy.tombstone_gc = options.gc.interval_ms > 0;
@@ -41,10 +43,14 @@ void Replica::Tick(int64_t now_ms, Outbox& out) {
   anti_entropy_->Tick(now_ms, out);
   collector_->Tick(now_ms, out);
   rumor_->Flush(out);
+  SaveMemberRecord();
 }
 
 void Replica::Step(int64_t now_ms, const std::string& reply_to,
                    const pb::PeerMessage& message, Outbox& out) {
+  // A forgotten member's data would bring back what was collected without
+  // it: it is refused whatever it sends.
+  if (membership_.Refuse(reply_to, message, out)) return;
   switch (message.body_case()) {
     case pb::PeerMessage::kRumor:
       if (rumor_) rumor_->Handle(message);
@@ -62,6 +68,7 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
       break;
     default:
       membership_.Handle(now_ms, reply_to, message, out);
+      SaveMemberRecord();
   }
 }
 
@@ -76,6 +83,44 @@ void Replica::StartAntiEntropy(int64_t now_ms, const std::string& address,
 
 void Replica::Leave(int64_t now_ms, Outbox& out) {
   membership_.Leave(now_ms, out);
+}
+
+Status Replica::Forget(const std::string& node_id) {
+  const bool remembered =
+      store_ != nullptr && store_->gc_members().count(node_id) > 0;
+  GOSSIPKV_RETURN_IF_ERROR(membership_.Forget(node_id, remembered));
+  SaveMemberRecord();
+  return Status::Ok();
+}
+
+std::vector<std::string> Replica::GcBlockedBy() const {
+  return collector_ ? collector_->BlockedBy() : std::vector<std::string>();
+}
+
+void Replica::SaveMemberRecord() {
+  if (store_ == nullptr) return;
+  MemberRecord record = store_->member_record();
+  // The incarnation is the driver's to store at start (NextIncarnation);
+  // from here on, it moves only by refutation.
+  if (membership_.self().incarnation() != start_incarnation_)
+    record.incarnation = membership_.self().incarnation();
+  record.forgotten = membership_.forgotten();
+  if (record != store_->member_record())
+    store_->batch().SetMemberRecord(std::move(record));
+}
+
+uint64_t Replica::NextIncarnation(VersionedStore& store, Status* stored) {
+  MemberRecord record = store.member_record();
+  ++record.incarnation;
+  const uint64_t incarnation = record.incarnation;
+  Status status = Status::InvalidArgument(
+      "changes are pending: the incarnation is stored before any");
+  if (store.batch().size() == 0) {
+    store.batch().SetMemberRecord(std::move(record));
+    status = store.batch().Commit();
+  }
+  if (stored != nullptr) *stored = status;
+  return incarnation;
 }
 
 }  // namespace gossipkv

@@ -13,7 +13,12 @@
 // mongering, and anti-entropy sessions repair what rumors missed — at once
 // with any peer that becomes reachable (join, restart, healed partition).
 // Tombstones leave the store once every member holds them (tombstone_gc.h).
-// One thread.
+//
+// With a store, the replica keeps its MemberRecord current in the store's
+// batch: the incarnation after a refutation, and the forgotten members. The
+// incarnation a driver starts it with comes from NextIncarnation(), never
+// from a clock. Messages from a forgotten member are dropped, whatever
+// they carry. One thread.
 #pragma once
 
 #include <memory>
@@ -55,6 +60,20 @@ class Replica {
                         Outbox& out);
   // Graceful shutdown: tells peers this node leaves.
   void Leave(int64_t now_ms, Outbox& out);
+  // CLUSTER FORGET: removes member `node_id` for good (Membership::Forget);
+  // a member only tombstone GC remembers (gone before gossip named it
+  // again) may be forgotten too. The forgotten set joins the batch; gossip
+  // spreads it.
+  Status Forget(const std::string& node_id);
+  // Members tombstone GC waits for now (down, or not named by gossip), in
+  // id order; empty when nothing blocks a round.
+  std::vector<std::string> GcBlockedBy() const;
+
+  // The incarnation for a node starting on `store`: one past the stored
+  // one, stored before it returns (the store's batch must be empty). A
+  // store that cannot be written still yields it; a later start may then
+  // repeat it, which the refutation rule (Membership) outvotes.
+  static uint64_t NextIncarnation(VersionedStore& store, Status* stored);
 
   Membership& membership() { return membership_; }
   const Membership& membership() const { return membership_; }
@@ -67,7 +86,11 @@ class Replica {
   ReplicationStats stats_;
   std::unique_ptr<RumorMonger> rumor_;
   std::unique_ptr<AntiEntropy> anti_entropy_;
+  // Stages the MemberRecord when membership moved past what is stored.
+  void SaveMemberRecord();
+
   std::unique_ptr<TombstoneCollector> collector_;
+  uint64_t start_incarnation_ = 0;
 };
 
 }  // namespace gossipkv

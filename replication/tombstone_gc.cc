@@ -65,9 +65,21 @@ std::set<std::string> TombstoneCollector::Members() const {
   std::set<std::string> members = store_.gc_members();
   for (auto& id : membership_.CurrentMemberIds()) members.insert(std::move(id));
   std::erase_if(members, [&](const std::string& id) {
-    return membership_.LivenessOf(id) == Liveness::kLeft;
+    return membership_.LivenessOf(id) == Liveness::kLeft ||
+           membership_.IsForgotten(id);
   });
   return members;
+}
+
+std::vector<std::string> TombstoneCollector::BlockedBy() const {
+  std::vector<std::string> blocked;
+  if (options_.interval_ms <= 0) return blocked;
+  for (const auto& id : Members()) {
+    if (membership_.LivenessOf(id) != Liveness::kAlive ||
+        membership_.AddressOf(id).empty())
+      blocked.push_back(id);
+  }
+  return blocked;
 }
 
 bool TombstoneCollector::AloneByDesign() const {
@@ -166,7 +178,11 @@ void TombstoneCollector::OnAck(const std::string& from, const pb::GcAck& ack,
   if (!round_ || ack.round() != round_->id || !round_->awaiting.erase(from))
     return;
   for (const auto& id : ack.members()) {
-    if (id != membership_.self().node_id() && !round_->asked.count(id))
+    // A member it names that this node knows left or was forgotten is out,
+    // whether or not `from` has heard so yet.
+    if (id != membership_.self().node_id() && !round_->asked.count(id) &&
+        !membership_.IsForgotten(id) &&
+        membership_.LivenessOf(id) != Liveness::kLeft)
       round_->unknown_member = true;  // `from` knows someone we did not ask
   }
   std::vector<uint32_t> covered(ack.covered().begin(), ack.covered().end());

@@ -20,7 +20,9 @@
 // short of an answer for round_timeout_ms is dropped. The members asked are
 // those gossip reports and those the store remembers (GcState): after a
 // restart, before gossip has named them again, a round waits for them
-// rather than finding nobody to ask.
+// rather than finding nobody to ask. A member leaves that set when it
+// leaves (CLUSTER LEAVE) or is forgotten (CLUSTER FORGET): until then, a
+// member that is down blocks every round, however long it is away.
 // The next round continues after the last key offered, so tombstones that
 // cannot be collected yet do not starve the rest; after a full batch it
 // comes a tenth of the interval later, so a backlog drains ten times as
@@ -59,6 +61,9 @@ class TombstoneCollector {
   void Tick(int64_t now_ms, Outbox& out);
   void Handle(const std::string& reply_to, const pb::PeerMessage& message,
               Outbox& out);
+  // The members a round would wait for now: down, or not named by gossip
+  // yet (INFO replication's gc_blocked_by).
+  std::vector<std::string> BlockedBy() const;
 
  private:
   struct Candidate {
@@ -76,7 +81,7 @@ class TombstoneCollector {
   };
 
   // The members gossip reports and those the store remembers, less those
-  // that left.
+  // that left or were forgotten.
   std::set<std::string> Members() const;
   // True when no seed names another node: knowing no member, this node is
   // a cluster of one.

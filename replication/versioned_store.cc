@@ -47,6 +47,9 @@ Result<std::unique_ptr<VersionedStore>> VersionedStore::Open(
   auto gc = GcState::Load(engine);
   if (!gc) return gc.error();
   store->gc_ = std::move(*gc);
+  auto record = MemberRecord::Load(engine);
+  if (!record) return record.error();
+  store->record_ = std::move(*record);
   auto unreadable = store->graves_.Load(engine, clock.MonotonicMillis());
   if (!unreadable) return unreadable.error();
   store->corrupt_graves_ = *unreadable;
@@ -133,6 +136,9 @@ Status VersionedStore::ReloadFromDisk() {
   auto gc = GcState::Load(engine_);
   if (!gc) return gc.error();
   gc_ = std::move(*gc);
+  auto record = MemberRecord::Load(engine_);
+  if (!record) return record.error();
+  record_ = std::move(*record);
   auto unreadable = graves_.Load(engine_, clock_.MonotonicMillis());
   if (!unreadable) return unreadable.error();
   corrupt_graves_ += *unreadable;

@@ -55,6 +55,7 @@
 #include "replication/entry_cache.h"
 #include "replication/gc_state.h"
 #include "replication/graves.h"
+#include "replication/member_record.h"
 #include "replication/merkle_tree.h"
 #include "storage/engine.h"
 #include "util/clock.h"
@@ -125,9 +126,14 @@ class WriteSet {
   void SetGcMembers(std::set<std::string> members) {
     members_ = std::move(members);
   }
+  // Replaces this node's MemberRecord (incarnation, forgotten members), with
+  // the next commit.
+  void SetMemberRecord(MemberRecord record) { record_ = std::move(record); }
 
-  // Changes pending: one per key, and one for the members.
-  size_t size() const { return pending_.size() + (members_ ? 1 : 0); }
+  // Changes pending: one per key, one for the members, one for the record.
+  size_t size() const {
+    return pending_.size() + (members_ ? 1 : 0) + (record_ ? 1 : 0);
+  }
   // Moves every pending change into one engine batch, the store's staged()
   // one, and the store's memory (tree, cache, counts, graves, floors) to
   // the state it describes; the WriteSet is empty afterwards. Refused while
@@ -167,6 +173,7 @@ class WriteSet {
   VersionedStore& store_;
   std::unordered_map<std::string, Pending> pending_;
   std::optional<std::set<std::string>> members_;
+  std::optional<MemberRecord> record_;
 };
 
 class VersionedStore {
@@ -211,6 +218,8 @@ class VersionedStore {
   int64_t timestamp_floor() const { return gc_.timestamp_floor; }
   // The peers tombstone GC must hear from, as last stored (GcState).
   const std::set<std::string>& gc_members() const { return gc_.members; }
+  // This node's incarnation and forgotten members, as last stored.
+  const MemberRecord& member_record() const { return record_; }
 
   // Records skipped at open because they do not frame (and a few of their
   // storage keys, escaped for display).
@@ -288,6 +297,7 @@ class VersionedStore {
   std::set<std::string> tombstoned_keys_;
   uint64_t tombstones_collected_ = 0;
   GcState gc_;
+  MemberRecord record_;
   Graves graves_;
   uint64_t corrupt_graves_ = 0;
   CommitObserver observer_;

@@ -163,6 +163,8 @@ Status WriteSet::Stage() {
   GcState gc = store_.gc_;
   if (members_) gc.members = std::move(*members_);
   members_.reset();
+  MemberRecord record = std::move(record_).value_or(store_.record_);
+  record_.reset();
   auto put_grave = [&](const std::string& key, const Entry& grave) {
     gc.dot_floor = std::max(gc.dot_floor, grave.clock.Get(store_.self_));
     if (const Sibling* winner = grave.Winner())
@@ -193,8 +195,10 @@ Status WriteSet::Stage() {
                      &p, p.origin, std::move(encoded)});
   }
   store_.gc_.StageChanges(gc, batch);
+  store_.record_.StageChanges(record, batch);
   graves.Commit(store_.clock_.MonotonicMillis());
   store_.gc_ = std::move(gc);
+  store_.record_ = std::move(record);
   for (auto& m : moves) {
     if (store_.observer_) store_.observer_(*m.key, m.encoded, m.origin);
     if (m.deleted && !m.was_deleted) store_.tombstoned_keys_.insert(*m.key);
@@ -238,6 +242,7 @@ Status WriteSet::Commit() {
 void WriteSet::Discard() {
   pending_.clear();
   members_.reset();
+  record_.reset();
 }
 
 }  // namespace gossipkv

@@ -38,7 +38,8 @@ class NodeContext {
   // appends the reply.
   virtual void Fault(const std::vector<std::string>& args,
                      std::string& out) = 0;
-  // CLUSTER LEAVE: `args` starts at the subcommand; appends the reply.
+  // CLUSTER LEAVE | FORGET id | NODES: `args` starts at the subcommand;
+  // appends the reply.
   virtual void Cluster(const std::vector<std::string>& args,
                        std::string& out) = 0;
 };

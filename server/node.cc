@@ -125,8 +125,13 @@ Status Node::Start() {
   self.set_node_id(config_.node_id);
   self.set_peer_address(peer_address);
   self.set_client_address(client_address);
-  // The incarnation is the start time, so a restart supersedes older states.
-  self.set_incarnation(static_cast<uint64_t>(clock_.WallMillis()));
+  // A counter stored in meta and bumped at every start, never the clock:
+  // a restart supersedes older states however far behind the clock is.
+  Status stored;
+  self.set_incarnation(Replica::NextIncarnation(*store_, &stored));
+  if (!stored.ok())
+    spdlog::error("cannot store incarnation {}: {}", self.incarnation(),
+                  stored.ToString());
   ReplicaOptions options;
   options.membership.gossip_interval_ms = config_.gossip.interval_ms;
   options.membership.fanout = config_.gossip.fanout;
@@ -174,6 +179,7 @@ Status Node::Start() {
 asio::awaitable<void> Node::TickLoop() {
   while (!stopped_) {
     driver_->Tick(NowMs());
+    LogLifecycle();
     // Tombstones collected on this tick join the next group commit.
     CommitChanges();
     tick_timer_.expires_after(kTickInterval);
@@ -358,28 +364,6 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
   }
 }
 
-void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
-  const std::string sub = AsciiUpper(args[0]);
-  if (sub == "LEAVE" && args.size() == 1) {
-    if (leaving_) {
-      resp::AppendError(out, "ERR this node is already leaving the cluster");
-      return;
-    }
-    // For good: peers mark it left and stop waiting for it (tombstone GC
-    // no longer asks it). The reply goes out, then the node stops.
-    leaving_ = true;
-    spdlog::warn("CLUSTER LEAVE: node {} leaves the cluster for good",
-                 config_.node_id);
-    driver_->Leave(NowMs());
-    Shutdown([this] {
-      if (on_left_) on_left_();
-    });
-    resp::AppendSimple(out, "OK");
-  } else {
-    resp::AppendError(out, "ERR usage: CLUSTER LEAVE");
-  }
-}
-
 void Node::AppendInfo(std::string_view section, std::string& out) {
   if (section == "server") {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -422,19 +406,7 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         engine_->read_only() ? 1 : 0, engine_->resumes(),
         config_.disk_retry_ms);
   } else if (section == "membership") {
-    size_t counts[4] = {0, 0, 0, 0};
-    auto members = Members();
-    for (const auto& m : members) ++counts[static_cast<int>(m.liveness)];
-    const auto& self = replica_->membership().self();
-    out += fmt::format(
-        "members:{}\r\nmembers_alive:{}\r\nmembers_suspect:{}\r\nmembers_dead:{"
-        "}\r\n"
-        "members_left:{}\r\nincarnation:{}\r\nheartbeat:{}\r\ngossip_interval_"
-        "ms:{}\r\n"
-        "phi_threshold:{}\r\n",
-        members.size(), counts[0], counts[1], counts[2], counts[3],
-        self.incarnation(), self.version(), config_.gossip.interval_ms,
-        config_.gossip.phi_threshold);
+    AppendMembershipInfo(out);
   } else if (section == "peers") {
     const auto& s = peers_->stats();
     out += fmt::format(
@@ -486,6 +458,8 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         r.gc_queries_answered, r.gc_messages_sent, r.gc_bytes_sent,
         store_->tombstoned_keys().size(), store_->grave_count(),
         store_->gc_floor());
+    out += fmt::format("gc_blocked_by:{}\r\n",
+                       fmt::join(replica_->GcBlockedBy(), ","));
     out += fmt::format(
         "ae_streams_started:{}\r\nae_streams_finished:{}\r\n"
         "ae_queue_peak:{}\r\ndriver_commits:{}\r\n"

@@ -75,6 +75,10 @@ class Node final : public NodeContext {
   asio::awaitable<void> DiskRetryLoop();
   // Shutdown's end: waits for what is pending to be stored, then stops.
   asio::awaitable<void> FinalCommit(std::function<void()> done);
+  // Logs forgotten peers refused for the first time, and this node's own
+  // forgetting (server/node_cluster.cc).
+  void LogLifecycle();
+  void AppendMembershipInfo(std::string& out);
 
   Config config_;
   asio::io_context& io_;
@@ -93,6 +97,7 @@ class Node final : public NodeContext {
   bool disk_refusing_ = false;  // logged as refusing writes
   bool stopped_ = false;
   bool leaving_ = false;
+  bool logged_self_forgotten_ = false;
   std::function<void()> on_left_;
   std::chrono::steady_clock::time_point started_;
 };

@@ -25,6 +25,9 @@ struct Simulation::Node {
   // `durable` callbacks of the client writes in the current batch.
   std::vector<std::function<void()>> durable;
   std::optional<CrashPoint> crash_next;
+  // A membership-only node's incarnation counter (with a store, the store
+  // keeps it).
+  uint64_t incarnation = 0;
   bool up = true;
   bool commit_scheduled = false;
   uint64_t generation = 0;  // bumped at every boot and crash
@@ -77,7 +80,16 @@ void Simulation::Boot(Node& node) {
   self.set_node_id(node.id);
   self.set_peer_address(node.id);
   self.set_client_address(node.id + ":client");
-  self.set_incarnation(static_cast<uint64_t>(node.clock->Read()));
+  // As the server: a stored counter bumped at every start, never a clock.
+  if (node.store) {
+    Status stored;
+    node.incarnation = Replica::NextIncarnation(*node.store, &stored);
+    if (!stored.ok())
+      throw std::runtime_error("sim incarnation: " + stored.ToString());
+  } else {
+    ++node.incarnation;
+  }
+  self.set_incarnation(node.incarnation);
   node.replica = std::make_unique<Replica>(
       self, node.options, *node.random, node.clock->Read(), node.store.get());
   const int index = node.index;
@@ -158,10 +170,23 @@ void Simulation::Leave(const std::string& id) {
   Down(node);
 }
 
+Status Simulation::Forget(const std::string& at, const std::string& id) {
+  Node& node = At(at);
+  if (!node.up) return Status::IOError(at + " is down");
+  Status forgotten = node.driver->Forget(id);
+  AfterStep(node.index);
+  return forgotten;
+}
+
+void Simulation::SetClockSkew(const std::string& id, int64_t skew_ms) {
+  At(id).clock->Reset(skew_ms);
+}
+
 void Simulation::Restart(const std::string& id, bool lose_data) {
   Node& node = At(id);
   if (node.up) Down(node);
   if (lose_data) {
+    node.incarnation = 0;
     node.driver.reset();
     node.replica.reset();
     node.store.reset();

@@ -118,9 +118,16 @@ class Simulation {
   void Shutdown(const std::string& id);
   // The operator's departure: the node announces it leaves, then stops.
   void Leave(const std::string& id);
-  // Starts a node again (crashing it first if it is up) with a new
-  // incarnation; its store reopens from its disk, or from an empty one if
-  // `lose_data`.
+  // The operator's CLUSTER FORGET of member `id`, run at node `at`.
+  Status Forget(const std::string& at, const std::string& id);
+  // Sets node `id`'s clock to read `skew_ms` off virtual time, without
+  // drift, from now on; meant for a node that is down (a process's
+  // monotonic clock never runs back), so it restarts with that clock.
+  void SetClockSkew(const std::string& id, int64_t skew_ms);
+  // Starts a node again (crashing it first if it is up) with the next
+  // incarnation of the counter its disk keeps; its store reopens from its
+  // disk, or from an empty one if `lose_data` (and the counter starts
+  // again).
   void Restart(const std::string& id, bool lose_data = false);
   bool IsUp(const std::string& id) const;
   // Delivers `message` to `to` as if `from` sent it now (stale traffic).
@@ -162,6 +169,11 @@ class Simulation {
     int64_t Read() const {
       return now_ + skew_ms_ +
              static_cast<int64_t>(static_cast<double>(now_ - origin_) * drift_);
+    }
+    void Reset(int64_t skew_ms) {
+      origin_ = now_;
+      skew_ms_ = skew_ms;
+      drift_ = 0;
     }
     int64_t WallMillis() override { return Read(); }
     int64_t MonotonicMillis() override { return Read(); }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The gossipkv CLI against a real server: put/get/del/info, --all and
-# --json output, exit codes (0 ok, 1 not found, 2 error) and the one-line
-# message for a refused connection.
+# --json output, exit codes (0 ok, 1 not found, 2 error), cluster forget
+# and leave, and the one-line message for a refused connection.
 # Usage: cli_test.sh PATH/TO/gossipkv-server PATH/TO/gossipkv
 set -uo pipefail
 server=$1
@@ -71,6 +71,18 @@ if [ "$fault" == "off" ] && [[ "$refused" == *"FAULT is disabled"* ]]; then
 else
   fail "fault-refused: [$fault] [$refused]"
 fi
+
+# Cluster administration: forget refuses this node and strangers, naming
+# why; leave takes the node out, and it exits by itself.
+check_output forget-self 2 "gossipkv: ERR cannot forget this node itself (CLUSTER LEAVE takes a node out)" -- g cluster forget n1
+check_output forget-unknown 2 "gossipkv: ERR unknown node id nobody" -- g cluster forget nobody
+check_output leave 0 "OK" -- g cluster leave
+left=no
+for _ in $(seq 100); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then left=yes; break; fi
+  sleep 0.05
+done
+if [ "$left" == yes ]; then pass leave-exits; server_pid=; else fail "leave-exits: still running"; fi
 
 # A port nobody listens on: one clear line, exit code 2.
 free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -184,8 +184,9 @@ TEST(MembershipSimTest, TenPercentLossGivesNoFalseDeadVerdictsInAnHour) {
 
 // Steady gossip measured as bench/membership_sim does (seed 300, fanout 3,
 // 1 s interval, 60 s after 10 s of settling): docs/architecture.md quotes
-// ~10 KB per node per second at 100 nodes.
-TEST(MembershipSimTest, SteadyGossipAtHundredNodesCostsAbout10KBPerNodeSecond) {
+// ~8 KB per node per second at 100 nodes (incarnations are small counters;
+// as millisecond start times they made it ~10 KB).
+TEST(MembershipSimTest, SteadyGossipAtHundredNodesCostsAbout8KBPerNodeSecond) {
   Simulation sim(300, NetworkOptions{});
   StartCluster(sim, 100);
   ASSERT_TRUE(
@@ -197,8 +198,8 @@ TEST(MembershipSimTest, SteadyGossipAtHundredNodesCostsAbout10KBPerNodeSecond) {
       static_cast<double>(sim.traffic().bytes - before) / 60 / 100;
   std::printf("steady gossip: %.0f bytes per node per second at 100 nodes\n",
               per_node_second);
-  EXPECT_GT(per_node_second, 9'500);
-  EXPECT_LT(per_node_second, 10'500);
+  EXPECT_GT(per_node_second, 7'500);
+  EXPECT_LT(per_node_second, 8'500);
 }
 
 TEST(MembershipSimTest, HalvesOfAPartitionMergeBackWithoutAnOperator) {

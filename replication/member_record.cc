@@ -1,0 +1,64 @@
+// MemberRecord: two records in the meta column family.
+#include "replication/member_record.h"
+
+#include <fmt/format.h>
+
+#include "util/bytes.h"
+
+namespace gossipkv {
+namespace {
+
+constexpr std::string_view kIncarnationKey = "incarnation";
+constexpr std::string_view kForgottenKey = "forgotten";
+
+Status Malformed(std::string_view key, std::string_view why) {
+  return Status::Corruption(
+      fmt::format("{} in the meta column is {}", key, why));
+}
+
+}  // namespace
+
+Result<MemberRecord> MemberRecord::Load(Engine& engine) {
+  MemberRecord record;
+  auto incarnation = engine.Get(Column::kMeta, kIncarnationKey);
+  if (!incarnation) return incarnation.error();
+  if (incarnation->has_value()) {
+    if ((*incarnation)->size() != 8)
+      return Malformed(kIncarnationKey, "not 8 bytes");
+    record.incarnation = ReadBigEndian64(**incarnation);
+  }
+  auto forgotten = engine.Get(Column::kMeta, kForgottenKey);
+  if (!forgotten) return forgotten.error();
+  const std::string bytes = forgotten->value_or(std::string());
+  std::string_view rest = bytes;
+  while (!rest.empty()) {
+    if (rest.size() < 4) return Malformed(kForgottenKey, "truncated");
+    const uint32_t size = ReadBigEndian32(rest);
+    if (rest.size() - 4 < size + uint64_t{8})
+      return Malformed(kForgottenKey, "truncated");
+    record.forgotten[std::string(rest.substr(4, size))] =
+        ReadBigEndian64(rest.substr(4 + size));
+    rest.remove_prefix(4 + size + 8);
+  }
+  return record;
+}
+
+void MemberRecord::StageChanges(const MemberRecord& next,
+                                WriteBatch& batch) const {
+  if (next.incarnation != incarnation) {
+    std::string bytes;
+    AppendBigEndian64(bytes, next.incarnation);
+    batch.Put(Column::kMeta, kIncarnationKey, bytes);
+  }
+  if (next.forgotten != forgotten) {
+    std::string bytes;
+    for (const auto& [id, seen] : next.forgotten) {
+      AppendBigEndian32(bytes, static_cast<uint32_t>(id.size()));
+      bytes += id;
+      AppendBigEndian64(bytes, seen);
+    }
+    batch.Put(Column::kMeta, kForgottenKey, bytes);
+  }
+}
+
+}  // namespace gossipkv

@@ -1,0 +1,37 @@
+// MemberRecord: what a node keeps in the meta column family about its own
+// place in the cluster, loaded when its store opens and changed only in the
+// batch of a commit (WriteSet::SetMemberRecord):
+//   - the incarnation ("incarnation", be64): a counter bumped at every start
+//     (Replica::NextIncarnation) and every refutation of a state of this
+//     node newer than its own (Membership), never read from a clock, so a
+//     node restarted with its clock far behind still supersedes what it
+//     said before;
+//   - the forgotten members ("forgotten", repeated be32 length ++ id ++
+//     be64 incarnation): the ids an operator removed with CLUSTER FORGET, or
+//     that gossip reported so, each with the highest incarnation known of it
+//     then. A forgotten id is refused for good, so it never comes back from
+//     a peer's stale gossip or from its own return.
+// Value type; one thread. Used by VersionedStore and Replica.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "storage/engine.h"
+
+namespace gossipkv {
+
+struct MemberRecord {
+  uint64_t incarnation = 0;  // 0: never started with this store
+  std::map<std::string, uint64_t> forgotten;
+
+  bool operator==(const MemberRecord&) const = default;
+
+  // Reads the records; a malformed one is an error naming it.
+  static Result<MemberRecord> Load(Engine& engine);
+  // Adds to `batch` the records of `next` that differ from this one.
+  void StageChanges(const MemberRecord& next, WriteBatch& batch) const;
+};
+
+}  // namespace gossipkv

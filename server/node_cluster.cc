@@ -1,0 +1,100 @@
+// Node: the operator's cluster commands (CLUSTER LEAVE, FORGET, NODES), the
+// membership INFO section and the lifecycle log lines.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "server/node.h"
+#include "server/resp_writer.h"
+#include "util/bytes.h"
+
+namespace gossipkv {
+
+void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
+  const std::string sub = AsciiUpper(args[0]);
+  if (sub == "LEAVE" && args.size() == 1) {
+    if (leaving_) {
+      resp::AppendError(out, "ERR this node is already leaving the cluster");
+      return;
+    }
+    // For good: peers mark it left and stop waiting for it (tombstone GC
+    // no longer asks it). The reply goes out, then the node stops.
+    leaving_ = true;
+    spdlog::warn("CLUSTER LEAVE: node {} leaves the cluster for good",
+                 config_.node_id);
+    driver_->Leave(NowMs());
+    Shutdown([this] {
+      if (on_left_) on_left_();
+    });
+    resp::AppendSimple(out, "OK");
+  } else if (sub == "FORGET" && args.size() == 2) {
+    // The forgotten set joins the store's batch: the session replies once
+    // it is stored, and gossip spreads it.
+    if (Status forgotten = driver_->Forget(args[1]); !forgotten.ok()) {
+      resp::AppendError(out, "ERR " + forgotten.message());
+      return;
+    }
+    spdlog::warn(
+        "CLUSTER FORGET: node {} is forgotten for good; tombstone GC no "
+        "longer waits for it, and it is refused should it come back",
+        args[1]);
+    resp::AppendSimple(out, "OK");
+  } else if (sub == "NODES" && args.size() == 1) {
+    // One line per member: id, peer address, client address, status
+    // ("self" for this node), incarnation.
+    std::string lines;
+    for (const auto& m : Members()) {
+      lines += fmt::format(
+          "{} {} {} {} {}\n", m.node_id, m.peer_address, m.client_address,
+          m.self ? "self" : LivenessName(m.liveness), m.incarnation);
+    }
+    resp::AppendBulk(out, lines);
+  } else {
+    resp::AppendError(out,
+                      "ERR usage: CLUSTER LEAVE | CLUSTER FORGET node-id | "
+                      "CLUSTER NODES");
+  }
+}
+
+void Node::AppendMembershipInfo(std::string& out) {
+  size_t counts[4] = {0, 0, 0, 0};
+  auto members = Members();
+  for (const auto& m : members) ++counts[static_cast<int>(m.liveness)];
+  const Membership& membership = replica_->membership();
+  const auto& self = membership.self();
+  std::vector<std::string> forgotten;
+  for (const auto& [id, incarnation] : membership.forgotten())
+    forgotten.push_back(id);
+  out += fmt::format(
+      "members:{}\r\nmembers_alive:{}\r\nmembers_suspect:{}\r\nmembers_dead:{}"
+      "\r\nmembers_left:{}\r\nmembers_forgotten:{}\r\nforgotten:{}\r\n"
+      "self_forgotten:{}\r\nincarnation:{}\r\nrefutations:{}\r\n"
+      "refused_messages:{}\r\nheartbeat:{}\r\ngossip_interval_ms:{}\r\n"
+      "phi_threshold:{}\r\n",
+      members.size(), counts[0], counts[1], counts[2], counts[3],
+      forgotten.size(), fmt::join(forgotten, ","),
+      membership.self_forgotten() ? 1 : 0, self.incarnation(),
+      membership.refutations(), membership.refused_messages(), self.version(),
+      config_.gossip.interval_ms, config_.gossip.phi_threshold);
+}
+
+void Node::LogLifecycle() {
+  Membership& membership = replica_->membership();
+  for (const auto& id : membership.TakeNewlyRefused()) {
+    spdlog::warn(
+        "refusing node {}: it was forgotten (CLUSTER FORGET) and came back "
+        "with the same id; to rejoin, it needs a new node id and an empty "
+        "data directory",
+        id);
+  }
+  if (membership.self_forgotten() && !logged_self_forgotten_) {
+    logged_self_forgotten_ = true;
+    spdlog::error(
+        "this node ({}) was forgotten by the cluster (CLUSTER FORGET): peers "
+        "refuse it, and it no longer gossips; to rejoin, start it with a new "
+        "node id and an empty data directory",
+        config_.node_id);
+  }
+}
+
+}  // namespace gossipkv
