@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "replication/entry.h"
-#include "replication/merkle_tree.h"
 #include "storage/rocksdb_engine.h"
+#include "store/merkle_tree.h"
 #include "util/status.h"
+#include "versioning/entry.h"
 
 namespace gossipkv {
 

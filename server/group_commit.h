@@ -18,7 +18,7 @@
 #include <memory>
 
 #include "driver/replica_driver.h"
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 namespace gossipkv {
 

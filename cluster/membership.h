@@ -22,8 +22,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/outbox.h"
+#include "cluster/phi_accrual.h"
 #include "proto/peer.pb.h"
-#include "replication/phi_accrual.h"
 #include "util/random.h"
 
 namespace gossipkv {
@@ -42,13 +43,6 @@ struct MembershipOptions {
 
 enum class Liveness { kAlive, kSuspect, kDead, kLeft };
 const char* LivenessName(Liveness liveness);
-
-// A message for the transport: `to` is a peer address.
-struct Outgoing {
-  std::string to;
-  pb::PeerMessage message;
-};
-using Outbox = std::vector<Outgoing>;
 
 // One row of MEMBERS.
 struct MemberView {

@@ -1,14 +1,14 @@
 // VersionedStore and WriteSet: one record per key, the tree moved after
 // commit, identity and tree recovered at open.
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "proto/entry.pb.h"
-#include "replication/entry_codec.h"
 #include "util/bytes.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

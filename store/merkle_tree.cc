@@ -1,6 +1,6 @@
 // MerkleTree storage: one flat array per level, so a level's nodes are
 // contiguous and a node's children are a span of the next level.
-#include "replication/merkle_tree.h"
+#include "store/merkle_tree.h"
 
 #include <fmt/format.h>
 

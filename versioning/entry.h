@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "replication/version_vector.h"
+#include "versioning/version_vector.h"
 
 namespace gossipkv {
 
