@@ -1,5 +1,5 @@
-// Membership: who is in the cluster and who is alive, learned by gossip
-//. Sans I/O: it is driven by Tick(now) and Handle(message) and
+// Membership: who is in the cluster and who is alive, learned by gossip.
+// Sans I/O: it is driven by Tick(now) and Handle(message) and
 // appends the messages it wants sent to an Outbox; the server's peer
 // transport and the simulator deliver them.
 //
