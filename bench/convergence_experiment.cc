@@ -5,9 +5,9 @@
 // messages spent after the heal, keys repaired, and a checker verdict: every
 // acknowledged write is present on every node as the value or a sibling, and
 // every conflicting key holds both writes as siblings (with --lww: one of
-// them as the single winner). Writes a table,
-// JSON, a CSV of the curve (agreeing replicas and differing segments over
-// time) and, with gnuplot, a PNG of it. --sweep runs 3, 5 and 9 nodes at 1%
+// them as the single winner). Writes a table, JSON, a CSV of the curve
+// (agreeing replicas and differing segments over time) and, with gnuplot, a
+// PNG of it. --sweep runs 3, 5 and 9 nodes at 1%
 // and 10% divergence of 10,000 keys. Exit code 0 only if every run converged
 // and passed the checker.
 //
@@ -133,12 +133,79 @@ int FreeBasePort(int nodes) {
   return 30000;
 }
 
+// Waits (up to 20 s) until every node sees all of them alive.
+void WaitForMembership(LocalCluster& cluster,
+                       const std::vector<std::string>& names) {
+  auto wait_members = SteadyClock::now() + std::chrono::seconds(20);
+  for (const auto& name : names) {
+    while (SteadyClock::now() < wait_members) {
+      auto c = cluster.Connect(name);
+      if (c) {
+        auto r = (*c)->Call({"INFO", "membership"});
+        if (r && r->text.find(fmt::format("members_alive:{}", names.size())) !=
+                     std::string::npos)
+          break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+// The checker: every expected value on every node, as the value or a
+// sibling (under --lww, one written value as the winner); no deleted key
+// back anywhere. Sets o.checker, and o.checker_detail to the first failure.
+void CheckReplicas(std::vector<std::unique_ptr<RespClient>>& clients,
+                   const std::map<std::string, std::set<std::string>>& expected,
+                   const std::set<std::string>& deleted, bool lww, Outcome& o) {
+  o.checker = true;
+  for (auto& c : clients) {
+    for (const auto& key : deleted) {
+      auto r = c->Call({"GET", key});
+      if (!r || !r->is_null()) {
+        o.checker = false;
+        if (o.checker_detail.empty())
+          o.checker_detail = key + " was deleted and is back";
+      }
+    }
+    for (const auto& [key, values] : expected) {
+      auto r = c->Call({"VGET", key});
+      std::set<std::string> present;
+      if (r && r->elements.size() == 2) {
+        for (const auto& s : r->elements[1].elements)
+          present.insert(s.elements[0].text);
+      }
+      if (lww) {
+        // Last write wins: one value, one of those written.
+        if (present.size() != 1 || !values.count(*present.begin())) {
+          o.checker = false;
+          if (o.checker_detail.empty())
+            o.checker_detail = key + " is not one written winner";
+        }
+        continue;
+      }
+      for (const auto& v : values) {
+        if (!present.count(v)) {
+          o.checker = false;
+          if (o.checker_detail.empty())
+            o.checker_detail = fmt::format("{} lacks {}", key, v);
+        }
+      }
+      if (values.size() == 2 && present.size() < 2) {
+        o.checker = false;
+        if (o.checker_detail.empty())
+          o.checker_detail = key + " is not two siblings";
+      }
+    }
+  }
+}
+
 Outcome Run(const Params& p, const fs::path& work) {
   Outcome o;
   o.p = p;
   LocalCluster cluster(
       (work / fmt::format("cluster-{}n-{}k", p.nodes, p.keys)).string());
-  // Each run gets its own configs; anti-entropy every second.
+  // Each run gets its own cluster directory and configs (LocalCluster:
+  // anti-entropy every 2 s).
   Status started = cluster.Start(p.nodes, p.base_port, FindServerBinary(), "",
                                  p.netns, p.lww ? "lww" : "siblings");
   if (!started.ok()) {
@@ -148,20 +215,7 @@ Outcome Run(const Params& p, const fs::path& work) {
   auto stop = [&] { (void)cluster.Stop(); };
   std::vector<std::string> names;
   for (int i = 1; i <= p.nodes; ++i) names.push_back(fmt::format("n{}", i));
-  // Wait for full membership.
-  auto wait_members = SteadyClock::now() + std::chrono::seconds(20);
-  for (const auto& name : names) {
-    while (SteadyClock::now() < wait_members) {
-      auto c = cluster.Connect(name);
-      if (c) {
-        auto r = (*c)->Call({"INFO", "membership"});
-        if (r && r->text.find(fmt::format("members_alive:{}", p.nodes)) !=
-                     std::string::npos)
-          break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  WaitForMembership(cluster, names);
   // Expected content: key -> values that must be present (as value or sibling).
   std::map<std::string, std::set<std::string>> expected;
   {
@@ -292,48 +346,7 @@ Outcome Run(const Params& p, const fs::path& work) {
   o.messages = Sum(cluster, p.nodes, "peer_frames_sent") - frames0;
   o.keys_repaired = Sum(cluster, p.nodes, "ae_keys_pulled") +
                     Sum(cluster, p.nodes, "rumor_entries_new") - repaired0;
-  // Checker: every expected value on every node, as the value or a sibling;
-  // no deleted key back anywhere.
-  o.checker = true;
-  for (auto& c : clients) {
-    for (const auto& key : deleted) {
-      auto r = c->Call({"GET", key});
-      if (!r || !r->is_null()) {
-        o.checker = false;
-        if (o.checker_detail.empty())
-          o.checker_detail = key + " was deleted and is back";
-      }
-    }
-    for (const auto& [key, values] : expected) {
-      auto r = c->Call({"VGET", key});
-      std::set<std::string> present;
-      if (r && r->elements.size() == 2) {
-        for (const auto& s : r->elements[1].elements)
-          present.insert(s.elements[0].text);
-      }
-      if (p.lww) {
-        // Last write wins: one value, one of those written.
-        if (present.size() != 1 || !values.count(*present.begin())) {
-          o.checker = false;
-          if (o.checker_detail.empty())
-            o.checker_detail = key + " is not one written winner";
-        }
-        continue;
-      }
-      for (const auto& v : values) {
-        if (!present.count(v)) {
-          o.checker = false;
-          if (o.checker_detail.empty())
-            o.checker_detail = fmt::format("{} lacks {}", key, v);
-        }
-      }
-      if (values.size() == 2 && present.size() < 2) {
-        o.checker = false;
-        if (o.checker_detail.empty())
-          o.checker_detail = key + " is not two siblings";
-      }
-    }
-  }
+  CheckReplicas(clients, expected, deleted, p.lww, o);
   stop();
   return o;
 }

@@ -8,9 +8,9 @@
 
 #include <cstdio>
 
-#include "replication/entry_codec.h"
-#include "replication/merkle_tree.h"
+#include "store/merkle_tree.h"
 #include "util/random.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "replication/entry.h"
-#include "replication/merkle_tree.h"
-#include "storage/rocksdb_engine.h"
+#include "storage/durability.h"
+#include "store/merkle_shape.h"
 #include "util/status.h"
+#include "versioning/conflict_mode.h"
 
 namespace gossipkv {
 

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "replication/replica.h"
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 namespace gossipkv {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "replication/entry_codec.h"
 #include "util/hash.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 

@@ -34,9 +34,9 @@
 #include <map>
 #include <string>
 
-#include "replication/membership.h"
+#include "cluster/membership.h"
 #include "replication/replication_stats.h"
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 namespace gossipkv {
 

@@ -24,8 +24,8 @@
 #include <memory>
 #include <string>
 
+#include "cluster/membership.h"
 #include "replication/anti_entropy.h"
-#include "replication/membership.h"
 #include "replication/replication_stats.h"
 #include "replication/rumor.h"
 #include "replication/tombstone_gc.h"

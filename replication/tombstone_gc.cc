@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "replication/entry_codec.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 

@@ -39,9 +39,9 @@
 #include <string>
 #include <vector>
 
-#include "replication/membership.h"
+#include "cluster/membership.h"
 #include "replication/replication_stats.h"
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 namespace gossipkv {
 

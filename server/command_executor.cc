@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "replication/entry_codec.h"
 #include "server/resp_writer.h"
 #include "util/bytes.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 

@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/membership.h"
 #include "config/config.h"
-#include "replication/membership.h"
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 namespace gossipkv {
 

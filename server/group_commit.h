@@ -21,8 +21,8 @@
 #include <memory>
 
 #include "driver/replica_driver.h"
-#include "replication/versioned_store.h"
 #include "server/disk_writer.h"
+#include "store/versioned_store.h"
 
 namespace gossipkv {
 

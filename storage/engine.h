@@ -25,7 +25,7 @@ namespace gossipkv {
 
 enum class Column : int {
   kEntries = 0,  // Merkle segment (be32) ++ key -> flags ++ canonical Entry
-  kMeta = 1,     // node identity, schema version
+  kMeta = 1,     // node identity, schema version, graves, GC state
 };
 inline constexpr int kColumnCount = 2;
 

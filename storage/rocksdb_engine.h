@@ -23,11 +23,10 @@
 #include <memory>
 #include <string>
 
+#include "storage/durability.h"
 #include "storage/engine.h"
 
 namespace gossipkv {
-
-enum class Durability { kFsync, kBuffered };
 
 // A file system in memory (rocksdb::NewMemEnv) that outlives the engines
 // opened on it: the simulator's disk, so a crashed node reopens the real

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "replication/entry_codec.h"
 #include "storage/memory_engine.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "driver/replica_driver.h"
-#include "replication/entry_codec.h"
+#include "versioning/entry_codec.h"
 #include "storage/memory_engine.h"
 
 namespace gossipkv {

@@ -1,5 +1,5 @@
 // Canonical encoding and validating decode of entries and contexts.
-#include "replication/entry_codec.h"
+#include "versioning/entry_codec.h"
 
 #include <gtest/gtest.h>
 

@@ -4,8 +4,8 @@
 // modes. A failure prints the seed; rerun with that seed to replay.
 #include <gtest/gtest.h>
 
-#include "replication/entry.h"
 #include "util/random.h"
+#include "versioning/entry.h"
 
 namespace gossipkv {
 namespace {

@@ -1,6 +1,6 @@
 // Dotted-version-vector semantics of single entries: the cases from the DVV
 // paper, read-modify-write cycles, contexts and tombstones, LWW mode.
-#include "replication/entry.h"
+#include "versioning/entry.h"
 
 #include <gtest/gtest.h>
 

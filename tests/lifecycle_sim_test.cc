@@ -7,7 +7,7 @@
 // GC proceeds. GOSSIPKV_SEED=<seed> replays a failing run.
 #include <gtest/gtest.h>
 
-#include "replication/entry_codec.h"
+#include "versioning/entry_codec.h"
 #include "sim/simulation.h"
 
 namespace gossipkv {

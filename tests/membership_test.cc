@@ -1,6 +1,6 @@
 // Membership unit behaviour: applying states by hand, the address index,
 // and a restart that announces a new address.
-#include "replication/membership.h"
+#include "cluster/membership.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // MerkleTree: incremental updates, descent to differing segments, shapes.
-#include "replication/merkle_tree.h"
+#include "store/merkle_tree.h"
 
 #include <gtest/gtest.h>
 

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "replication/entry_codec.h"
 #include "sim/simulation.h"
 #include "storage/memory_engine.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

@@ -10,8 +10,8 @@
 
 #include <cstdio>
 
-#include "replication/entry_codec.h"
 #include "sim/simulation.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

@@ -5,11 +5,11 @@
 // must hear from survive a restart (memory and RocksDB engines).
 #include <gtest/gtest.h>
 
-#include "replication/entry_codec.h"
-#include "replication/versioned_store.h"
 #include "storage/memory_engine.h"
 #include "storage/rocksdb_engine.h"
+#include "store/versioned_store.h"
 #include "tests/temp_dir.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

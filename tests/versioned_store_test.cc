@@ -1,13 +1,13 @@
 // VersionedStore: identity and epochs, the incrementally maintained Merkle
 // tree against one recomputed from scratch, reopen, corrupt stored bytes.
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 #include <gtest/gtest.h>
 
-#include "replication/entry_codec.h"
 #include "storage/memory_engine.h"
 #include "storage/rocksdb_engine.h"
 #include "tests/temp_dir.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

@@ -1,6 +1,6 @@
 // Entry <-> protobuf. Encoding relies on Entry's own ordering invariants;
 // decoding re-checks them, since stored or received bytes are untrusted.
-#include "replication/entry_codec.h"
+#include "versioning/entry_codec.h"
 
 #include "proto/entry.pb.h"
 #include "util/bytes.h"

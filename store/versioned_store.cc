@@ -1,14 +1,14 @@
 // VersionedStore: one record per key; identity, tree, graves and floors
 // recovered at open; reads served through the cache and the staged batch.
-#include "replication/versioned_store.h"
+#include "store/versioned_store.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "proto/entry.pb.h"
-#include "replication/entry_codec.h"
-#include "replication/store_record.h"
+#include "versioning/entry_codec.h"
+#include "store/store_record.h"
 #include "util/bytes.h"
 
 namespace gossipkv {

@@ -1,6 +1,6 @@
 // Dotted-version-vector write and merge. Both walk sorted sibling lists, so
 // merging entries of s siblings costs O(s log a) for a actors.
-#include "replication/entry.h"
+#include "versioning/entry.h"
 
 #include <algorithm>
 

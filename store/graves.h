@@ -23,8 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "replication/entry.h"
 #include "storage/engine.h"
+#include "versioning/entry.h"
 
 namespace gossipkv {
 

@@ -1,5 +1,5 @@
 // Membership: push-pull gossip of member states and phi-accrual liveness.
-#include "replication/membership.h"
+#include "cluster/membership.h"
 
 #include <fmt/format.h>
 

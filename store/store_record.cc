@@ -1,10 +1,10 @@
 // The store's record format: encode the flags byte, decode with errors
 // naming the key.
-#include "replication/store_record.h"
+#include "store/store_record.h"
 
 #include <fmt/format.h>
 
-#include "replication/entry_codec.h"
+#include "versioning/entry_codec.h"
 #include "util/bytes.h"
 
 namespace gossipkv::store_record {

@@ -1,7 +1,7 @@
 // VersionVector over a sorted vector: small (one item per node that ever
 // coordinated a write to the key), so binary search and linear merges beat
 // any map.
-#include "replication/version_vector.h"
+#include "versioning/version_vector.h"
 
 #include <fmt/format.h>
 

@@ -1,30 +1,10 @@
 // MerkleTree storage: one flat array per level, so a level's nodes are
 // contiguous and a node's children are a span of the next level.
-#include "replication/merkle_tree.h"
-
-#include <fmt/format.h>
+#include "store/merkle_tree.h"
 
 #include "util/hash.h"
 
 namespace gossipkv {
-
-Status MerkleShape::Validate() const {
-  if (segment_bits < 1 || segment_bits > 24) {
-    return Status::InvalidArgument(fmt::format(
-        "merkle segment_bits must be in [1, 24], got {}", segment_bits));
-  }
-  if (fanout_bits < 1 || fanout_bits > 8) {
-    return Status::InvalidArgument(fmt::format(
-        "merkle fanout must be 2..256 (fanout_bits 1..8), got {} bits",
-        fanout_bits));
-  }
-  if (segment_bits % fanout_bits != 0) {
-    return Status::InvalidArgument(fmt::format(
-        "merkle segment_bits ({}) must be a multiple of log2(fanout) ({})",
-        segment_bits, fanout_bits));
-  }
-  return Status::Ok();
-}
 
 MerkleTree::MerkleTree(MerkleShape shape) : shape_(shape) {
   for (int level = 0; level <= shape_.depth(); ++level) {

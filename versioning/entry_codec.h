@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "replication/entry.h"
 #include "util/status.h"
+#include "versioning/entry.h"
 
 namespace gossipkv {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "replication/entry.h"
+#include "versioning/entry.h"
 #include "util/status.h"
 
 namespace gossipkv::store_record {

@@ -15,16 +15,10 @@
 #include <string_view>
 #include <vector>
 
-#include "replication/version_vector.h"
+#include "versioning/conflict_mode.h"
+#include "versioning/version_vector.h"
 
 namespace gossipkv {
-
-enum class ConflictMode {
-  kSiblings,       // keep every concurrent write (default: loses nothing)
-  kLastWriteWins,  // a register: only the highest (timestamp, dot) survives,
-                   // causality aside, as in Cassandra; a coordinator bumps a
-                   // write's timestamp past the value it replaces
-};
 
 struct Sibling {
   Dot dot;

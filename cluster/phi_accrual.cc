@@ -1,5 +1,5 @@
 // PhiAccrualDetector over a sliding window with a running sum.
-#include "replication/phi_accrual.h"
+#include "cluster/phi_accrual.h"
 
 #include <algorithm>
 

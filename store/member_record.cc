@@ -1,5 +1,5 @@
 // MemberRecord: two records in the meta column family.
-#include "replication/member_record.h"
+#include "store/member_record.h"
 
 #include <fmt/format.h>
 

@@ -2,9 +2,9 @@
 // moves the store's memory.
 #include <algorithm>
 
-#include "replication/entry_codec.h"
-#include "replication/store_record.h"
-#include "replication/versioned_store.h"
+#include "versioning/entry_codec.h"
+#include "store/store_record.h"
+#include "store/versioned_store.h"
 #include "util/bytes.h"
 
 namespace gossipkv {

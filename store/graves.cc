@@ -1,10 +1,10 @@
 // Graves: in memory, FIFO by sequence, mirrored in the meta column family.
-#include "replication/graves.h"
+#include "store/graves.h"
 
 #include <algorithm>
 
-#include "replication/entry_codec.h"
 #include "util/bytes.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

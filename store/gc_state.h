@@ -1,5 +1,5 @@
 // GcState: what tombstone GC keeps in the meta column family besides the
-// graves (replication/graves.h), loaded at open and changed only in the
+// graves (store/graves.h), loaded at open and changed only in the
 // batch of a commit:
 //   - the GC floor ("gc_floor", be64): the highest counter of this node in
 //     the clock of any grave it wrote;

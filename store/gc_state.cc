@@ -1,5 +1,5 @@
 // GcState: three records in the meta column family.
-#include "replication/gc_state.h"
+#include "store/gc_state.h"
 
 #include <fmt/format.h>
 

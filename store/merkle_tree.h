@@ -17,20 +17,10 @@
 #include <span>
 #include <vector>
 
+#include "store/merkle_shape.h"
 #include "util/status.h"
 
 namespace gossipkv {
-
-struct MerkleShape {
-  int segment_bits = 16;  // S: 2^S leaves (64 Ki by default)
-  int fanout_bits = 4;    // log2(F): 16 children per inner node by default
-
-  // S in [1, 24], log2(F) in [1, 8], and S a multiple of log2(F).
-  Status Validate() const;
-  int depth() const { return segment_bits / fanout_bits; }
-  uint32_t segment_count() const { return 1u << segment_bits; }
-  bool operator==(const MerkleShape&) const = default;
-};
 
 class MerkleTree {
  public:

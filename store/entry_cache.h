@@ -15,7 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "replication/entry.h"
+#include "versioning/entry.h"
 
 namespace gossipkv {
 

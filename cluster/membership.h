@@ -1,5 +1,5 @@
-// Membership: who is in the cluster and who is alive, learned by gossip
-//. Sans I/O: it is driven by Tick(now) and Handle(message) and
+// Membership: who is in the cluster and who is alive, learned by gossip.
+// Sans I/O: it is driven by Tick(now) and Handle(message) and
 // appends the messages it wants sent to an Outbox; the server's peer
 // transport and the simulator deliver them.
 //
@@ -36,8 +36,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/outbox.h"
+#include "cluster/phi_accrual.h"
 #include "proto/peer.pb.h"
-#include "replication/phi_accrual.h"
 #include "util/random.h"
 #include "util/status.h"
 
@@ -57,13 +58,6 @@ struct MembershipOptions {
 
 enum class Liveness { kAlive, kSuspect, kDead, kLeft };
 const char* LivenessName(Liveness liveness);
-
-// A message for the transport: `to` is a peer address.
-struct Outgoing {
-  std::string to;
-  pb::PeerMessage message;
-};
-using Outbox = std::vector<Outgoing>;
 
 // One row of MEMBERS.
 struct MemberView {

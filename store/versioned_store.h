@@ -24,7 +24,7 @@
 //
 // Tombstone GC (replication/tombstone_gc.h) removes a deleted key's record
 // once every member holds the deletion. The store then keeps the collected
-// entry as the key's grave (replication/graves.h: the latest max_graves of
+// entry as the key's grave (store/graves.h: the latest max_graves of
 // them, and every one younger than grave_min_age_ms), so a stale copy
 // arriving later merges into it and is recognised as old rather than
 // stored again, and a new write continues the old clock. Two floors, raised
@@ -51,12 +51,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "replication/entry.h"
-#include "replication/entry_cache.h"
-#include "replication/gc_state.h"
-#include "replication/graves.h"
-#include "replication/member_record.h"
-#include "replication/merkle_tree.h"
+#include "versioning/entry.h"
+#include "store/entry_cache.h"
+#include "store/gc_state.h"
+#include "store/graves.h"
+#include "store/member_record.h"
+#include "store/merkle_tree.h"
 #include "storage/engine.h"
 #include "util/clock.h"
 #include "util/random.h"

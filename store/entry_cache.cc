@@ -1,6 +1,6 @@
 // EntryCache: std::list for recency, an unordered_map with heterogeneous
 // lookup so a string_view key needs no allocation to probe.
-#include "replication/entry_cache.h"
+#include "store/entry_cache.h"
 
 namespace gossipkv {
 
