@@ -3,18 +3,18 @@
 // scenario's value limit — while partitions come and go, messages are lost,
 // duplicated, delayed by seconds and capped in size, clocks are skewed by
 // up to 300 s and drift, and nodes crash (at any step of a commit, or at
-// random) and restart gracefully or not, and disks fail one commit in 500
-// (refused, or stored but reported failed; the node refuses writes until
-// it reopens its engine), on the in-memory engine or on RocksDB. Then
-// everything heals and every replica must agree, keep every stored write (as
-// the value or a sibling) unless a later write's context replaced it, resurrect
-// none that was replaced, and hold no value under a dot other than the one
-// written with it, nor any write that was never stored; no dot may be issued
-// twice. With tombstone GC on (and a grave limit of 2), a key may also be gone,
-// but only if everything that survives of it is a deletion.
-// GOSSIPKV_SEED=<seed> replays a failing run (with the scenario that seed
-// gets); GOSSIPKV_SEEDS=<count> runs that many seeds from each test's first.
-// The scenario tests are in replication_scenarios_sim_test.cc.
+// random) and restart gracefully or not, and a commit's engine write fails
+// (refused, or stored but reported failed) one time in 500, on the
+// in-memory engine or on RocksDB. Then everything heals and every replica
+// must agree, keep every stored write (as the value or a sibling) unless a
+// later write's context replaced it, resurrect none that was replaced, and
+// hold no value under a dot other than the one written with it, nor any
+// write that was never stored; no dot may be issued twice. With tombstone
+// GC on (and a grave limit of 2), a key may also be gone, but only if all
+// that survives of it is a deletion. GOSSIPKV_SEED=<seed> replays a failing
+// run (with the scenario that seed gets); GOSSIPKV_SEEDS=<count> runs that
+// many seeds from each test's first. The scenario tests are in
+// replication_scenarios_sim_test.cc.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -47,9 +47,8 @@ constexpr size_t kMaxValueBytes = 48 << 10;
 
 std::string Id(int i) { return "n" + std::to_string(i); }
 
-// One client write that was stored (acknowledged or not: a crash may come
-// between the commit and the reply, and a disk may store a batch yet report
-// it failed).
+// One client write that was stored, acknowledged or not (a crash may come
+// between commit and reply; a disk may store a batch and report it failed).
 struct Write {
   std::string key;
   Dot dot;
