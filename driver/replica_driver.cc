@@ -199,4 +199,18 @@ void ReplicaDriver::AckReady() {
   for (auto& done : waiting) done(ready_status_);
 }
 
+Status ReplicaDriver::ResumeWrites() {
+  if (store_ == nullptr) return Status::Ok();
+  Engine& engine = store_->engine();
+  if (engine.Writable().ok()) return Status::Ok();
+  if (in_flight_)
+    return Status::InvalidArgument("a commit is being written: resume after it");
+  // Committed after the reopen, a change computed from memory that misses a
+  // batch reported failed but stored would replace that batch's entries on
+  // disk, and the reload would then hand out their dots again.
+  if (commit_needed()) (void)Commit();
+  GOSSIPKV_RETURN_IF_ERROR(engine.TryResume());
+  return store_->ReloadFromDisk();
+}
+
 }  // namespace gossipkv

@@ -105,6 +105,16 @@ class ReplicaDriver {
   // Persist(), SendReady(), AckReady(): a whole commit on this thread.
   Status Commit();
 
+  // After the engine refused a write (a full or failing disk; both drivers
+  // call it, the server every disk_retry_ms): asks the engine to take writes
+  // again (Engine::TryResume) and, once it does, rebuilds the store's memory
+  // from the disk (VersionedStore::ReloadFromDisk), since a batch reported
+  // failed may have been stored after all. Changes made meanwhile were
+  // computed from that stale memory, so they are committed, and fail, while
+  // the engine still refuses, with what waited for them. Ok once the engine
+  // takes writes and the store is reloaded; Writable() tells which failed.
+  Status ResumeWrites();
+
   // Sends the messages a replica call appended to `out` directly (tests
   // that step a replica by hand use the same rule).
   void Route(Outbox& out);

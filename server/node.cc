@@ -219,13 +219,13 @@ asio::awaitable<void> Node::DiskRetryLoop() {
     }
     // The engine is reopened only while no write runs.
     if (driver_->commit_in_flight()) continue;
-    if (engine_->TryResume().ok()) {
-      // A write reported failed may have reached the log that the reopen
-      // replayed: memory is rebuilt from the disk before writes resume.
-      if (driver_->commit_needed()) (void)driver_->Commit();
-      if (Status reloaded = store_->ReloadFromDisk(); !reloaded.ok()) {
+    // A write reported failed may have reached the log that the reopen
+    // replayed: memory is rebuilt from the disk before writes resume.
+    Status resumed = driver_->ResumeWrites();
+    if (engine_->Writable().ok()) {
+      if (!resumed.ok()) {
         spdlog::error("cannot reload the store after reopening it: {}",
-                      reloaded.ToString());
+                      resumed.ToString());
       }
       disk_refusing_ = false;
       spdlog::info("the data directory takes writes again: writes accepted");

@@ -19,6 +19,7 @@ struct Simulation::Node {
   std::unique_ptr<MemoryEngine> memory;  // SimEngine::kMemory: the disk
   std::unique_ptr<InMemoryDisk> disk;    // SimEngine::kRocksDB: the disk
   std::unique_ptr<RocksDBEngine> rocks;  // reopened at every boot
+  std::unique_ptr<FaultyEngine> faulty;  // over either; new at every boot
   std::unique_ptr<VersionedStore> store;
   std::unique_ptr<Replica> replica;
   std::unique_ptr<ReplicaDriver> driver;
@@ -52,6 +53,7 @@ void Simulation::Boot(Node& node) {
   node.driver.reset();
   node.replica.reset();
   node.store.reset();
+  node.faulty.reset();
   node.rocks.reset();
   if (node.with_store) {
     Engine* engine = nullptr;
@@ -70,7 +72,8 @@ void Simulation::Boot(Node& node) {
       node.rocks = std::move(*rocks);
       engine = node.rocks.get();
     }
-    auto store = VersionedStore::Open(*engine, node.id, node.store_options,
+    node.faulty = std::make_unique<FaultyEngine>(*engine);
+    auto store = VersionedStore::Open(*node.faulty, node.id, node.store_options,
                                       *node.clock, *node.random);
     if (!store)
       throw std::runtime_error("sim store: " + store.error().ToString());
@@ -190,6 +193,7 @@ void Simulation::Restart(const std::string& id, bool lose_data) {
     node.driver.reset();
     node.replica.reset();
     node.store.reset();
+    node.faulty.reset();
     node.rocks.reset();
     node.memory.reset();
     node.disk.reset();
@@ -203,14 +207,17 @@ Result<Entry> Simulation::Submit(const std::string& id, const std::string& key,
                                  WriteCallbacks callbacks) {
   Node& node = At(id);
   if (!node.up) return Status::IOError(id + " is down");
+  if (node.faulty) GOSSIPKV_RETURN_IF_ERROR(node.faulty->Writable());
   std::optional<std::string_view> v;
   if (value) v = *value;
   auto written = node.store->batch().Write(key, v, context);
   if (!written) return written;
   node.durable.push_back(std::move(callbacks.durable));
   node.driver->WhenDurable(
-      [acked = std::move(callbacks.acked)](const Status& s) {
+      [acked = std::move(callbacks.acked),
+       failed = std::move(callbacks.failed)](const Status& s) {
         if (s.ok() && acked) acked();
+        if (!s.ok() && failed) failed();
       });
   AfterStep(node.index);
   return written;
@@ -219,13 +226,16 @@ Result<Entry> Simulation::Submit(const std::string& id, const std::string& key,
 Result<Entry> Simulation::Write(const std::string& id, const std::string& key,
                                 std::optional<std::string> value,
                                 const VersionVector* context) {
-  auto written = Submit(id, key, std::move(value), context, {});
+  auto acked = std::make_shared<bool>(false);
+  auto written = Submit(id, key, std::move(value), context,
+                        {nullptr, [acked] { *acked = true; }, nullptr});
   if (!written) return written;
   Node& node = At(id);
-  // Stored now, whatever the disk latency; a crash the faults inject on
-  // the way makes it an error.
+  // Stored now, whatever the disk latency; a crash or a disk failure the
+  // faults inject on the way makes it an error.
   if (node.up && node.driver->commit_needed()) CommitAt(node.index);
   if (!node.up) return Status::IOError(id + " crashed before storing it");
+  if (!*acked) return Status::IOError(id + " failed to store it");
   return written;
 }
 
@@ -243,6 +253,22 @@ void Simulation::StartAntiEntropy(const std::string& from,
 
 VersionedStore& Simulation::store(const std::string& id) {
   return *At(id).store;
+}
+
+FaultyEngine& Simulation::engine(const std::string& id) {
+  return *At(id).faulty;
+}
+
+void Simulation::ReopenDisk(const std::string& id) {
+  Node& node = At(id);
+  if (!node.up || !node.faulty) return;
+  const bool refusing = !node.faulty->Writable().ok();
+  // The server's own reopening, after its disk_retry_ms.
+  Status resumed = node.driver->ResumeWrites();
+  if (!resumed.ok())
+    throw std::runtime_error("sim reopen: " + resumed.ToString());
+  if (refusing) ++traffic_.disk_reopens;
+  AfterStep(node.index);
 }
 
 bool Simulation::IsUp(const std::string& id) const {
@@ -295,6 +321,7 @@ void Simulation::Inject(const std::string& from, const std::string& to,
 
 void Simulation::Send(int from, Outgoing& o) {
   const Node& sender = *nodes_[from];
+  if (send_observer_) send_observer_(sender.id, o.to, o.message);
   ++traffic_.messages;
   const uint64_t size = o.message.ByteSizeLong() + 4;  // + length prefix
   traffic_.bytes += size;
@@ -337,7 +364,10 @@ void Simulation::Send(int from, Outgoing& o) {
 void Simulation::AfterStep(int index) {
   Node& node = *nodes_[index];
   if (!node.up || !node.driver->commit_needed()) return;
-  if (faults_.max_disk_latency_ms <= 0) {
+  // While the engine refuses writes the commit fails at once, as the
+  // server's does, so nothing waits on changes that cannot be stored.
+  if (faults_.max_disk_latency_ms <= 0 ||
+      (node.faulty && !node.faulty->Writable().ok())) {
     CommitAt(index);
     return;
   }
@@ -370,13 +400,35 @@ void Simulation::CommitAt(int index) {
     return true;
   };
   if (crash_here(CrashPoint::kBeforePersist)) return;
+  FaultyEngine* disk = node.faulty.get();
+  const bool writable = disk == nullptr || disk->Writable().ok();
+  const uint64_t failures = disk != nullptr ? disk->failures() : 0;
+  if (writable && disk != nullptr && faults_.disk_failure_per_commit > 0 &&
+      random_.Bernoulli(faults_.disk_failure_per_commit)) {
+    disk->FailNextWrite(random_.Bernoulli(0.5) ? DiskFault::kRefused
+                                               : DiskFault::kAppliedButFailed);
+  }
   Status status = node.driver->Persist();
-  if (!status.ok())
+  const bool injected = disk != nullptr && disk->failures() > failures;
+  if (disk != nullptr) disk->Disarm();  // a batch that wrote nothing
+  if (!status.ok() && writable && !injected)
     throw std::runtime_error("sim commit: " + status.ToString());
+  const bool stored =
+      status.ok() ||
+      (injected && disk->last_fault() == DiskFault::kAppliedButFailed);
   std::vector<std::function<void()>> durable = std::move(node.durable);
   node.durable.clear();
   for (auto& d : durable) {
-    if (d) d();
+    if (d && stored) d();
+  }
+  if (injected) {
+    ++traffic_.disk_failures;
+    if (stored) ++traffic_.disk_failures_applied;
+    const int64_t outage =
+        100 + static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(
+                  std::max<int64_t>(faults_.max_disk_outage_ms, 1))));
+    Schedule({now_ + outage, 0, EventKind::kReopen, index, -1, node.generation,
+              0, nullptr});
   }
   if (crash_here(CrashPoint::kAfterPersist)) return;
   node.driver->SendReady();
@@ -413,6 +465,10 @@ void Simulation::Process(const Event& e) {
       return;
     case EventKind::kRestart:
       if (!node.up && e.generation == node.generation) Boot(node);
+      return;
+    case EventKind::kReopen:
+      // A crash since then reopened the engine at its restart.
+      if (node.up && e.generation == node.generation) ReopenDisk(node.id);
       return;
   }
   AfterStep(e.node);

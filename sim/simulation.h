@@ -15,6 +15,10 @@
 //     and a node may crash at a commit before it persists, after it
 //     persists but before anything waiting leaves, or after the messages
 //     leave but before the clients hear; it restarts by itself later;
+//   - failing disks: a commit's engine write may fail (sim/faulty_engine.h),
+//     refused or stored yet reported failed; the node then refuses writes,
+//     serves reads and gossip, and later reopens its engine the way the
+//     server does (ReplicaDriver::ResumeWrites: reload the store from disk);
 //   - engines: an in-memory engine, or the real RocksDB on an in-memory
 //     file system (rocksdb::NewMemEnv), reopened on every restart.
 // A test that fails prints its seed; GOSSIPKV_SEED=<seed> replays it.
@@ -30,6 +34,7 @@
 #include <vector>
 
 #include "driver/replica_driver.h"
+#include "sim/faulty_engine.h"
 #include "storage/memory_engine.h"
 #include "storage/rocksdb_engine.h"
 #include "util/clock.h"
@@ -56,6 +61,11 @@ struct FaultOptions {
                                     // opened (uniform); 0: at once
   double crash_at_commit = 0;  // probability a commit is where a node crashes
   int64_t max_restart_ms = 10'000;  // a crashed node restarts within this
+  // Probability a commit's engine write fails (refused, or stored but
+  // reported failed: even odds); the node then refuses writes until it
+  // reopens its engine, 100 ms to 100 ms + max_disk_outage_ms later.
+  double disk_failure_per_commit = 0;
+  int64_t max_disk_outage_ms = 5'000;
 };
 
 enum class SimEngine { kMemory, kRocksDB };
@@ -67,17 +77,23 @@ struct TrafficStats {
   uint64_t messages = 0;
   uint64_t bytes = 0;  // serialized size, as the wire would carry it
   uint64_t dropped = 0;
-  uint64_t oversized = 0;   // of dropped: over the frame cap
-  uint64_t queue_full = 0;  // of dropped: over the link's queue bound
-  uint64_t largest = 0;     // bytes of the largest message sent
-  uint64_t crashes = 0;     // crashes injected at commits
+  uint64_t oversized = 0;      // of dropped: over the frame cap
+  uint64_t queue_full = 0;     // of dropped: over the link's queue bound
+  uint64_t largest = 0;        // bytes of the largest message sent
+  uint64_t crashes = 0;        // crashes injected at commits
+  uint64_t disk_failures = 0;  // engine writes failed by the faults
+  uint64_t disk_failures_applied = 0;  // of them: stored, reported failed
+  uint64_t disk_reopens = 0;           // engines that took writes again
 };
 
-// A client write's fate: `durable` when its batch is stored, `acked` when
-// its reply would leave. A crash may come between, or before both.
+// A client write's fate: `durable` when its batch is stored (also when the
+// engine stored it but reported the write failed), `acked` when its reply
+// would leave with success, `failed` when it would leave with an error. A
+// crash may come between, or before all.
 struct WriteCallbacks {
   std::function<void()> durable;
   std::function<void()> acked;
+  std::function<void()> failed;
 };
 
 class Simulation {
@@ -86,6 +102,12 @@ class Simulation {
   ~Simulation();
 
   void set_faults(const FaultOptions& faults) { faults_ = faults; }
+  // Sees every message a node sends, before the network acts on it.
+  using SendObserver = std::function<void(
+      const std::string& from, const std::string& to, const pb::PeerMessage&)>;
+  void set_send_observer(SendObserver observer) {
+    send_observer_ = std::move(observer);
+  }
   void set_engine(SimEngine engine) { engine_kind_ = engine; }
 
   // Adds and starts a node; its peer address is its id. With a store, the
@@ -95,12 +117,15 @@ class Simulation {
                bool with_store = false, StoreOptions store_options = {});
 
   // A client write at `id` (value nullopt: delete), stored and rumored at
-  // once, whatever the disk latency. Fails if the node is down.
+  // once, whatever the disk latency. Fails if the node is down, or if its
+  // commit fails.
   Result<Entry> Write(const std::string& id, const std::string& key,
                       std::optional<std::string> value,
                       const VersionVector* context = nullptr);
   // A client write that joins the node's batch and is stored with it, as
   // the disk and the crash faults allow; the entry as it will be stored.
+  // Refused at once while the node's engine refuses writes (as the server
+  // answers -MISCONF).
   Result<Entry> Submit(const std::string& id, const std::string& key,
                        std::optional<std::string> value,
                        const VersionVector* context, WriteCallbacks callbacks);
@@ -109,6 +134,11 @@ class Simulation {
   // `from` opens an anti-entropy session with `to` now.
   void StartAntiEntropy(const std::string& from, const std::string& to);
   VersionedStore& store(const std::string& id);
+  // The node's engine as its store sees it, with its injectable faults
+  // (valid until the node boots again).
+  FaultyEngine& engine(const std::string& id);
+  // The node reopens its engine now, as it would after a disk outage.
+  void ReopenDisk(const std::string& id);
   // Stops a node at once: what it had not stored is lost.
   void Crash(const std::string& id);
   // The node crashes at its next commit, at `point`.
@@ -184,13 +214,13 @@ class Simulation {
     double drift_;
   };
   struct Node;
-  enum class EventKind { kTick, kMessage, kCommit, kRestart };
+  enum class EventKind { kTick, kMessage, kCommit, kRestart, kReopen };
   struct Event {
     int64_t time;
     uint64_t seq;
     EventKind kind;
-    int node;             // receiver (or ticking, committing, restarting node)
-    int from;             // sender of a message
+    int node;  // receiver (or ticking, committing, restarting, reopening node)
+    int from;  // sender of a message
     uint64_t generation;  // the node's boot a commit event belongs to
     uint64_t size;        // a message's bytes on its link
     std::shared_ptr<const pb::PeerMessage> message;
@@ -224,6 +254,7 @@ class Simulation {
   std::map<std::pair<int, int>, uint64_t> in_flight_;  // bytes per link
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
   TrafficStats traffic_;
+  SendObserver send_observer_;
 };
 
 }  // namespace gossipkv
