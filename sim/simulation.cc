@@ -6,34 +6,9 @@
 #include <optional>
 #include <stdexcept>
 
-namespace gossipkv {
+#include "sim/sim_node.h"
 
-struct Simulation::Node {
-  int index = 0;
-  std::string id;
-  ReplicaOptions options;
-  std::unique_ptr<Random> random;
-  std::unique_ptr<NodeClock> clock;
-  bool with_store = false;
-  StoreOptions store_options;
-  std::unique_ptr<MemoryEngine> memory;  // SimEngine::kMemory: the disk
-  std::unique_ptr<InMemoryDisk> disk;    // SimEngine::kRocksDB: the disk
-  std::unique_ptr<RocksDBEngine> rocks;  // reopened at every boot
-  std::unique_ptr<FaultyEngine> faulty;  // over either; new at every boot
-  std::unique_ptr<VersionedStore> store;
-  std::unique_ptr<Replica> replica;
-  std::unique_ptr<ReplicaDriver> driver;
-  // `durable` callbacks of the client writes in the current batch.
-  std::vector<std::function<void()>> durable;
-  std::optional<CrashPoint> crash_next;
-  // A membership-only node's incarnation counter (with a store, the store
-  // keeps it).
-  uint64_t incarnation = 0;
-  bool up = true;
-  bool commit_scheduled = false;
-  uint64_t generation = 0;  // bumped at every boot and crash
-  int group = 0;
-};
+namespace gossipkv {
 
 Simulation::Simulation(uint64_t seed, NetworkOptions network, int64_t tick_ms)
     : seed_(seed), network_(network), tick_ms_(tick_ms), random_(seed) {}
@@ -100,6 +75,8 @@ void Simulation::Boot(Node& node) {
       *node.replica, node.store.get(),
       [this, index](Outgoing& o) { Send(index, o); });
   node.durable.clear();
+  node.writing_durable.clear();
+  node.writing = false;
   node.up = true;
   node.commit_scheduled = false;
   ++node.generation;
@@ -111,6 +88,8 @@ void Simulation::Down(Node& node) {
   node.up = false;
   node.commit_scheduled = false;
   node.durable.clear();
+  node.writing_durable.clear();
+  node.writing = false;
   ++node.generation;
 }
 
@@ -163,7 +142,8 @@ void Simulation::CrashAtNextCommit(const std::string& id, CrashPoint point) {
 void Simulation::Shutdown(const std::string& id) {
   Node& node = At(id);
   if (!node.up) return;
-  if (node.driver->commit_needed()) CommitAt(node.index);
+  if (node.writing) FinishWrite(node.index);
+  if (node.up && node.driver->commit_needed()) CommitAt(node.index);
   if (node.up) Down(node);
 }
 
@@ -233,6 +213,7 @@ Result<Entry> Simulation::Write(const std::string& id, const std::string& key,
   Node& node = At(id);
   // Stored now, whatever the disk latency; a crash or a disk failure the
   // faults inject on the way makes it an error.
+  if (node.up && node.writing) FinishWrite(node.index);
   if (node.up && node.driver->commit_needed()) CommitAt(node.index);
   if (!node.up) return Status::IOError(id + " crashed before storing it");
   if (!*acked) return Status::IOError(id + " failed to store it");
@@ -257,18 +238,6 @@ VersionedStore& Simulation::store(const std::string& id) {
 
 FaultyEngine& Simulation::engine(const std::string& id) {
   return *At(id).faulty;
-}
-
-void Simulation::ReopenDisk(const std::string& id) {
-  Node& node = At(id);
-  if (!node.up || !node.faulty) return;
-  const bool refusing = !node.faulty->Writable().ok();
-  // The server's own reopening, after its disk_retry_ms.
-  Status resumed = node.driver->ResumeWrites();
-  if (!resumed.ok())
-    throw std::runtime_error("sim reopen: " + resumed.ToString());
-  if (refusing) ++traffic_.disk_reopens;
-  AfterStep(node.index);
 }
 
 bool Simulation::IsUp(const std::string& id) const {
@@ -361,81 +330,6 @@ void Simulation::Send(int from, Outgoing& o) {
   }
 }
 
-void Simulation::AfterStep(int index) {
-  Node& node = *nodes_[index];
-  if (!node.up || !node.driver->commit_needed()) return;
-  // While the engine refuses writes the commit fails at once, as the
-  // server's does, so nothing waits on changes that cannot be stored.
-  if (faults_.max_disk_latency_ms <= 0 ||
-      (node.faulty && !node.faulty->Writable().ok())) {
-    CommitAt(index);
-    return;
-  }
-  if (node.commit_scheduled) return;
-  node.commit_scheduled = true;
-  const int64_t latency = static_cast<int64_t>(
-      random_.Uniform(static_cast<uint64_t>(faults_.max_disk_latency_ms) + 1));
-  Schedule({now_ + latency, 0, EventKind::kCommit, index, -1, node.generation,
-            0, nullptr});
-}
-
-void Simulation::CommitAt(int index) {
-  Node& node = *nodes_[index];
-  node.commit_scheduled = false;
-  std::optional<CrashPoint> crash = node.crash_next;
-  node.crash_next.reset();
-  if (!crash && faults_.crash_at_commit > 0 &&
-      random_.Bernoulli(faults_.crash_at_commit)) {
-    crash = static_cast<CrashPoint>(random_.Uniform(3));
-  }
-  auto crash_here = [&](CrashPoint point) {
-    if (crash != point) return false;
-    ++traffic_.crashes;
-    Down(node);
-    const int64_t after =
-        1000 + static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(
-                   std::max<int64_t>(faults_.max_restart_ms, 1))));
-    Schedule({now_ + after, 0, EventKind::kRestart, index, -1, node.generation,
-              0, nullptr});
-    return true;
-  };
-  if (crash_here(CrashPoint::kBeforePersist)) return;
-  FaultyEngine* disk = node.faulty.get();
-  const bool writable = disk == nullptr || disk->Writable().ok();
-  const uint64_t failures = disk != nullptr ? disk->failures() : 0;
-  if (writable && disk != nullptr && faults_.disk_failure_per_commit > 0 &&
-      random_.Bernoulli(faults_.disk_failure_per_commit)) {
-    disk->FailNextWrite(random_.Bernoulli(0.5) ? DiskFault::kRefused
-                                               : DiskFault::kAppliedButFailed);
-  }
-  Status status = node.driver->Persist();
-  const bool injected = disk != nullptr && disk->failures() > failures;
-  if (disk != nullptr) disk->Disarm();  // a batch that wrote nothing
-  if (!status.ok() && writable && !injected)
-    throw std::runtime_error("sim commit: " + status.ToString());
-  const bool stored =
-      status.ok() ||
-      (injected && disk->last_fault() == DiskFault::kAppliedButFailed);
-  std::vector<std::function<void()>> durable = std::move(node.durable);
-  node.durable.clear();
-  for (auto& d : durable) {
-    if (d && stored) d();
-  }
-  if (injected) {
-    ++traffic_.disk_failures;
-    if (stored) ++traffic_.disk_failures_applied;
-    const int64_t outage =
-        100 + static_cast<int64_t>(random_.Uniform(static_cast<uint64_t>(
-                  std::max<int64_t>(faults_.max_disk_outage_ms, 1))));
-    Schedule({now_ + outage, 0, EventKind::kReopen, index, -1, node.generation,
-              0, nullptr});
-  }
-  if (crash_here(CrashPoint::kAfterPersist)) return;
-  node.driver->SendReady();
-  if (crash_here(CrashPoint::kAfterSend)) return;
-  node.driver->AckReady();
-}
-
 void Simulation::Process(const Event& e) {
   Node& node = *nodes_[e.node];
   switch (e.kind) {
@@ -459,10 +353,19 @@ void Simulation::Process(const Event& e) {
     case EventKind::kCommit:
       // A commit that already ran (Shutdown, Write) leaves its event stale.
       if (!node.up || e.generation != node.generation ||
-          !node.commit_scheduled || !node.driver->commit_needed())
+          !node.commit_scheduled || node.writing ||
+          !node.driver->commit_needed())
         return;
-      CommitAt(e.node);
+      // The loop stages the batch; the write completes a disk latency
+      // later, while the node goes on stepping and gathering the next.
+      if (StartWrite(e.node)) ScheduleWritten(e.node);
       return;
+    case EventKind::kWritten:
+      if (!node.up || e.generation != node.generation || !node.writing ||
+          e.size != node.write_id)
+        return;
+      FinishWrite(e.node);
+      break;
     case EventKind::kRestart:
       if (!node.up && e.generation == node.generation) Boot(node);
       return;

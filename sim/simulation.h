@@ -55,10 +55,13 @@ struct NetworkOptions {
 
 // Faults of clocks and disks (all off by default).
 struct FaultOptions {
-  int64_t max_clock_skew_ms = 0;    // each node's clock is off by up to this
-  double max_clock_drift = 0;       // and runs fast or slow by this fraction
-  int64_t max_disk_latency_ms = 0;  // a batch is stored this long after it
-                                    // opened (uniform); 0: at once
+  int64_t max_clock_skew_ms = 0;  // each node's clock is off by up to this
+  double max_clock_drift = 0;     // and runs fast or slow by this fraction
+  // A batch is staged up to this long after it opened, and its write takes
+  // up to this long again (uniform), while the node goes on stepping and
+  // gathering the next batch, as the server's loop does beside its writer
+  // thread; 0: both at once.
+  int64_t max_disk_latency_ms = 0;
   double crash_at_commit = 0;  // probability a commit is where a node crashes
   int64_t max_restart_ms = 10'000;  // a crashed node restarts within this
   // Probability a commit's engine write fails (refused, or stored but
@@ -70,7 +73,9 @@ struct FaultOptions {
 
 enum class SimEngine { kMemory, kRocksDB };
 
-// Where in a commit a node crashes.
+// Where in a commit a node crashes: while its staged batch is being
+// written (the write is lost; memory had moved and the node had gone on
+// working), after the write, or after sending what waited for it.
 enum class CrashPoint { kBeforePersist, kAfterPersist, kAfterSend };
 
 struct TrafficStats {
@@ -214,7 +219,14 @@ class Simulation {
     double drift_;
   };
   struct Node;
-  enum class EventKind { kTick, kMessage, kCommit, kRestart, kReopen };
+  enum class EventKind {
+    kTick,
+    kMessage,
+    kCommit,   // stage the node's batch
+    kWritten,  // the staged batch's write completes
+    kRestart,
+    kReopen
+  };
   struct Event {
     int64_t time;
     uint64_t seq;
@@ -222,7 +234,7 @@ class Simulation {
     int node;  // receiver (or ticking, committing, restarting, reopening node)
     int from;  // sender of a message
     uint64_t generation;  // the node's boot a commit event belongs to
-    uint64_t size;        // a message's bytes on its link
+    uint64_t size;        // a message's bytes on its link; kWritten: the write
     std::shared_ptr<const pb::PeerMessage> message;
     bool operator>(const Event& o) const {
       return time != o.time ? time > o.time : seq > o.seq;
@@ -237,7 +249,16 @@ class Simulation {
   // After anything that may have changed a node's batch: schedule its
   // commit, or commit at once when disks have no latency.
   void AfterStep(int index);
+  // A whole commit at once: StartWrite, then FinishWrite.
   void CommitAt(int index);
+  // Stages the node's batch; true when a write is now in progress.
+  bool StartWrite(int index);
+  void ScheduleWritten(int index);
+  // The staged batch reaches the engine (or fails); what waited for it is
+  // sent and acknowledged, with the crash points between.
+  void FinishWrite(int index);
+  bool CrashHere(Node& node, CrashPoint point);
+  int64_t DiskLatency();
   Node& At(const std::string& id);
   int IndexOf(const std::string& id) const { return index_.at(id); }
 
