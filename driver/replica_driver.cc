@@ -179,7 +179,9 @@ void ReplicaDriver::Persisted(const Status& written) {
     waiting_.erase(waiting_.begin(), waiting_.begin() + n);
     return;
   }
-  // Everything held depends on this commit or on changes computed from it.
+  // Everything held depends on this commit or on changes computed from it,
+  // and so may what the replica built from memory and still holds itself.
+  replica_.OnCommitFailed();
   ++stats_.commit_failures;
   stats_.messages_dropped += held_.size();
   held_.clear();
@@ -204,7 +206,8 @@ Status ReplicaDriver::ResumeWrites() {
   Engine& engine = store_->engine();
   if (engine.Writable().ok()) return Status::Ok();
   if (in_flight_)
-    return Status::InvalidArgument("a commit is being written: resume after it");
+    return Status::InvalidArgument(
+        "a commit is being written: resume after it");
   // Committed after the reopen, a change computed from memory that misses a
   // batch reported failed but stored would replace that batch's entries on
   // disk, and the reload would then hand out their dots again.

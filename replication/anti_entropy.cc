@@ -444,6 +444,11 @@ void AntiEntropy::Queue(const std::string& peer, pb::PeerMessage message) {
       std::max<uint64_t>(stats_.ae_queue_peak, queue_.size());
 }
 
+void AntiEntropy::DropQueued() {
+  stats_.ae_messages_dropped += queue_.size();
+  queue_.clear();
+}
+
 void AntiEntropy::Release(int64_t now_ms, Outbox& out) {
   const double rate = static_cast<double>(options_.bytes_per_second);
   tokens_ = std::min(

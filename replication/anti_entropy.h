@@ -63,6 +63,11 @@ class AntiEntropy {
   void Handle(int64_t now_ms, const std::string& reply_to,
               const pb::PeerMessage& message, Outbox& out);
 
+  // Drops the answers waiting for repair budget: they were built from the
+  // store's memory, which a failed commit has just taken back (the driver
+  // calls it). Their sessions time out and start again.
+  void DropQueued();
+
  private:
   // Stream chunks waiting for the budget before the next is read, and keys
   // read per chunk at most.

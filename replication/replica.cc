@@ -72,6 +72,10 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
   }
 }
 
+void Replica::OnCommitFailed() {
+  if (anti_entropy_) anti_entropy_->DropQueued();
+}
+
 void Replica::FlushRumors(Outbox& out) {
   if (rumor_) rumor_->Flush(out);
 }

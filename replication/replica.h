@@ -55,6 +55,9 @@ class Replica {
   // messages only add to the store's batch(): the driver commits it (the
   // server with its client writes, the simulator at once), then calls this.
   void FlushRumors(Outbox& out);
+  // A commit failed and the store took back its memory: drops what was
+  // built from it and waits inside the replica (queued repair answers).
+  void OnCommitFailed();
   // Opens an anti-entropy session with the peer at `address` now.
   void StartAntiEntropy(int64_t now_ms, const std::string& address,
                         Outbox& out);

@@ -462,11 +462,11 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
                        fmt::join(replica_->GcBlockedBy(), ","));
     out += fmt::format(
         "ae_streams_started:{}\r\nae_streams_finished:{}\r\n"
-        "ae_queue_peak:{}\r\ndriver_commits:{}\r\n"
+        "ae_queue_peak:{}\r\nae_messages_dropped:{}\r\ndriver_commits:{}\r\n"
         "driver_messages_held:{}\r\ndriver_messages_dropped:{}\r\n",
         r.ae_streams_started, r.ae_streams_finished, r.ae_queue_peak,
-        driver_->stats().commits, driver_->stats().messages_held,
-        driver_->stats().messages_dropped);
+        r.ae_messages_dropped, driver_->stats().commits,
+        driver_->stats().messages_held, driver_->stats().messages_dropped);
     const int64_t now = NowMs();
     for (const auto& [peer, at] : r.ae_last_session_ms) {
       out += fmt::format("ae_last_session_{}:{}ms_ago\r\n", peer, now - at);

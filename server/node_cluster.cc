@@ -29,7 +29,13 @@ void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
     resp::AppendSimple(out, "OK");
   } else if (sub == "FORGET" && args.size() == 2) {
     // The forgotten set joins the store's batch: the session replies once
-    // it is stored, and gossip spreads it.
+    // it is stored, and gossip spreads it. Gossip carries it at once, so
+    // a disk known to refuse the commit refuses the command first.
+    if (Status writable = engine_->Writable(); !writable.ok()) {
+      resp::AppendError(out, "MISCONF cannot store the forget: " +
+                                 writable.message());
+      return;
+    }
     if (Status forgotten = driver_->Forget(args[1]); !forgotten.ok()) {
       resp::AppendError(out, "ERR " + forgotten.message());
       return;

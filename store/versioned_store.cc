@@ -7,9 +7,9 @@
 #include <algorithm>
 
 #include "proto/entry.pb.h"
-#include "versioning/entry_codec.h"
 #include "store/store_record.h"
 #include "util/bytes.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {
@@ -242,21 +242,26 @@ Status VersionedStore::ScanSegment(
          std::string_view((*staged_end)->key).substr(0, kSegmentPrefix) ==
              prefix)
     ++staged_end;
-  auto emit_staged_before = [&](std::string_view k) {
-    for (; staged != staged_end && (k.empty() || (*staged)->key <= k);
-         ++staged) {
-      if (!(*staged)->is_delete) visit_record((*staged)->key, (*staged)->value);
-    }
-  };
   Status scanned = engine_.ScanPrefix(
       Column::kEntries, prefix, [&](std::string_view k, std::string_view v) {
-        const bool replaced = staged != staged_end && (*staged)->key == k;
-        emit_staged_before(k);
-        if (!replaced) visit_record(k, v);
+        // Staged keys before k go first; a staged k replaces the engine's.
+        for (; staged != staged_end && (*staged)->key < k; ++staged) {
+          if (!(*staged)->is_delete)
+            visit_record((*staged)->key, (*staged)->value);
+        }
+        if (staged != staged_end && (*staged)->key == k) {
+          if (!(*staged)->is_delete)
+            visit_record((*staged)->key, (*staged)->value);
+          ++staged;
+          return true;
+        }
+        visit_record(k, v);
         return true;
       });
   if (!scanned.ok()) return scanned;
-  emit_staged_before({});
+  for (; staged != staged_end; ++staged) {
+    if (!(*staged)->is_delete) visit_record((*staged)->key, (*staged)->value);
+  }
   return Status::Ok();
 }
 

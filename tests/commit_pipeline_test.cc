@@ -6,9 +6,11 @@
 // computed from it.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "driver/replica_driver.h"
-#include "versioning/entry_codec.h"
 #include "storage/memory_engine.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {
@@ -228,6 +230,102 @@ TEST_F(PipelineDriverTest, AFailedWriteDropsWhatVouchedForIt) {
         << "n1 claims a deletion it does not hold: "
         << o.message.ShortDebugString();
   }
+}
+
+// With staged {lo, hi} and stored {hi} in one segment, a scan lists each
+// key once, with its staged hash; a staged delete hides the stored key.
+TEST(CommitPipelineTest, ASegmentScanListsEachStagedKeyOnce) {
+  ManualClock clock(1'000);
+  Random random(4);
+  MemoryEngine engine;
+  StoreOptions options;
+  options.merkle.segment_bits = 1;
+  options.merkle.fanout_bits = 1;
+  options.entry_cache_bytes = 0;
+  auto opened = VersionedStore::Open(engine, "n1", options, clock, random);
+  ASSERT_TRUE(opened);
+  std::unique_ptr<VersionedStore> store = std::move(*opened);
+  const std::string lo = "a0";
+  std::string hi, gone;
+  const uint32_t segment = store->tree().SegmentOfKey(lo);
+  for (int j = 0; hi.empty() || gone.empty(); ++j) {
+    std::string k = "b" + std::to_string(j);
+    if (store->tree().SegmentOfKey(k) != segment) continue;
+    (hi.empty() ? hi : gone) = k;
+  }
+  ASSERT_TRUE(store->Write(hi, std::string("old")));
+  ASSERT_TRUE(store->Write(gone, std::string("v")));
+  ASSERT_TRUE(store->Write(gone, std::nullopt));
+  Entry tombstone = **store->Get(gone);
+  ASSERT_TRUE(store->batch().Write(lo, std::string("new-lo"), nullptr));
+  ASSERT_TRUE(store->batch().Write(hi, std::string("new-hi"), nullptr));
+  ASSERT_TRUE(*store->batch().Collect(gone, tombstone));
+  ASSERT_TRUE(store->batch().Stage().ok());
+  std::map<std::string, int> seen;
+  std::map<std::string, uint64_t> hashes;
+  ASSERT_TRUE(store
+                  ->ScanSegment(segment,
+                                [&](std::string_view k, uint64_t hash) {
+                                  ++seen[std::string(k)];
+                                  hashes[std::string(k)] = hash;
+                                })
+                  .ok());
+  EXPECT_EQ(seen[lo], 1);
+  EXPECT_EQ(seen[hi], 1) << "a key both staged and stored listed twice";
+  EXPECT_EQ(seen.count(gone), 0u) << "a staged collection still listed";
+  ASSERT_TRUE(engine.Write(store->staged()).ok());
+  ASSERT_TRUE(store->Written(Status::Ok()).ok());
+  std::map<std::string, uint64_t> after;
+  ASSERT_TRUE(store
+                  ->ScanSegment(segment,
+                                [&](std::string_view k, uint64_t hash) {
+                                  after[std::string(k)] = hash;
+                                })
+                  .ok());
+  EXPECT_EQ(after, hashes) << "the staged view differs from the written one";
+}
+
+// An anti-entropy answer built while a write is in flight reads the staged
+// batch and may wait in the replica's own queue for repair budget. If the
+// write fails, that answer must never leave: it would carry a value the
+// disk lacks under a dot the node will issue again.
+TEST_F(PipelineDriverTest, AQueuedRepairAnswerDiesWithAFailedWrite) {
+  ReplicaOptions o;
+  o.membership.seeds = {"n0"};
+  o.rumor.fanout = 0;
+  o.anti_entropy.interval_ms = 0;
+  o.anti_entropy.bytes_per_second = 1;  // one answer, then the queue
+  o.gc.interval_ms = 0;
+  pb::MemberState self;
+  self.set_node_id("n1");
+  self.set_peer_address("n1");
+  self.set_incarnation(1);
+  driver_.reset();
+  replica_ = std::make_unique<Replica>(self, o, random_, 1'000, store_.get());
+  driver_ = std::make_unique<ReplicaDriver>(
+      *replica_, store_.get(),
+      [this](Outgoing& m) { sent_.push_back(std::move(m)); });
+  auto key_hashes = [](uint64_t session, uint32_t segment) {
+    pb::PeerMessage m;
+    m.set_from("n0");
+    m.mutable_ae_key_hashes()->set_session(session);
+    m.mutable_ae_key_hashes()->add_segments(segment);
+    return m;
+  };
+  ASSERT_TRUE(store_->Write("a", std::string("durable")));
+  ASSERT_TRUE(store_->batch().Write("k", std::string("lost"), nullptr));
+  ASSERT_TRUE(driver_->StartCommit());
+  driver_->Step(1'000, "n0", key_hashes(1, store_->tree().SegmentOfKey("a")));
+  driver_->Step(1'000, "n0", key_hashes(2, store_->tree().SegmentOfKey("k")));
+  Finish(Status::IOError("injected"));
+  driver_->Tick(1'000'000);  // the budget refills; the queue drains
+  for (const auto& m : sent_) {
+    if (!m.message.has_ae_entries()) continue;
+    for (const auto& e : m.message.ae_entries().entries())
+      EXPECT_NE(e.key(), "k") << "a value whose write failed left the node";
+  }
+  EXPECT_GT(replica_->stats().ae_messages_dropped, 0u)
+      << "nothing was queued: the test no longer exercises the queue";
 }
 
 }  // namespace
