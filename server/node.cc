@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 
+#include "server/peer_handshake.h"
 #include "server/resp_writer.h"
 #include "util/bytes.h"
 
@@ -92,7 +93,7 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
       io,
       PeerTransport::Options{config.cluster_name, config.node_id, "",
                              config.replication.max_frame_bytes, 8 << 20,
-                             config.peer_bind.host},
+                             config.peer_bind.host, CompatibilityOf(config)},
       [raw](const std::string& from, const pb::PeerMessage& m) {
         raw->OnPeerMessage(from, m);
       });
@@ -416,11 +417,14 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "connects:{}\r\n"
         "peer_connect_failures:{}\r\npeer_protocol_errors:{}\r\npeer_dropped_"
         "unreachable:{}\r\n"
-        "fault_dropped:{}\r\nfault_blocked:{}\r\n",
+        "fault_dropped:{}\r\nfault_blocked:{}\r\n"
+        "peers_refused_incompatible:{}\r\npeer_last_refusal:{}\r\n"
+        "peer_dropped_wrong_from:{}\r\n",
         s.frames_sent, s.frames_received, s.bytes_sent, s.bytes_received,
         s.connections_accepted, s.connects, s.connect_failures,
         s.protocol_errors, s.dropped_unreachable, filter_.dropped(),
-        fmt::join(filter_.blocked(), ","));
+        fmt::join(filter_.blocked(), ","), s.refused_incompatible,
+        s.last_refusal, s.dropped_wrong_from);
   } else if (section == "replication") {
     const auto& r = replica_->stats();
     out += fmt::format(
