@@ -382,16 +382,21 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         config_.fault_injection ? "on" : "off");
   } else if (section == "clients") {
     const auto& s = listener_->stats();
-    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\n", s.connected,
-                       config_.limits.max_clients);
+    out += fmt::format(
+        "connected_clients:{}\r\nmaxclients:{}\r\nclient_memory_bytes:{}\r\n"
+        "max_client_memory_mb:{}\r\n",
+        s.connected, config_.limits.max_clients, listener_->client_memory(),
+        config_.limits.max_client_memory_mb);
   } else if (section == "stats") {
     const auto& s = listener_->stats();
     out += fmt::format(
         "total_connections_received:{}\r\nrejected_connections:{}\r\nprotocol_"
         "errors:{}\r\n"
-        "idle_timeouts:{}\r\ncommit_failures:{}\r\ngroup_commits:{}\r\n",
+        "idle_timeouts:{}\r\ncommit_failures:{}\r\ngroup_commits:{}\r\n"
+        "evicted_clients_memory:{}\r\n",
         s.connections_received, s.rejected_max_clients, s.protocol_errors,
-        s.idle_timeouts, s.commit_failures, listener_->committer().rounds());
+        s.idle_timeouts, s.commit_failures, listener_->committer().rounds(),
+        s.evicted_memory);
   } else if (section == "storage") {
     const auto& cache = store_->cache();
     out += fmt::format(
