@@ -278,6 +278,8 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
     GOSSIPKV_RETURN_IF_ERROR(r.Int("max_clients", l.max_clients, 1, 1'000'000));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("idle_timeout_ms", l.idle_timeout_ms, 0, 86'400'000));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("max_client_memory_mb", l.max_client_memory_mb, 0, 1 << 20));
     return r.Int("max_reply_bytes", l.max_reply_bytes, 4096, kMaxU32);
   }));
   GOSSIPKV_RETURN_IF_ERROR(top.RejectRest({}));
@@ -337,6 +339,13 @@ Status Config::Validate() const {
     return Status::InvalidArgument(
         "limits.max_request_bytes must be at least max_key_bytes and "
         "max_value_bytes");
+  }
+  if (limits.max_client_memory_mb != 0 &&
+      uint64_t{limits.max_client_memory_mb} << 20 < limits.max_request_bytes) {
+    return Status::InvalidArgument(fmt::format(
+        "limits.max_client_memory_mb ({} MiB) must be 0 (unlimited) or hold "
+        "one request of max_request_bytes ({} bytes)",
+        limits.max_client_memory_mb, limits.max_request_bytes));
   }
   if (log_level != "trace" && log_level != "debug" && log_level != "info" &&
       log_level != "warn" && log_level != "error") {

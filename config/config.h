@@ -38,6 +38,10 @@ struct ClientLimits {
   uint32_t idle_timeout_ms =
       300'000;  // no complete command for this long: close
   uint32_t max_reply_bytes = 64 * 1024 * 1024;  // one reply (MGET, VGET)
+  // All client sessions' buffered bytes (partial requests, pending
+  // replies), as Redis's maxmemory-clients; past it the largest are closed.
+  // 0: unlimited. At least max_request_bytes, so one full request fits.
+  uint32_t max_client_memory_mb = 1024;
 };
 
 struct GossipSettings {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "server/listen.h"
@@ -21,7 +22,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       : listener_(listener),
         socket_(std::move(socket)),
         timer_(socket_.get_executor()),
-        parser_(RespLimits{listener.limits_.max_request_bytes,
+        parser_(RespLimits{std::max(listener.limits_.max_key_bytes,
+                                    listener.limits_.max_value_bytes),
                            listener.limits_.max_arguments,
                            listener.limits_.max_request_bytes,
                            listener.limits_.max_inline_bytes}) {}
@@ -32,6 +34,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     timer_.cancel();
+  }
+  // What this session holds, as last counted.
+  size_t accounted() const { return accounted_; }
+  bool evicted() const { return evicted_; }
+  // Called by the listener: the session stops, answers with an error and
+  // closes; its bytes no longer count.
+  void Evict() {
+    evicted_ = true;
+    evicted_bytes_ = accounted_;
+    // A client not reading its replies would not read the error either.
+    quiet_ = writing_;
+    listener_.client_memory_ -= accounted_;
+    accounted_ = 0;
+    asio::error_code ignored;
+    socket_.cancel(ignored);  // wakes its read (a write in flight fails)
   }
 
  private:
@@ -48,6 +65,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Waits for the shared batch to commit if any reply depends on it, then
   // sends the replies; false if the socket failed.
   asio::awaitable<bool> Flush();
+  // Recounts what this session holds; past the budget, evicts the largest
+  // (perhaps this one).
+  void Account() {
+    if (evicted_) return;
+    const size_t now = parser_.held_bytes() + out_.size();
+    listener_.client_memory_ += now;
+    listener_.client_memory_ -= accounted_;
+    accounted_ = now;
+    listener_.EnforceBudget();
+  }
+  asio::awaitable<void> SendEvicted();
 
   ClientListener& listener_;
   tcp::socket socket_;
@@ -58,7 +86,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Replies in out_; should their round fail to commit, every one becomes an
   // error (a read may have seen another session's uncommitted write).
   size_t replies_ = 0;
+  size_t accounted_ = 0;
+  bool evicted_ = false;
+  bool writing_ = false;
+  bool quiet_ = false;  // evicted while writing: no error sent
+  size_t evicted_bytes_ = 0;
 };
+
+asio::awaitable<void> ClientSession::SendEvicted() {
+  out_ = fmt::format(
+      "-ERR client memory limit reached (max_client_memory_mb {}): closing "
+      "this client, which held {} bytes\r\n",
+      listener_.limits_.max_client_memory_mb, evicted_bytes_);
+  asio::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(out_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+}
 
 asio::awaitable<void> ClientSession::Watchdog() {
   auto self = shared_from_this();
@@ -91,11 +134,14 @@ asio::awaitable<bool> ClientSession::Flush() {
   replies_ = 0;
   if (out_.empty()) co_return true;
   asio::error_code ec;
+  writing_ = true;
   co_await asio::async_write(socket_, asio::buffer(out_),
                              asio::redirect_error(asio::use_awaitable, ec));
+  writing_ = false;
   out_.clear();
   if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
-  co_return !ec;
+  Account();
+  co_return !ec && !evicted_;
 }
 
 asio::awaitable<void> ClientSession::Run() {
@@ -114,8 +160,10 @@ asio::awaitable<void> ClientSession::Run() {
     asio::error_code ec;
     size_t n = co_await socket_.async_read_some(
         asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
+    if (ec || evicted_) break;
     parser_.Feed(std::string_view(buffer.data(), n));
+    Account();
+    if (evicted_) break;
     while (open) {
       RespParser::Outcome outcome = parser_.Next(args, error);
       if (outcome == RespParser::Outcome::kNeedMore) break;
@@ -133,6 +181,11 @@ asio::awaitable<void> ClientSession::Run() {
           CommandExecutor::After::kClose) {
         open = false;
       }
+      Account();
+      if (evicted_) {
+        open = false;
+        break;
+      }
       if ((out_.size() >= kFlushBytes ||
            committer.batch().size() >= kMaxBatchKeys) &&
           !co_await Flush()) {
@@ -141,8 +194,34 @@ asio::awaitable<void> ClientSession::Run() {
     }
     if (!co_await Flush()) break;
   }
+  if (evicted_ && !quiet_) {
+    out_.clear();  // replies not written are lost with the connection
+    co_await SendEvicted();
+  }
+  listener_.client_memory_ -= accounted_;
+  accounted_ = 0;
   Close();
   --listener_.stats_.connected;
+}
+
+void ClientListener::EnforceBudget() {
+  const uint64_t budget = uint64_t{limits_.max_client_memory_mb} << 20;
+  while (budget != 0 && client_memory_ > budget) {
+    std::shared_ptr<ClientSession> largest;
+    for (auto& weak : sessions_) {
+      auto session = weak.lock();
+      if (session && !session->evicted() &&
+          (!largest || session->accounted() > largest->accounted()))
+        largest = session;
+    }
+    if (!largest || largest->accounted() == 0) return;
+    ++stats_.evicted_memory;
+    spdlog::warn(
+        "client memory {} bytes over max_client_memory_mb {}: closing the "
+        "client holding the most ({} bytes)",
+        client_memory_, limits_.max_client_memory_mb, largest->accounted());
+    largest->Evict();
+  }
 }
 
 ClientListener::ClientListener(asio::io_context& io, CommandExecutor& executor,

@@ -12,7 +12,12 @@
 // Limits (config [limits]): framing garbage, oversized arguments or too many
 // arguments get an -ERR naming the limit and the connection is closed; a
 // client with no complete command for idle_timeout_ms is closed; connections
-// past max_clients are refused with an error. Other clients are unaffected.
+// past max_clients are refused with an error. A bulk longer than
+// max_key_bytes and max_value_bytes is refused at its header, before any of
+// it is buffered. The bytes every session holds (the parser's partial
+// request, replies not yet written) are summed; past max_client_memory_mb
+// the sessions holding the most get an -ERR naming the limit and are closed
+// until the sum is back under it. Other clients are unaffected.
 //
 // Lives on, and is only touched from, the io_context thread.
 #pragma once
@@ -35,6 +40,7 @@ struct ClientStats {
   uint64_t protocol_errors = 0;
   uint64_t idle_timeouts = 0;
   uint64_t commit_failures = 0;
+  uint64_t evicted_memory = 0;  // closed past max_client_memory_mb
 };
 
 class ClientSession;
@@ -53,12 +59,16 @@ class ClientListener {
   void Stop();
 
   const ClientStats& stats() const { return stats_; }
+  // Bytes buffered by all sessions now.
+  uint64_t client_memory() const { return client_memory_; }
   const GroupCommitter& committer() const { return committer_; }
   GroupCommitter& committer() { return committer_; }
 
  private:
   friend class ClientSession;
   asio::awaitable<void> AcceptLoop();
+  // Closes the sessions holding the most until the sum is within budget.
+  void EnforceBudget();
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
@@ -67,6 +77,7 @@ class ClientListener {
   ClientLimits limits_;
   uint16_t port_ = 0;
   ClientStats stats_;
+  uint64_t client_memory_ = 0;
   std::list<std::weak_ptr<ClientSession>> sessions_;
   bool stopped_ = false;
 };

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 
+#include "server/peer_handshake.h"
 #include "server/resp_writer.h"
 #include "util/bytes.h"
 
@@ -92,7 +93,7 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
       io,
       PeerTransport::Options{config.cluster_name, config.node_id, "",
                              config.replication.max_frame_bytes, 8 << 20,
-                             config.peer_bind.host},
+                             config.peer_bind.host, CompatibilityOf(config)},
       [raw](const std::string& from, const pb::PeerMessage& m) {
         raw->OnPeerMessage(from, m);
       });
@@ -381,16 +382,21 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         config_.fault_injection ? "on" : "off");
   } else if (section == "clients") {
     const auto& s = listener_->stats();
-    out += fmt::format("connected_clients:{}\r\nmaxclients:{}\r\n", s.connected,
-                       config_.limits.max_clients);
+    out += fmt::format(
+        "connected_clients:{}\r\nmaxclients:{}\r\nclient_memory_bytes:{}\r\n"
+        "max_client_memory_mb:{}\r\n",
+        s.connected, config_.limits.max_clients, listener_->client_memory(),
+        config_.limits.max_client_memory_mb);
   } else if (section == "stats") {
     const auto& s = listener_->stats();
     out += fmt::format(
         "total_connections_received:{}\r\nrejected_connections:{}\r\nprotocol_"
         "errors:{}\r\n"
-        "idle_timeouts:{}\r\ncommit_failures:{}\r\ngroup_commits:{}\r\n",
+        "idle_timeouts:{}\r\ncommit_failures:{}\r\ngroup_commits:{}\r\n"
+        "evicted_clients_memory:{}\r\n",
         s.connections_received, s.rejected_max_clients, s.protocol_errors,
-        s.idle_timeouts, s.commit_failures, listener_->committer().rounds());
+        s.idle_timeouts, s.commit_failures, listener_->committer().rounds(),
+        s.evicted_memory);
   } else if (section == "storage") {
     const auto& cache = store_->cache();
     out += fmt::format(
@@ -416,11 +422,14 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "connects:{}\r\n"
         "peer_connect_failures:{}\r\npeer_protocol_errors:{}\r\npeer_dropped_"
         "unreachable:{}\r\n"
-        "fault_dropped:{}\r\nfault_blocked:{}\r\n",
+        "fault_dropped:{}\r\nfault_blocked:{}\r\n"
+        "peers_refused_incompatible:{}\r\npeer_last_refusal:{}\r\n"
+        "peer_dropped_wrong_from:{}\r\n",
         s.frames_sent, s.frames_received, s.bytes_sent, s.bytes_received,
         s.connections_accepted, s.connects, s.connect_failures,
         s.protocol_errors, s.dropped_unreachable, filter_.dropped(),
-        fmt::join(filter_.blocked(), ","));
+        fmt::join(filter_.blocked(), ","), s.refused_incompatible,
+        s.last_refusal, s.dropped_wrong_from);
   } else if (section == "replication") {
     const auto& r = replica_->stats();
     out += fmt::format(

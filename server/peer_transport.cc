@@ -10,6 +10,7 @@
 
 #include "server/listen.h"
 #include "server/peer_frame.h"
+#include "server/peer_handshake.h"
 
 namespace gossipkv {
 
@@ -24,6 +25,9 @@ struct PeerTransport::Outbound {
   std::deque<std::string> queue;
   size_t queued_bytes = 0;
   bool connected = false;
+  uint64_t generation = 0;  // bumped at every connect
+  // Refused for its settings: not retried before this.
+  std::chrono::steady_clock::time_point hold_until;
 };
 
 struct PeerTransport::Inbound {
@@ -62,7 +66,7 @@ void PeerTransport::Stop() {
   }
 }
 
-std::string PeerTransport::HandshakeFrame() const {
+pb::PeerMessage PeerTransport::Hello() const {
   pb::PeerMessage hello;
   hello.set_from(options_.node_id);
   auto* h = hello.mutable_handshake();
@@ -70,7 +74,51 @@ std::string PeerTransport::HandshakeFrame() const {
   h->set_protocol_version(kPeerProtocolVersion);
   h->set_node_id(options_.node_id);
   h->set_peer_address(options_.advertise_address);
-  return EncodeFrame(hello);
+  *h->mutable_settings() = options_.settings;
+  return hello;
+}
+
+void PeerTransport::CountRefusal(const std::string& node_id,
+                                 const std::string& address,
+                                 const std::string& reason) {
+  ++stats_.refused_incompatible;
+  stats_.last_refusal = fmt::format("{} at {}: {}", node_id, address, reason);
+  spdlog::warn("refusing peer {}", stats_.last_refusal);
+}
+
+asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
+                                                uint64_t generation) {
+  FrameReader reader(options_.max_frame_bytes);
+  std::vector<char> buffer(4096);
+  pb::PeerMessage message;
+  std::string error;
+  while (!stopped_) {
+    asio::error_code ec;
+    size_t n = co_await peer->socket.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopped_ || peer->generation != generation) co_return;
+    reader.Feed(std::string_view(buffer.data(), n));
+    const auto outcome = reader.Next(message, error);
+    if (outcome == FrameReader::Outcome::kNeedMore) continue;
+    // Nothing but the answer is expected on an outbound connection; a
+    // malformed one is the inbound side's to report.
+    if (outcome != FrameReader::Outcome::kMessage) co_return;
+    const HandshakeVerdict verdict =
+        CheckHandshake(Hello().handshake(), message);
+    if (verdict.kind != HandshakeVerdict::Kind::kIncompatible) co_return;
+    CountRefusal(message.handshake().node_id(), peer->address, verdict.reason);
+    ++peer->generation;
+    asio::error_code ignored;
+    peer->socket.close(ignored);
+    peer->connected = false;
+    stats_.dropped_unreachable += peer->queue.size();
+    peer->queue.clear();
+    peer->queued_bytes = 0;
+    peer->hold_until =
+        std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    peer->wake.cancel();
+    co_return;
+  }
 }
 
 uint64_t PeerTransport::FreeBytes(const std::string& address) const {
@@ -105,6 +153,16 @@ asio::awaitable<void> PeerTransport::RunOutbound(
     asio::error_code ec;
     if (peer->queue.empty()) {
       peer->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await peer->wake.async_wait(
+          asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (!peer->connected &&
+        std::chrono::steady_clock::now() < peer->hold_until) {
+      stats_.dropped_unreachable += peer->queue.size();
+      peer->queue.clear();
+      peer->queued_bytes = 0;
+      peer->wake.expires_at(peer->hold_until);
       co_await peer->wake.async_wait(
           asio::redirect_error(asio::use_awaitable, ec));
       continue;
@@ -152,6 +210,7 @@ asio::awaitable<void> PeerTransport::RunOutbound(
       peer->connected = true;
       ++stats_.connects;
       backoff_ms = 100;
+      asio::co_spawn(io_, ReadAnswer(peer, ++peer->generation), asio::detached);
     }
     // Everything queued goes out in one write.
     std::string batch;
@@ -164,9 +223,12 @@ asio::awaitable<void> PeerTransport::RunOutbound(
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       spdlog::debug("peer {}: write failed: {}", peer->address, ec.message());
-      asio::error_code ignored;
-      peer->socket.close(ignored);
-      peer->connected = false;
+      if (peer->connected) {
+        asio::error_code ignored;
+        peer->socket.close(ignored);
+        peer->connected = false;
+        ++peer->generation;
+      }
       continue;
     }
     stats_.frames_sent += frames;
@@ -196,10 +258,13 @@ asio::awaitable<void> PeerTransport::ServeInbound(
   FrameReader reader(options_.max_frame_bytes);
   std::vector<char> buffer(64 * 1024);
   std::string from_address;  // set by the handshake
+  std::string node_id;       // likewise: the only `from` accepted after it
+  bool warned_wrong_from = false;
   pb::PeerMessage message;
   std::string error;
   asio::error_code ec;
   const auto remote = inbound->socket.remote_endpoint(ec);
+  const pb::PeerMessage hello = Hello();
   while (!stopped_) {
     size_t n = co_await inbound->socket.async_read_some(
         asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
@@ -207,34 +272,50 @@ asio::awaitable<void> PeerTransport::ServeInbound(
     stats_.bytes_received += n;
     reader.Feed(std::string_view(buffer.data(), n));
     FrameReader::Outcome outcome;
+    bool refused = false;
     while ((outcome = reader.Next(message, error)) ==
            FrameReader::Outcome::kMessage) {
       ++stats_.frames_received;
       if (from_address.empty()) {
-        if (!message.has_handshake()) {
-          error = "first frame is not a handshake";
-        } else if (message.handshake().cluster_name() !=
-                   options_.cluster_name) {
-          error = fmt::format("peer is in cluster '{}', this node in '{}'",
-                              message.handshake().cluster_name(),
-                              options_.cluster_name);
-        } else if (message.handshake().protocol_version() !=
-                   kPeerProtocolVersion) {
-          error = fmt::format("peer speaks protocol version {}, this node {}",
-                              message.handshake().protocol_version(),
-                              kPeerProtocolVersion);
-        } else if (message.handshake().peer_address().empty()) {
-          error = "handshake names no peer address";
-        } else {
-          from_address = message.handshake().peer_address();
-          continue;
+        const HandshakeVerdict verdict =
+            CheckHandshake(hello.handshake(), message);
+        if (verdict.kind == HandshakeVerdict::Kind::kMalformed) {
+          error = verdict.reason;
+          outcome = FrameReader::Outcome::kError;
+          break;
         }
-        outcome = FrameReader::Outcome::kError;
-        break;
+        // Answered with this node's own, so the connecting side can check
+        // the settings (and log why) too.
+        const std::string answer = EncodeFrame(hello);
+        co_await asio::async_write(
+            inbound->socket, asio::buffer(answer),
+            asio::redirect_error(asio::use_awaitable, ec));
+        if (verdict.kind == HandshakeVerdict::Kind::kIncompatible) {
+          CountRefusal(message.handshake().node_id(),
+                       message.handshake().peer_address(), verdict.reason);
+          refused = true;
+          break;
+        }
+        if (ec) break;
+        from_address = message.handshake().peer_address();
+        node_id = message.handshake().node_id();
+        continue;
+      }
+      if (message.from() != node_id) {
+        ++stats_.dropped_wrong_from;
+        if (!warned_wrong_from) {
+          warned_wrong_from = true;
+          spdlog::warn(
+              "peer {} at {} sent a message from '{}': dropped (and any "
+              "more)",
+              node_id, from_address, message.from());
+        }
+        continue;
       }
       handler_(from_address, message);
       if (stopped_) co_return;
     }
+    if (refused || ec) break;
     if (outcome == FrameReader::Outcome::kError) {
       ++stats_.protocol_errors;
       spdlog::warn(

@@ -2,14 +2,18 @@
 //
 // Each node keeps one outbound TCP connection per peer address, opened
 // lazily on the first message, beginning with a Handshake (cluster name,
-// protocol version, node id, the address it accepts peers on), and
-// reconnected with exponential backoff (100 ms doubling to 5 s) when it
-// fails; while a peer is unreachable its queued messages are dropped rather
-// than delivered stale. Inbound connections must open with a matching
-// Handshake; then every frame is handed to the node. A frame over
-// max_frame_bytes (checked before allocating), bytes that do not parse, a
-// message of unknown type or a wrong handshake close that connection, are
-// counted, and affect no one else.
+// protocol version, node id, the address it accepts peers on, the settings
+// it must share: server/peer_handshake.h), and reconnected with exponential
+// backoff (100 ms doubling to 5 s) when it fails; while a peer is
+// unreachable its queued messages are dropped rather than delivered stale.
+// Inbound connections must open with a matching Handshake, answered with
+// this node's own, so the connecting side checks the settings too; then
+// every frame whose `from` is the handshake's node id is handed to the node
+// (others are dropped and counted). A frame over max_frame_bytes (checked
+// before allocating), bytes that do not parse, a message of unknown type or
+// a wrong handshake close that connection, are counted, and affect no one
+// else. A peer whose settings differ is refused (logged with both values,
+// counted); an outbound connection so refused is retried after 5 s.
 //
 // Lives on, and is only touched from, the node's io_context thread.
 #pragma once
@@ -23,6 +27,7 @@
 
 #include "config/config.h"
 #include "proto/peer.pb.h"
+#include "server/peer_frame.h"
 
 namespace gossipkv {
 
@@ -37,6 +42,9 @@ struct PeerStats {
   uint64_t protocol_errors = 0;
   uint64_t dropped_unreachable =
       0;  // queued for a peer that could not be reached
+  uint64_t refused_incompatible = 0;  // handshakes with other settings
+  std::string last_refusal;           // "n3 at host:port: <reason>"
+  uint64_t dropped_wrong_from = 0;    // `from` not the connection's node id
 };
 
 class PeerTransport {
@@ -51,6 +59,7 @@ class PeerTransport {
     // peers and packet filters see which node is speaking. Empty or a
     // wildcard: the kernel chooses.
     std::string local_host;
+    pb::Compatibility settings;  // sent in the handshake and checked
   };
   using Handler = std::function<void(const std::string& from_address,
                                      const pb::PeerMessage&)>;
@@ -79,7 +88,14 @@ class PeerTransport {
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> ServeInbound(std::shared_ptr<Inbound> inbound);
   asio::awaitable<void> RunOutbound(std::shared_ptr<Outbound> peer);
-  std::string HandshakeFrame() const;
+  // Reads the handshake an outbound peer answers with, on connection
+  // `generation`; refuses the peer if its settings differ.
+  asio::awaitable<void> ReadAnswer(std::shared_ptr<Outbound> peer,
+                                   uint64_t generation);
+  pb::PeerMessage Hello() const;
+  std::string HandshakeFrame() const { return EncodeFrame(Hello()); }
+  void CountRefusal(const std::string& node_id, const std::string& address,
+                    const std::string& reason);
 
   asio::io_context& io_;
   Options options_;

@@ -210,6 +210,7 @@ RespParser::Outcome RespParser::ParseMultibulk(std::vector<std::string>& args,
         args_expected_ = count;
         request_bytes_ = 0;
         partial_.clear();
+        partial_bytes_ = 0;
         partial_.reserve(static_cast<size_t>(std::min<int64_t>(count, 1024)));
         state_ = State::kBulkHeader;
         break;
@@ -256,6 +257,7 @@ RespParser::Outcome RespParser::ParseMultibulk(std::vector<std::string>& args,
           size_t take = std::min<size_t>(
               available, static_cast<size_t>(bulk_remaining_ - 2));
           arg.append(buffer_, pos_, take);
+          partial_bytes_ += take;
           pos_ += take;
           bulk_remaining_ -= static_cast<int64_t>(take);
           if (bulk_remaining_ > 2) return Outcome::kNeedMore;
@@ -274,6 +276,7 @@ RespParser::Outcome RespParser::ParseMultibulk(std::vector<std::string>& args,
         state_ = State::kIdle;
         args.swap(partial_);
         partial_.clear();
+        partial_bytes_ = 0;
         return Outcome::kCommand;
       }
     }

@@ -41,6 +41,9 @@ class RespParser {
 
   // Bytes received but not yet consumed into a command.
   size_t buffered_bytes() const { return buffer_.size() - pos_; }
+  // What the parser holds for the client: unconsumed bytes plus the
+  // arguments of the partial command.
+  size_t held_bytes() const { return buffered_bytes() + partial_bytes_; }
 
  private:
   enum class State { kIdle, kBulkHeader, kBulkData };
@@ -61,6 +64,7 @@ class RespParser {
       0;  // bytes of the current bulk still to read (+2 for CRLF)
   uint64_t request_bytes_ = 0;
   std::vector<std::string> partial_;
+  size_t partial_bytes_ = 0;  // sum of partial_'s sizes
   bool failed_ = false;
 };
 

@@ -1,6 +1,7 @@
 // Real gossipkv-server processes on loopback: three nodes find each other
 // through a seed, a kill -9 is detected and a restart welcomed back; hostile
-// bytes on the peer port close only that connection.
+// bytes on the peer port close only that connection; a node with another
+// conflict mode is refused while the others keep replicating.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -275,6 +276,46 @@ TEST(ClusterProcessTest, BadPeerInputClosesOnlyThatConnection) {
   // After all of it, n2 still hears n1's heartbeats.
   EXPECT_TRUE(WaitFor([&] { return Sees(*n2, "n1", "alive"); },
                       std::chrono::seconds(2)));
+}
+
+TEST(ClusterProcessTest, NodeWithAnotherConflictModeIsRefused) {
+  auto n1 = StartNode("n1", "");
+  auto n2 = StartNode("n2", n1->peer_address());
+  ASSERT_TRUE(n1->running() && n2->running());
+  ASSERT_TRUE(WaitFor([&] { return Sees(*n1, "n2", "alive"); },
+                      std::chrono::seconds(10)));
+  auto n3 = testing::StartClusterNode(
+      std::string(kFastGossip) + "conflict = \"lww\"\n", "n3",
+      n1->peer_address());
+  ASSERT_TRUE(n3->running());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const uint64_t refused =
+            InfoNumber(*n1, "peers", "peers_refused_incompatible");
+        return refused != ~0ull && refused >= 1;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(testing::InfoField(*n1, "peers", "peer_last_refusal"),
+            "n3 at " + n3->peer_address() +
+                ": conflict_mode siblings here, last-write-wins there");
+  // n3 checks n1's answer too.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const uint64_t refused =
+            InfoNumber(*n3, "peers", "peers_refused_incompatible");
+        return refused != ~0ull && refused >= 1;
+      },
+      std::chrono::seconds(10)));
+  // The cluster keeps working without it, and never lets it in.
+  ASSERT_EQ(n1->Connect()->Call({"SET", "after", "v"})->ToString(), "OK");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return n2->Connect()->Call({"GET", "after"})->ToString() == "v";
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(Statuses(*n1).count("n3"), 0u);
+  EXPECT_EQ(Statuses(*n2).count("n3"), 0u);
+  EXPECT_EQ(Statuses(*n3).count("n1"), 0u);
 }
 
 }  // namespace

@@ -139,6 +139,19 @@ TEST(ConfigTest, ValidateChecksTheDiskRetryInterval) {
   EXPECT_FALSE(config.Validate().ok());
 }
 
+TEST(ConfigTest, ClientMemoryBudgetHoldsOneRequest) {
+  EXPECT_EQ(LoadConfigText("")->limits.max_client_memory_mb, 1024u);
+  ExpectError("[limits]\nmax_client_memory_mb = 1\n",
+              "limits.max_client_memory_mb (1 MiB) must be 0 (unlimited) or "
+              "hold one request of max_request_bytes (67108864 bytes)");
+  auto small = LoadConfigText(
+      "[limits]\nmax_client_memory_mb = 1\nmax_request_bytes = 1048576\n"
+      "max_value_bytes = 1048576\n");
+  ASSERT_TRUE(small) << small.error().ToString();
+  EXPECT_EQ(small->limits.max_client_memory_mb, 1u);
+  EXPECT_TRUE(LoadConfigText("[limits]\nmax_client_memory_mb = 0\n"));
+}
+
 TEST(ConfigTest, SyntaxErrorsNameTheLine) {
   ExpectError("node_id = \"a\"\n[client\n", "test.toml:2:");
 }

@@ -90,11 +90,14 @@ TEST_F(BadInputTest, KeyTooLargeIsAnErrorAndTheConnectionStays) {
   ExpectOthersUnaffected("big-key");
 }
 
-TEST_F(BadInputTest, ValueTooLargeIsAnError) {
+TEST_F(BadInputTest, ValueTooLargeIsRefusedAtItsHeader) {
   auto c = server_.Connect();
-  EXPECT_EQ(Text(c->Call({"SET", "k", std::string(65537, 'v')})),
-            "(error) ERR value too large: 65537 bytes (max 65536 bytes)");
-  EXPECT_EQ(Text(c->Call({"GET", "k"})), "(nil)");
+  // The payload need not follow: the header alone is refused.
+  ASSERT_TRUE(c->SendRaw("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$65537\r\n").ok());
+  EXPECT_EQ(Text(c->Read()),
+            "(error) ERR argument too large (max 65536 bytes)");
+  EXPECT_TRUE(ClosedByServer(*c));
+  EXPECT_EQ(Text(server_.Connect()->Call({"GET", "k"})), "(nil)");
   ExpectOthersUnaffected("big-value");
 }
 
@@ -102,7 +105,7 @@ TEST_F(BadInputTest, HugeBulkLengthClosesOnlyThatConnection) {
   auto c = server_.Connect();
   ASSERT_TRUE(c->SendRaw("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4294967295\r\n").ok());
   EXPECT_EQ(Text(c->Read()),
-            "(error) ERR argument too large (max 1048576 bytes)");
+            "(error) ERR argument too large (max 65536 bytes)");
   EXPECT_TRUE(ClosedByServer(*c));
   EXPECT_EQ(Stat("protocol_errors"), "1");
   ExpectOthersUnaffected("bulk-4294967295");
