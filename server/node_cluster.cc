@@ -32,8 +32,8 @@ void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
     // it is stored, and gossip spreads it. Gossip carries it at once, so
     // a disk known to refuse the commit refuses the command first.
     if (Status writable = engine_->Writable(); !writable.ok()) {
-      resp::AppendError(out, "MISCONF cannot store the forget: " +
-                                 writable.message());
+      resp::AppendError(
+          out, "MISCONF cannot store the forget: " + writable.message());
       return;
     }
     if (Status forgotten = driver_->Forget(args[1]); !forgotten.ok()) {

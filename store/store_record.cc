@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "versioning/entry_codec.h"
 #include "util/bytes.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv::store_record {
 

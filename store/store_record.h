@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "versioning/entry.h"
 #include "util/status.h"
+#include "versioning/entry.h"
 
 namespace gossipkv::store_record {
 

@@ -51,15 +51,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "versioning/entry.h"
+#include "storage/engine.h"
 #include "store/entry_cache.h"
 #include "store/gc_state.h"
 #include "store/graves.h"
 #include "store/member_record.h"
 #include "store/merkle_tree.h"
-#include "storage/engine.h"
 #include "util/clock.h"
 #include "util/random.h"
+#include "versioning/entry.h"
 
 namespace gossipkv {
 

@@ -2,10 +2,10 @@
 // moves the store's memory.
 #include <algorithm>
 
-#include "versioning/entry_codec.h"
 #include "store/store_record.h"
 #include "store/versioned_store.h"
 #include "util/bytes.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 

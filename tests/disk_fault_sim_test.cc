@@ -9,9 +9,9 @@
 #include <map>
 #include <set>
 
-#include "versioning/entry_codec.h"
 #include "sim/simulation.h"
 #include "storage/memory_engine.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {

@@ -7,8 +7,8 @@
 // GC proceeds. GOSSIPKV_SEED=<seed> replays a failing run.
 #include <gtest/gtest.h>
 
-#include "versioning/entry_codec.h"
 #include "sim/simulation.h"
+#include "versioning/entry_codec.h"
 
 namespace gossipkv {
 namespace {
