@@ -8,8 +8,7 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
                  int64_t now_ms, VersionedStore* store)
     : membership_(std::move(self), std::move(options.membership), random,
                   now_ms),
-      store_(store),
-      start_incarnation_(membership_.self().incarnation()) {
+      store_(store) {
   if (store_ == nullptr) return;
   membership_.RestoreForgotten(store_->member_record().forgotten);
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
@@ -104,9 +103,10 @@ std::vector<std::string> Replica::GcBlockedBy() const {
 void Replica::SaveMemberRecord() {
   if (store_ == nullptr) return;
   MemberRecord record = store_->member_record();
-  // The incarnation is the driver's to store at start (NextIncarnation);
-  // from here on, it moves only by refutation.
-  if (membership_.self().incarnation() != start_incarnation_)
+  // Stored at start (NextIncarnation), then moved by refutation; one this
+  // node announces but could not store at start (a full disk) is stored as
+  // soon as a commit succeeds.
+  if (membership_.self().incarnation() > record.incarnation)
     record.incarnation = membership_.self().incarnation();
   record.forgotten = membership_.forgotten();
   if (record != store_->member_record())

@@ -93,7 +93,6 @@ class Replica {
   void SaveMemberRecord();
 
   std::unique_ptr<TombstoneCollector> collector_;
-  uint64_t start_incarnation_ = 0;
 };
 
 }  // namespace gossipkv

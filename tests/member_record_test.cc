@@ -142,5 +142,34 @@ TEST_F(MemberRecordTest, AMalformedRecordIsAnErrorNamingIt) {
   EXPECT_NE(loaded.error().message().find("incarnation"), std::string::npos);
 }
 
+// A start whose incarnation could not be stored (here: changes were
+// pending; in a server, a full disk) still announces the bumped one; it is
+// stored with the first commit after, so the next start goes past it.
+TEST_F(MemberRecordTest, AnIncarnationNotStoredAtStartIsStoredLater) {
+  Boot();
+  const uint64_t first = Incarnation();
+  replica_.reset();
+  store_.reset();
+  store_ = VersionedStore::Open(engine_, "a", {}, clock_, random_).value();
+  ASSERT_TRUE(store_->batch().Write("k", std::string("v"), nullptr));
+  Status stored;
+  pb::MemberState self;
+  self.set_node_id("a");
+  self.set_peer_address("addr-a");
+  self.set_incarnation(Replica::NextIncarnation(*store_, &stored));
+  ASSERT_FALSE(stored.ok()) << "the test no longer fails the start's store";
+  ASSERT_EQ(self.incarnation(), first + 1);
+  EXPECT_EQ(store_->member_record().incarnation, first);
+  replica_ = std::make_unique<Replica>(self, ReplicaOptions{}, random_,
+                                       clock_.MonotonicMillis(), store_.get());
+  Outbox out;
+  replica_->Tick(clock_.MonotonicMillis(), out);
+  ASSERT_TRUE(store_->batch().Commit().ok());
+  EXPECT_EQ(store_->member_record().incarnation, first + 1)
+      << "the announced incarnation was never stored";
+  Boot();
+  EXPECT_EQ(Incarnation(), first + 2);
+}
+
 }  // namespace
 }  // namespace gossipkv
