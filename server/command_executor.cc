@@ -111,6 +111,11 @@ bool CommandExecutor::CheckValue(Call& c, std::string_view value) {
 }
 
 bool CommandExecutor::CheckWritable(Call& c) {
+  if (std::string refusal = node_.WriteRefusal(); !refusal.empty()) {
+    ++stats_.error_replies;
+    resp::AppendError(c.out, "ERR " + refusal);
+    return false;
+  }
   Status writable = store_.engine().Writable();
   if (writable.ok()) return true;
   ++stats_.writes_refused_disk;

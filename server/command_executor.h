@@ -42,6 +42,10 @@ class NodeContext {
   // appends the reply.
   virtual void Cluster(const std::vector<std::string>& args,
                        std::string& out) = 0;
+  // Why this node refuses writes whatever its disk says (it was forgotten
+  // by the cluster, so nothing it stores would replicate); empty if it
+  // takes them.
+  virtual std::string WriteRefusal() { return {}; }
 };
 
 struct CommandStats {

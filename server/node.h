@@ -55,6 +55,7 @@ class Node final : public NodeContext {
   std::vector<MemberView> Members() override;
   void Fault(const std::vector<std::string>& args, std::string& out) override;
   void Cluster(const std::vector<std::string>& args, std::string& out) override;
+  std::string WriteRefusal() override;
 
   // Called once the node has left the cluster for good (CLUSTER LEAVE) and
   // stopped: the process should exit.

@@ -62,6 +62,13 @@ void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
   }
 }
 
+std::string Node::WriteRefusal() {
+  if (!replica_ || !replica_->membership().self_forgotten()) return {};
+  return "this node was forgotten by the cluster (CLUSTER FORGET): writes "
+         "here would never replicate; restart it with a new node id and an "
+         "empty data directory";
+}
+
 void Node::AppendMembershipInfo(std::string& out) {
   size_t counts[4] = {0, 0, 0, 0};
   auto members = Members();

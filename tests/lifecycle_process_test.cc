@@ -138,6 +138,9 @@ TEST(LifecycleProcessTest, ForgettingAKilledNodeLetsTombstoneGcProceed) {
       WaitFor([&] { return Info(*n3, "membership", "self_forgotten") == "1"; },
               std::chrono::seconds(10)))
       << "n3 never learned it was forgotten";
+  // Writes there would never replicate: refused, naming why.
+  EXPECT_NE(Call(*n3, {"SET", "late", "v"}).find("forgotten"),
+            std::string::npos);
   ASSERT_TRUE(WaitFor(
       [&] { return Info(*n1, "membership", "refused_messages") != "0"; },
       std::chrono::seconds(10)));
