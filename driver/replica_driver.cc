@@ -125,6 +125,18 @@ bool ReplicaDriver::StartCommit() {
   AckReady();
   ++staged_seq_;
   in_flight_ = true;
+  if (store_ != nullptr && store_->reload_needed()) {
+    // Memory is partial (a reload failed): what was computed from it is
+    // dropped, and the reload tried again.
+    store_->batch().Discard();
+    Status reloaded = store_->ReloadFromDisk();
+    Persisted(Status::IOError(
+        "the store's memory is being rebuilt from disk" +
+        (reloaded.ok() ? std::string() : ": " + reloaded.message())));
+    SendReady();
+    AckReady();
+    return false;
+  }
   if (Status writable = store_ != nullptr && batch_pending()
                             ? store_->engine().Writable()
                             : Status::Ok();
@@ -204,7 +216,15 @@ void ReplicaDriver::AckReady() {
 Status ReplicaDriver::ResumeWrites() {
   if (store_ == nullptr) return Status::Ok();
   Engine& engine = store_->engine();
-  if (engine.Writable().ok()) return Status::Ok();
+  if (engine.Writable().ok()) {
+    if (!store_->reload_needed() || in_flight_) return Status::Ok();
+    // A reload failed: the commit fails what was computed from partial
+    // memory and tries the reload again.
+    (void)Commit();
+    return store_->reload_needed()
+               ? Status::IOError("cannot rebuild the store's memory from disk")
+               : Status::Ok();
+  }
   if (in_flight_)
     return Status::InvalidArgument(
         "a commit is being written: resume after it");

@@ -113,6 +113,9 @@ class ReplicaDriver {
   // computed from that stale memory, so they are committed, and fail, while
   // the engine still refuses, with what waited for them. Ok once the engine
   // takes writes and the store is reloaded; Writable() tells which failed.
+  // While the engine takes writes, it retries a reload that failed
+  // (VersionedStore::reload_needed), failing what was computed from the
+  // partial memory; StartCommit does the same.
   Status ResumeWrites();
 
   // Sends the messages a replica call appended to `out` directly (tests

@@ -210,7 +210,11 @@ asio::awaitable<void> Node::DiskRetryLoop() {
         asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) break;
     Status writable = engine_->Writable();
-    if (writable.ok()) continue;
+    if (writable.ok()) {
+      // A reload that failed is tried again.
+      if (store_->reload_needed()) (void)driver_->ResumeWrites();
+      continue;
+    }
     if (!disk_refusing_) {
       disk_refusing_ = true;
       spdlog::error(

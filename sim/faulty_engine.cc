@@ -17,6 +17,10 @@ Result<std::optional<std::string>> FaultyEngine::Get(Column column,
 
 Status FaultyEngine::Scan(Column column, std::string_view begin,
                           std::string_view end, const ScanVisitor& visit) {
+  if (failing_scans_ > 0) {
+    --failing_scans_;
+    return Status::IOError("injected read failure");
+  }
   return inner_.Scan(column, begin, end, visit);
 }
 

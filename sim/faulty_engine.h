@@ -33,6 +33,8 @@ class FaultyEngine final : public Engine {
   void FailNextWrite(DiskFault fault) { armed_ = fault; }
   // Withdraws a failure no Write took; true if one was armed.
   bool Disarm();
+  // The next `count` scans fail with an I/O error (a failing read).
+  void FailScans(int count) { failing_scans_ = count; }
 
   // Writes failed so far, and of them those whose batch was stored.
   uint64_t failures() const { return failures_; }
@@ -57,6 +59,7 @@ class FaultyEngine final : public Engine {
   std::string error_;  // why writes are refused; empty while accepted
   uint64_t failures_ = 0;
   uint64_t applied_failures_ = 0;
+  int failing_scans_ = 0;
 };
 
 }  // namespace gossipkv

@@ -132,6 +132,8 @@ Status VersionedStore::ReloadFromDisk() {
     return Status::InvalidArgument("changes are pending: reload after them");
   if (has_staged())
     return Status::InvalidArgument("a batch is being written: reload after it");
+  // Until every step below succeeds, memory is partial.
+  reload_needed_ = true;
   cache_.Clear();
   auto gc = GcState::Load(engine_);
   if (!gc) return gc.error();
@@ -142,7 +144,9 @@ Status VersionedStore::ReloadFromDisk() {
   auto unreadable = graves_.Load(engine_, clock_.MonotonicMillis());
   if (!unreadable) return unreadable.error();
   corrupt_graves_ += *unreadable;
-  return RebuildTree();
+  GOSSIPKV_RETURN_IF_ERROR(RebuildTree());
+  reload_needed_ = false;
+  return Status::Ok();
 }
 
 Status VersionedStore::RebuildTree() {

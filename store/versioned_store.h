@@ -247,6 +247,9 @@ class VersionedStore {
   // reached the log and been replayed, so memory no longer matches the
   // disk. Refused while batch() holds changes or a batch is staged.
   Status ReloadFromDisk();
+  // True after a ReloadFromDisk that did not finish: memory is partial
+  // until one succeeds (the driver commits nothing until then).
+  bool reload_needed() const { return reload_needed_; }
 
   // The batch WriteSet::Stage() made, until Written(); empty when none.
   // The writer may read it from another thread meanwhile (it is not
@@ -302,6 +305,7 @@ class VersionedStore {
   uint64_t corrupt_graves_ = 0;
   CommitObserver observer_;
   std::unique_ptr<WriteSet> batch_;
+  bool reload_needed_ = false;
   WriteBatch staged_;
   // The staged entries-column ops, by storage key.
   std::vector<const WriteBatch::Op*> staged_index_;

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "driver/replica_driver.h"
+#include "sim/faulty_engine.h"
 #include "storage/memory_engine.h"
 #include "versioning/entry_codec.h"
 
@@ -109,6 +110,42 @@ TEST(CommitPipelineTest, AFailedWriteReloadsMemoryAndDropsWhatFollowed) {
   EXPECT_EQ(ValueOf(*store, "other"), "");
   EXPECT_EQ(store->tree().Root(), root_before);
   EXPECT_EQ(store->key_count(), 1u);
+}
+
+// A reload that fails halfway (a read error) leaves memory partial: no
+// commit succeeds, and no reply built on it, until a reload succeeds.
+TEST(CommitPipelineTest, APartialReloadFailsCommitsUntilRedone) {
+  ManualClock clock(1'000);
+  Random random(6);
+  MemoryEngine disk;
+  FaultyEngine engine(disk);
+  auto store = OpenStore(engine, clock, random, 1 << 20);
+  pb::MemberState self;
+  self.set_node_id("n1");
+  self.set_peer_address("n1");
+  self.set_incarnation(1);
+  Replica replica(self, ReplicaOptions{}, random, 1'000, store.get());
+  ReplicaDriver driver(replica, store.get(), [](Outgoing&) {});
+  ASSERT_TRUE(store->Write("k", std::string("v")));
+
+  ASSERT_TRUE(store->batch().Write("lost", std::string("x"), nullptr));
+  ASSERT_TRUE(driver.StartCommit());
+  engine.FailScans(1);
+  driver.Persisted(Status::IOError("injected"));
+  ASSERT_TRUE(store->reload_needed());
+
+  ASSERT_TRUE(store->batch().Write("j", std::string("w"), nullptr));
+  Status reply = Status::Ok();
+  driver.WhenDurable([&](const Status& s) { reply = s; });
+  EXPECT_FALSE(driver.StartCommit()) << "a commit from partial memory";
+  EXPECT_FALSE(reply.ok()) << "a write computed from partial memory acked";
+  EXPECT_FALSE(store->reload_needed()) << "the reload was not tried again";
+  EXPECT_EQ(ValueOf(*store, "k"), "v");
+  EXPECT_EQ(ValueOf(*store, "j"), "");
+  EXPECT_EQ(store->key_count(), 1u);
+  ASSERT_TRUE(store->batch().Write("j", std::string("w"), nullptr));
+  EXPECT_TRUE(driver.Commit().ok());
+  EXPECT_EQ(ValueOf(*store, "j"), "w");
 }
 
 class PipelineDriverTest : public ::testing::Test {
