@@ -126,27 +126,17 @@ bool ReplicaDriver::StartCommit() {
   ++staged_seq_;
   in_flight_ = true;
   if (store_ != nullptr && store_->reload_needed()) {
-    // Memory is partial (a reload failed): what was computed from it is
-    // dropped, and the reload tried again.
-    store_->batch().Discard();
-    Status reloaded = store_->ReloadFromDisk();
-    Persisted(Status::IOError(
-        "the store's memory is being rebuilt from disk" +
-        (reloaded.ok() ? std::string() : ": " + reloaded.message())));
-    SendReady();
-    AckReady();
+    // Memory is partial (a reload failed): what was computed from it fails,
+    // and the reload is tried again.
+    EndWithoutWrite(
+        Status::IOError("the store's memory is being rebuilt from disk"));
+    (void)store_->ReloadFromDisk();
     return false;
   }
-  if (Status writable = store_ != nullptr && batch_pending()
-                            ? store_->engine().Writable()
-                            : Status::Ok();
-      !writable.ok()) {
-    // The engine refuses writes: the batch fails without moving memory.
-    store_->batch().Discard();
-    Persisted(writable);
-    SendReady();
-    AckReady();
-    return false;
+  // The engine refuses writes: the batch fails without moving memory.
+  if (store_ != nullptr && batch_pending()) {
+    if (Status writable = store_->engine().Writable(); !writable.ok())
+      return EndWithoutWrite(writable);
   }
   if (store_ != nullptr) {
     // Stage cannot be refused: only Persisted() ends a staged batch, and
@@ -163,7 +153,11 @@ bool ReplicaDriver::StartCommit() {
     held_ = std::move(held);
   }
   if (store_ != nullptr && store_->has_staged()) return true;
-  Persisted(Status::Ok());
+  return EndWithoutWrite(Status::Ok());
+}
+
+bool ReplicaDriver::EndWithoutWrite(const Status& status) {
+  Persisted(status);
   SendReady();
   AckReady();
   return false;
@@ -193,6 +187,7 @@ void ReplicaDriver::Persisted(const Status& written) {
   }
   // Everything held depends on this commit or on changes computed from it,
   // and so may what the replica built from memory and still holds itself.
+  if (store_ != nullptr) store_->batch().Discard();
   replica_.OnCommitFailed();
   ++stats_.commit_failures;
   stats_.messages_dropped += held_.size();

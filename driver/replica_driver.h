@@ -93,6 +93,9 @@ class ReplicaDriver {
   // becomes ready to send and acknowledge (or, on failure, is dropped or
   // failed).
   void Persisted(const Status& written);
+  // The status of the last commit that ended (written, failed, or ended
+  // by StartCommit without a write).
+  const Status& last_status() const { return ready_status_; }
   // Sends the rumors of what the last persisted commit stored, then the
   // messages that waited for it.
   void SendReady();
@@ -132,6 +135,9 @@ class ReplicaDriver {
   bool batch_pending() const;
   // The commit that holds every change made so far.
   uint64_t needed_seq() const;
+  // Ends the commit StartCommit just began, with nothing written: what
+  // waited for it gets `status`. False, for StartCommit to return.
+  bool EndWithoutWrite(const Status& status);
 
   struct HeldMessage {
     uint64_t seq;

@@ -18,8 +18,6 @@ DiskWriter::~DiskWriter() {
 
 void DiskWriter::Submit(std::function<Status()> write,
                         std::function<void(const Status&)> done) {
-  busy_ = true;
-  ++writes_;
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = std::move(write);
@@ -43,7 +41,6 @@ void DiskWriter::Run() {
     asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_),
                      done = std::move(done), status] {
       if (alive.expired()) return;
-      busy_ = false;
       done(status);
     });
     lock.lock();

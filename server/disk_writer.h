@@ -31,12 +31,9 @@ class DiskWriter {
   DiskWriter& operator=(const DiskWriter&) = delete;
 
   // Runs `write` on the writer thread, then `done` with its status on the
-  // io_context. One write at a time: not while busy().
+  // io_context. One write at a time: not before the last one's `done` ran.
   void Submit(std::function<Status()> write,
               std::function<void(const Status&)> done);
-  // True from Submit until its completion has run.
-  bool busy() const { return busy_; }
-  uint64_t writes() const { return writes_; }
 
  private:
   void Run();
@@ -44,8 +41,6 @@ class DiskWriter {
   asio::io_context& io_;
   // Completions check it, so none runs after the writer is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool busy_ = false;  // io_context thread only
-  uint64_t writes_ = 0;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -54,9 +54,8 @@ bool Simulation::StartWrite(int index) {
       random_.Bernoulli(faults_.crash_at_commit)) {
     node.crash = static_cast<CrashPoint>(random_.Uniform(3));
   }
-  const bool refusing = node.faulty && !node.faulty->Writable().ok();
-  // Stages the batch (memory moves to it) or, with nothing to write or a
-  // refusing engine, ends the commit here.
+  // Stages the batch (memory moves to it) or, with nothing to write or an
+  // engine that cannot take the batch, ends the commit here.
   if (node.driver->StartCommit()) {
     node.writing = true;
     ++node.write_id;
@@ -66,7 +65,7 @@ bool Simulation::StartWrite(int index) {
   }
   std::vector<std::function<void()>> durable = std::move(node.durable);
   node.durable.clear();
-  if (!refusing) {
+  if (node.driver->last_status().ok()) {
     for (auto& d : durable)
       if (d) d();
   }
