@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -41,6 +42,10 @@ class WriteBatch {
 
   void Put(Column column, std::string_view key, std::string_view value) {
     ops_.push_back({column, false, std::string(key), std::string(value)});
+  }
+  // Put, taking ownership of key and value instead of copying them.
+  void PutMoved(Column column, std::string key, std::string value) {
+    ops_.push_back({column, false, std::move(key), std::move(value)});
   }
   void Delete(Column column, std::string_view key) {
     ops_.push_back({column, true, std::string(key), {}});

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "util/hash.h"
 #include "versioning/entry.h"
 
 namespace gossipkv {
@@ -44,12 +45,6 @@ class EntryCache {
     Cached value;
     size_t bytes;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>()(s);
-    }
-  };
   using List = std::list<Node>;
 
   static size_t Footprint(std::string_view key, const Cached& value);
@@ -59,7 +54,7 @@ class EntryCache {
   size_t bytes_ = 0;
   uint64_t hits_ = 0, misses_ = 0;
   List lru_;  // front: most recently used
-  std::unordered_map<std::string, List::iterator, Hash, std::equal_to<>> map_;
+  StringMap<List::iterator> map_;
 };
 
 }  // namespace gossipkv

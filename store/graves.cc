@@ -51,7 +51,7 @@ Result<uint64_t> Graves::Load(Engine& engine, int64_t now_ms) {
 
 const Entry* Graves::Find(std::string_view key) const {
   if (graves_.empty()) return nullptr;
-  auto it = graves_.find(std::string(key));
+  auto it = graves_.find(key);
   return it == graves_.end() ? nullptr : &it->second.entry;
 }
 

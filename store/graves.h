@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "storage/engine.h"
+#include "util/hash.h"
 #include "versioning/entry.h"
 
 namespace gossipkv {
@@ -67,7 +68,7 @@ class Graves {
 
   size_t capacity_;
   int64_t min_age_ms_;
-  std::unordered_map<std::string, Grave> graves_;
+  StringMap<Grave> graves_;
   std::deque<Written> order_;  // oldest first
   uint64_t seq_ = 0;
   std::vector<std::string> evicted_;  // deleted from memory, not yet on disk

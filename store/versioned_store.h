@@ -160,6 +160,17 @@ class WriteSet {
     bool collecting = false;  // the erase is a collection
     bool adopting = false;    // `grave` is new (Covers)
   };
+  // How Stage() moves the store's memory for one changed key.
+  struct TreeMove {
+    uint32_t segment;
+    std::optional<uint64_t> old_hash, new_hash;
+    int live_delta;
+    bool was_deleted, deleted;
+    const std::string* key;
+    Pending* pending;
+    int origin;
+    std::string encoded;  // canonical bytes; empty when erased
+  };
   Result<Pending*> Load(std::string_view key);
   // What this node holds for `key`, without loading it into the set: the
   // pending or stored entry, else the grave (valid as for GraveOf).
@@ -171,7 +182,8 @@ class WriteSet {
   Result<Held> Peek(std::string_view key);
 
   VersionedStore& store_;
-  std::unordered_map<std::string, Pending> pending_;
+  StringMap<Pending> pending_;
+  std::vector<TreeMove> moves_;  // Stage()'s, kept for their capacity
   std::optional<std::set<std::string>> members_;
   std::optional<MemberRecord> record_;
 };

@@ -12,7 +12,7 @@ namespace gossipkv {
 using store_record::RecordValue;
 
 Result<WriteSet::Pending*> WriteSet::Load(std::string_view key) {
-  auto it = pending_.find(std::string(key));
+  auto it = pending_.find(key);
   if (it != pending_.end()) return &it->second;
   auto stored = store_.Lookup(key);
   if (!stored) return stored.error();
@@ -30,7 +30,7 @@ Result<WriteSet::Pending*> WriteSet::Load(std::string_view key) {
 
 Result<std::optional<Entry>> WriteSet::Read(std::string_view key) {
   // Pure reads stay out of pending_, so Commit never re-encodes them.
-  auto it = pending_.find(std::string(key));
+  auto it = pending_.find(key);
   if (it != pending_.end()) return it->second.entry;
   return store_.Get(key);
 }
@@ -101,7 +101,7 @@ Result<bool> WriteSet::Collect(std::string_view key, const Entry& expected) {
 }
 
 Result<WriteSet::Held> WriteSet::Peek(std::string_view key) {
-  auto it = pending_.find(std::string(key));
+  auto it = pending_.find(key);
   if (it != pending_.end()) {
     const Pending& p = it->second;
     return Held{p.entry, p.entry || !p.grave ? nullptr : &*p.grave, true};
@@ -144,18 +144,10 @@ Result<std::optional<VersionVector>> WriteSet::ClockOf(std::string_view key) {
 Status WriteSet::Stage() {
   if (store_.has_staged())
     return Status::InvalidArgument("a staged batch awaits its write");
-  struct TreeMove {
-    uint32_t segment;
-    std::optional<uint64_t> old_hash, new_hash;
-    int live_delta;
-    bool was_deleted, deleted;
-    const std::string* key;
-    Pending* pending;
-    int origin;
-    std::string encoded;  // canonical bytes; empty when erased
-  };
-  std::vector<TreeMove> moves;
-  moves.reserve(pending_.size());
+  // A member kept between commits: a group's moves can pass glibc's
+  // threshold at which freeing a block consolidates every small free block.
+  std::vector<TreeMove>& moves = moves_;
+  moves.clear();
   WriteBatch& batch = store_.staged_;
   Graves& graves = store_.graves_;
   const bool keep_graves = store_.options_.max_graves > 0;
@@ -172,7 +164,8 @@ Status WriteSet::Stage() {
     if (keep_graves) graves.StagePut(batch, key, grave);
   };
   for (auto& [key, p] : pending_) {
-    const std::string storage_key = store_.StorageKey(key);
+    std::string storage_key = store_.StorageKey(key);
+    const uint32_t segment = ReadBigEndian32(storage_key);
     std::optional<uint64_t> new_hash;
     std::string encoded;
     const bool live = p.entry && !p.entry->IsDeleted();
@@ -180,7 +173,8 @@ Status WriteSet::Stage() {
       encoded = EncodeEntry(*p.entry);
       new_hash = EntryHash(key, encoded);
       if (new_hash == p.stored_hash) continue;  // unchanged: nothing to write
-      batch.Put(Column::kEntries, storage_key, RecordValue(*p.entry, encoded));
+      batch.PutMoved(Column::kEntries, std::move(storage_key),
+                     RecordValue(*p.entry, encoded));
       if (p.had_grave) graves.StageRemove(batch, key);  // written again
     } else if (p.collecting && p.stored_hash) {
       batch.Delete(Column::kEntries, storage_key);
@@ -189,7 +183,7 @@ Status WriteSet::Stage() {
       if (p.adopting) put_grave(key, *p.grave);
       continue;  // no record to write or erase
     }
-    moves.push_back({ReadBigEndian32(storage_key), p.stored_hash, new_hash,
+    moves.push_back({segment, p.stored_hash, new_hash,
                      int{live} - int{p.stored_live},
                      p.stored_hash && !p.stored_live, p.entry && !live, &key,
                      &p, p.origin, std::move(encoded)});
@@ -219,6 +213,7 @@ Status WriteSet::Stage() {
     store_.live_key_count_ += m.live_delta;
   }
   pending_.clear();
+  moves.clear();
   // Reads of the staged keys come from the batch until it is written.
   auto& index = store_.staged_index_;
   for (const auto& op : batch.ops())

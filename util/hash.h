@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace gossipkv {
 
@@ -11,5 +14,16 @@ uint64_t Hash64(std::string_view bytes);
 
 // Hash of two byte strings as if concatenated, without concatenating.
 uint64_t Hash64(std::string_view first, std::string_view second);
+
+// Hash for string-keyed containers that look up by string_view without
+// building a std::string (heterogeneous lookup).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return Hash64(s); }
+};
+
+template <typename Value>
+using StringMap =
+    std::unordered_map<std::string, Value, StringHash, std::equal_to<>>;
 
 }  // namespace gossipkv
