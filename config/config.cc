@@ -254,6 +254,8 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
                                        kMaxU32));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("max_frame_bytes", s.max_frame_bytes, 4096, 1 << 30));
+        GOSSIPKV_RETURN_IF_ERROR(r.Int("max_peer_queue_bytes",
+                                       s.max_peer_queue_bytes, 4096, 1 << 30));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("gc_interval_ms", s.gc_interval_ms, 0, 86'400'000));
         GOSSIPKV_RETURN_IF_ERROR(
@@ -346,6 +348,25 @@ Status Config::Validate() const {
         "limits.max_client_memory_mb ({} MiB) must be 0 (unlimited) or hold "
         "one request of max_request_bytes ({} bytes)",
         limits.max_client_memory_mb, limits.max_request_bytes));
+  }
+  const auto& rep = replication;
+  const uint64_t largest_entry = uint64_t{limits.max_key_bytes} +
+                                 limits.max_value_bytes +
+                                 kEntryFrameOverheadBytes;
+  if (rep.max_frame_bytes < rep.max_message_bytes ||
+      rep.max_frame_bytes < largest_entry) {
+    return Status::InvalidArgument(fmt::format(
+        "replication.max_frame_bytes ({}) must be at least max_message_bytes "
+        "({}) and hold one entry of limits.max_key_bytes + max_value_bytes "
+        "+ {} ({} bytes), or the largest values would never replicate",
+        rep.max_frame_bytes, rep.max_message_bytes, kEntryFrameOverheadBytes,
+        largest_entry));
+  }
+  if (rep.max_peer_queue_bytes < rep.max_frame_bytes) {
+    return Status::InvalidArgument(
+        fmt::format("replication.max_peer_queue_bytes ({}) must be at least "
+                    "max_frame_bytes ({}), so the largest frame can be queued",
+                    rep.max_peer_queue_bytes, rep.max_frame_bytes));
   }
   if (log_level != "trace" && log_level != "debug" && log_level != "info" &&
       log_level != "warn" && log_level != "error") {

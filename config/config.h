@@ -54,10 +54,16 @@ struct GossipSettings {
 struct ReplicationSettings {
   uint32_t rumor_fanout = 3;
   uint32_t anti_entropy_interval_ms = 10'000;
+  // Entries are batched into messages up to this size; a message always
+  // holds at least one entry, so one entry larger than this goes alone.
   uint32_t max_message_bytes = 1 << 20;
   uint32_t repair_bytes_per_second = 8 << 20;
-  uint32_t max_frame_bytes = 16
-                             << 20;  // peer frames; checked before allocating
+  // Peer frames, checked before allocating. At least max_message_bytes and
+  // one entry of the largest key and value (kEntryFrameOverheadBytes more).
+  uint32_t max_frame_bytes = 17 << 20;
+  // Bytes queued for one peer; at least max_frame_bytes. Past it, repair
+  // waits for room and rumors drop (anti-entropy repairs what they carry).
+  uint32_t max_peer_queue_bytes = 17 << 20;
   uint32_t gc_interval_ms = 30'000;  // tombstone GC rounds; 0 disables
   uint32_t gc_batch_keys = 1000;     // tombstones offered per round
   uint32_t max_graves = 100'000;     // collected tombstones remembered
@@ -65,6 +71,10 @@ struct ReplicationSettings {
   // timeout (10 s) plus the longest a peer message can be delayed.
   uint32_t grave_min_age_ms = 60'000;
 };
+
+// What a peer frame needs beyond one entry's key and value bytes: the
+// entry's clock and dots, the message's fields, the length prefix.
+inline constexpr uint32_t kEntryFrameOverheadBytes = 64 << 10;
 
 struct Config {
   std::string node_id = "n1";
@@ -95,6 +105,12 @@ struct Config {
   // Cross-field checks (also run by the loaders).
   Status Validate() const;
 };
+
+// The largest entry (key and encoded entry) a client write may make: what
+// one peer frame carries, less room for the message around it.
+inline size_t MaxEntryBytes(const Config& config) {
+  return config.replication.max_frame_bytes - kEntryFrameOverheadBytes / 2;
+}
 
 // Loads a TOML file over the defaults.
 Result<Config> LoadConfigFile(const std::string& path);

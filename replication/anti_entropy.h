@@ -48,6 +48,9 @@ struct AntiEntropyOptions {
   // Bytes the transport can still queue for the peer at `address` (its
   // bound less what waits); null: no bound. Streams wait for room.
   std::function<uint64_t(const std::string& address)> link_free_bytes;
+  // The largest message the transport carries; 0: no bound. A bigger one
+  // (an entry whose siblings outgrew it) is dropped rather than held.
+  uint64_t max_frame_bytes = 0;
   bool tombstone_gc = false;  // see above
 };
 

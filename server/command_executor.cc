@@ -129,8 +129,10 @@ bool CommandExecutor::CheckWritable(Call& c) {
 }
 
 void CommandExecutor::StorageError(Call& c, const Status& status) {
-  ++stats_.storage_errors;
   ++stats_.error_replies;
+  if (status.IsLimitExceeded())  // the write itself (WriteSet::CheckFits)
+    return resp::AppendError(c.out, "ERR " + status.message());
+  ++stats_.storage_errors;
   resp::AppendError(c.out, (status.IsCorruption() ? "CORRUPT " : "IOERR ") +
                                status.message());
 }
@@ -181,6 +183,10 @@ void CommandExecutor::MSet(Call& c) {
     if (!CheckKey(c, c.args[i]) || !CheckValue(c, c.args[i + 1])) return;
   }
   if (!CheckWritable(c)) return;
+  for (size_t i = 1; i < c.args.size(); i += 2) {  // all or none
+    Status fits = c.batch.CheckFits(c.args[i], c.args[i + 1], nullptr);
+    if (!fits.ok()) return StorageError(c, fits);
+  }
   for (size_t i = 1; i < c.args.size(); i += 2) {
     auto written = c.batch.Write(c.args[i], c.args[i + 1], nullptr);
     if (!written) return StorageError(c, written.error());

@@ -137,8 +137,18 @@ void PeerTransport::Send(const std::string& address,
     asio::co_spawn(io_, RunOutbound(peer), asio::detached);
   }
   std::string frame = EncodeFrame(message);
+  if (frame.size() > options_.max_frame_bytes) {
+    // The peer would close the connection on it: a bug or a merged entry
+    // whose siblings together outgrew the frame (config/config.h).
+    if (stats_.dropped_oversized++ == 0)
+      spdlog::warn(
+          "peer {}: dropped a message of {} bytes, over "
+          "max_frame_bytes ({}); counted in INFO peers",
+          address, frame.size(), options_.max_frame_bytes);
+    return;
+  }
   if (peer->queued_bytes + frame.size() > options_.max_queue_bytes) {
-    ++stats_.dropped_unreachable;
+    ++stats_.dropped_queue_full;
     return;
   }
   peer->queued_bytes += frame.size();

@@ -45,6 +45,8 @@ struct PeerStats {
   uint64_t refused_incompatible = 0;  // handshakes with other settings
   std::string last_refusal;           // "n3 at host:port: <reason>"
   uint64_t dropped_wrong_from = 0;    // `from` not the connection's node id
+  uint64_t dropped_oversized = 0;     // messages over max_frame_bytes
+  uint64_t dropped_queue_full = 0;    // the peer's queue had no room
 };
 
 class PeerTransport {
@@ -53,8 +55,10 @@ class PeerTransport {
     std::string cluster_name;
     std::string node_id;
     std::string advertise_address;  // set after Listen when the port was 0
-    uint32_t max_frame_bytes = 16 << 20;
-    size_t max_queue_bytes = 8 << 20;  // per peer; beyond it new messages drop
+    uint32_t max_frame_bytes = 17 << 20;
+    // Per peer; a message that does not fit drops (FreeBytes tells the
+    // replication layer how much fits). At least max_frame_bytes.
+    size_t max_queue_bytes = 17 << 20;
     // Outbound connections leave from this address (the peer bind host), so
     // peers and packet filters see which node is speaking. Empty or a
     // wildcard: the kernel chooses.

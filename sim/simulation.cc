@@ -112,6 +112,7 @@ void Simulation::AddNode(const std::string& id, const ReplicaOptions& options,
                ? 0
                : network_.max_queue_bytes - queued;
   };
+  node->options.anti_entropy.max_frame_bytes = network_.max_frame_bytes;
   node->random = std::make_unique<Random>(random_.Next64());
   const int64_t skew =
       faults_.max_clock_skew_ms == 0

@@ -74,6 +74,9 @@ struct StoreOptions {
   // the longest a message can spend queued and in flight.
   size_t max_graves = 100'000;
   int64_t grave_min_age_ms = 60'000;
+  // A client write whose entry (key and encoded entry, all siblings) would
+  // exceed this is refused: no peer message could carry it. 0: no bound.
+  size_t max_entry_bytes = 0;
 };
 
 class VersionedStore;
@@ -100,6 +103,10 @@ class WriteSet {
   Result<Entry> Write(std::string_view key,
                       std::optional<std::string_view> value,
                       const VersionVector* context);
+  // Ok when Write(key, value, context) would leave an entry within
+  // StoreOptions::max_entry_bytes; else an error naming the sizes.
+  Status CheckFits(std::string_view key, std::optional<std::string_view> value,
+                   const VersionVector* context);
   // Merges an entry received from a peer; true when the local entry changed.
   // `origin`: the rumor's hop count, or kRepair.
   Result<bool> Merge(std::string_view key, const Entry& remote,
@@ -172,6 +179,9 @@ class WriteSet {
     std::string encoded;  // canonical bytes; empty when erased
   };
   Result<Pending*> Load(std::string_view key);
+  // The client write itself, on the entry it continues.
+  void Apply(Entry& entry, std::optional<std::string_view> value,
+             const VersionVector* context);
   // What this node holds for `key`, without loading it into the set: the
   // pending or stored entry, else the grave (valid as for GraveOf).
   struct Held {

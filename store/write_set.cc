@@ -1,5 +1,7 @@
 // WriteSet: pending changes read through, then staged in one batch that
 // moves the store's memory.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "store/store_record.h"
@@ -38,6 +40,7 @@ Result<std::optional<Entry>> WriteSet::Read(std::string_view key) {
 Result<Entry> WriteSet::Write(std::string_view key,
                               std::optional<std::string_view> value,
                               const VersionVector* context) {
+  GOSSIPKV_RETURN_IF_ERROR(CheckFits(key, value, context));
   auto loaded = Load(key);
   if (!loaded) return loaded.error();
   Pending& p = **loaded;
@@ -48,22 +51,56 @@ Result<Entry> WriteSet::Write(std::string_view key,
   } else if (!p.entry) {
     p.entry.emplace();
   }
+  Apply(*p.entry, value, context);
+  p.origin = kClientWrite;
+  return *p.entry;
+}
+
+void WriteSet::Apply(Entry& entry, std::optional<std::string_view> value,
+                     const VersionVector* context) {
   // Dots above the GC floor: without the key's grave, its entry (none, or
   // one taken from a peer since) may name less of this node than the dots
   // it already issued for the key. Under last-write-wins, a timestamp above
   // every deletion it collected or adopted, for the same reason.
   const GcState& gc = store_.gc_;
-  if (p.entry->clock.Get(store_.self_) < gc.dot_floor)
-    p.entry->clock.Set(store_.self_, gc.dot_floor);
-  const VersionVector own_clock = p.entry->clock;
+  if (entry.clock.Get(store_.self_) < gc.dot_floor)
+    entry.clock.Set(store_.self_, gc.dot_floor);
+  const VersionVector own_clock = entry.clock;
   const ConflictMode mode = store_.options_.conflict_mode;
   int64_t now_ms = store_.clock_.WallMillis();
   if (mode == ConflictMode::kLastWriteWins)
     now_ms = std::max(now_ms, gc.timestamp_floor + 1);
-  ApplyWrite(*p.entry, store_.self_, context ? *context : own_clock, value,
-             now_ms, mode);
-  p.origin = kClientWrite;
-  return *p.entry;
+  ApplyWrite(entry, store_.self_, context ? *context : own_clock, value, now_ms,
+             mode);
+}
+
+Status WriteSet::CheckFits(std::string_view key,
+                           std::optional<std::string_view> value,
+                           const VersionVector* context) {
+  const size_t limit = store_.options_.max_entry_bytes;
+  if (limit == 0) return Status::Ok();
+  auto loaded = Load(key);
+  if (!loaded) return loaded.error();
+  const Pending& p = **loaded;
+  const Entry* base = p.entry ? &*p.entry : p.grave ? &*p.grave : nullptr;
+  // A bound on the encoded size first; encoding only when it is close.
+  size_t bound = key.size() + (value ? value->size() : 0) + 256;
+  if (base != nullptr) {
+    for (const auto& [actor, counter] : base->clock.items())
+      bound += actor.node.size() + 32;
+    for (const auto& s : base->siblings)
+      bound += s.dot.actor.node.size() + s.value.size() + 64;
+  }
+  if (bound <= limit) return Status::Ok();
+  Entry candidate = base != nullptr ? *base : Entry{};
+  Apply(candidate, value, context);
+  const size_t size = key.size() + EncodeEntry(candidate).size();
+  if (size <= limit) return Status::Ok();
+  return Status::LimitExceeded(fmt::format(
+      "the write would make an entry of {} bytes with {} sibling(s), over "
+      "the {} a peer message can carry (replication.max_frame_bytes); "
+      "resolve the siblings first (VGET, then VSET with its context)",
+      size, candidate.siblings.size(), limit));
 }
 
 Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote,

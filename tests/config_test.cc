@@ -152,6 +152,32 @@ TEST(ConfigTest, ClientMemoryBudgetHoldsOneRequest) {
   EXPECT_TRUE(LoadConfigText("[limits]\nmax_client_memory_mb = 0\n"));
 }
 
+// frame >= message and frame >= the largest entry; queue >= frame.
+TEST(ConfigTest, PeerBoundsHoldTheLargestEntry) {
+  auto defaults = LoadConfigText("");
+  ASSERT_TRUE(defaults);
+  EXPECT_GE(defaults->replication.max_frame_bytes,
+            defaults->limits.max_value_bytes + defaults->limits.max_key_bytes);
+  ExpectError("[replication]\nmax_frame_bytes = 16777216\n",
+              "replication.max_frame_bytes (16777216) must be at least "
+              "max_message_bytes (1048576) and hold one entry of "
+              "limits.max_key_bytes + max_value_bytes + 65536 (16908288 "
+              "bytes)");
+  ExpectError(
+      "[replication]\nmax_frame_bytes = 1048576\nmax_message_bytes = "
+      "2097152\n[limits]\nmax_value_bytes = 4096\n",
+      "replication.max_frame_bytes (1048576) must be at least "
+      "max_message_bytes (2097152)");
+  ExpectError("[replication]\nmax_peer_queue_bytes = 1048576\n",
+              "replication.max_peer_queue_bytes (1048576) must be at least "
+              "max_frame_bytes (17825792)");
+  auto small = LoadConfigText(
+      "[replication]\nmax_frame_bytes = 1048576\nmax_peer_queue_bytes = "
+      "1048576\n[limits]\nmax_value_bytes = 900000\n");
+  ASSERT_TRUE(small) << small.error().ToString();
+  EXPECT_EQ(MaxEntryBytes(*small), 1048576u - 32768u);
+}
+
 TEST(ConfigTest, SyntaxErrorsNameTheLine) {
   ExpectError("node_id = \"a\"\n[client\n", "test.toml:2:");
 }

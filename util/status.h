@@ -50,6 +50,7 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
+  bool IsLimitExceeded() const { return code_ == Code::kLimitExceeded; }
 
   // "Corruption: entry for key 'k' ..." — for logs and error replies.
   std::string ToString() const;
