@@ -184,7 +184,15 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
   }));
   GOSSIPKV_RETURN_IF_ERROR(section("peer", [&](TableReader& r) -> Status {
     GOSSIPKV_RETURN_IF_ERROR(r.Address("bind", c.peer_bind));
-    return r.Address("advertise", c.peer_advertise);
+    GOSSIPKV_RETURN_IF_ERROR(r.Address("advertise", c.peer_advertise));
+    auto& p = c.peer;
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("connect_timeout_ms", p.connect_timeout_ms, 10, 600'000));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("handshake_timeout_ms", p.handshake_timeout_ms, 10, 600'000));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("write_timeout_ms", p.write_timeout_ms, 10, 3'600'000));
+    return r.Int("max_connections", p.max_connections, 2, 1'000'000);
   }));
   GOSSIPKV_RETURN_IF_ERROR(section("storage", [&](TableReader& r) -> Status {
     std::string durability, conflict;

@@ -44,6 +44,18 @@ struct ClientLimits {
   uint32_t max_client_memory_mb = 1024;
 };
 
+// Peer connections ([peer]). Outbound connections must connect, and their
+// handshake be answered, within the timeouts; a write that does not finish
+// within write_timeout_ms closes the connection (a peer that stopped
+// reading). Inbound connections must open with their handshake within
+// handshake_timeout_ms, and at most max_connections are served at once.
+struct PeerLimits {
+  uint32_t connect_timeout_ms = 3000;
+  uint32_t handshake_timeout_ms = 5000;
+  uint32_t write_timeout_ms = 30'000;
+  uint32_t max_connections = 512;  // inbound; two per peer (see transport)
+};
+
 struct GossipSettings {
   uint32_t interval_ms = 1000;
   uint32_t fanout = 3;
@@ -84,6 +96,7 @@ struct Config {
   Endpoint client_advertise;  // empty host: same as client_bind
   Endpoint peer_bind{"127.0.0.1", 7380};
   Endpoint peer_advertise;
+  PeerLimits peer;
   std::vector<Endpoint> seeds;
 
   Durability durability = Durability::kFsync;

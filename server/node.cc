@@ -91,10 +91,13 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
   Node* raw = node.get();
   node->peers_ = std::make_unique<PeerTransport>(
       io,
-      PeerTransport::Options{config.cluster_name, config.node_id, "",
-                             config.replication.max_frame_bytes,
-                             config.replication.max_peer_queue_bytes,
-                             config.peer_bind.host, CompatibilityOf(config)},
+      PeerTransport::Options{
+          config.cluster_name, config.node_id, "",
+          config.replication.max_frame_bytes,
+          config.replication.max_peer_queue_bytes, config.peer_bind.host,
+          CompatibilityOf(config), config.peer.connect_timeout_ms,
+          config.peer.handshake_timeout_ms, config.peer.write_timeout_ms,
+          config.peer.max_connections},
       [raw](const std::string& from, const pb::PeerMessage& m) {
         raw->OnPeerMessage(from, m);
       });

@@ -1,39 +1,26 @@
-// PeerTransport: an accept loop, one coroutine per inbound connection, one
-// per outbound peer (connect, handshake, drain the queue, back off).
+// PeerTransport, the sending side: one coroutine per (peer, lane) connects,
+// handshakes, drains the queue and backs off.
 #include "server/peer_transport.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <deque>
 
 #include "server/listen.h"
+#include "server/peer_connections.h"
 #include "server/peer_frame.h"
 #include "server/peer_handshake.h"
 
 namespace gossipkv {
 
 using asio::ip::tcp;
+using std::chrono::milliseconds;
 
-struct PeerTransport::Outbound {
-  explicit Outbound(asio::io_context& io, std::string addr)
-      : address(std::move(addr)), socket(io), wake(io) {}
-  std::string address;
-  tcp::socket socket;
-  asio::steady_timer wake;  // cancelled when a message is queued
-  std::deque<std::string> queue;
-  size_t queued_bytes = 0;
-  bool connected = false;
-  uint64_t generation = 0;  // bumped at every connect
-  // Refused for its settings: not retried before this.
-  std::chrono::steady_clock::time_point hold_until;
-};
-
-struct PeerTransport::Inbound {
-  explicit Inbound(tcp::socket s) : socket(std::move(s)) {}
-  tcp::socket socket;
-};
+namespace {
+constexpr int64_t kFirstBackoffMs = 100;
+constexpr int64_t kMaxBackoffMs = 5000;
+}  // namespace
 
 PeerTransport::PeerTransport(asio::io_context& io, Options options,
                              Handler handler)
@@ -43,6 +30,17 @@ PeerTransport::PeerTransport(asio::io_context& io, Options options,
       acceptor_(io) {}
 
 PeerTransport::~PeerTransport() { Stop(); }
+
+PeerTransport::Lane PeerTransport::LaneOf(const pb::PeerMessage& message) {
+  switch (message.body_case()) {
+    case pb::PeerMessage::kGossipSyn:
+    case pb::PeerMessage::kGossipAck:
+    case pb::PeerMessage::kGossipAck2:
+      return Lane::kControl;
+    default:
+      return Lane::kBulk;
+  }
+}
 
 Status PeerTransport::Listen(const Endpoint& bind) {
   return gossipkv::Listen(acceptor_, bind, "peers", port_);
@@ -57,7 +55,7 @@ void PeerTransport::Stop() {
   stopped_ = true;
   asio::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& [address, peer] : outbound_) {
+  for (auto& [key, peer] : outbound_) {
     peer->socket.close(ignored);
     peer->wake.cancel();
   }
@@ -86,34 +84,56 @@ void PeerTransport::CountRefusal(const std::string& node_id,
   spdlog::warn("refusing peer {}", stats_.last_refusal);
 }
 
+void PeerTransport::DropQueue(Outbound& peer) {
+  stats_.dropped_unreachable += peer.queue.size();
+  peer.queue.clear();
+  peer.queued_bytes = 0;
+}
+
 asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
                                                 uint64_t generation) {
   FrameReader reader(options_.max_frame_bytes);
   std::vector<char> buffer(4096);
   pb::PeerMessage message;
   std::string error;
+  peer->answer_deadline.Arm(peer, peer->socket,
+                            milliseconds(options_.handshake_timeout_ms));
   while (!stopped_) {
     asio::error_code ec;
     size_t n = co_await peer->socket.async_read_some(
         asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || stopped_ || peer->generation != generation) co_return;
+    if (stopped_ || peer->generation != generation) co_return;
+    if (ec) {
+      if (peer->answer_deadline.expired()) {
+        ++stats_.handshake_timeouts;
+        spdlog::debug("peer {}: no handshake answer within {} ms",
+                      peer->address, options_.handshake_timeout_ms);
+      }
+      peer->connected = false;  // the next message reconnects, after backoff
+      peer->failed = true;
+      ++peer->generation;
+      co_return;
+    }
     reader.Feed(std::string_view(buffer.data(), n));
     const auto outcome = reader.Next(message, error);
     if (outcome == FrameReader::Outcome::kNeedMore) continue;
+    peer->answer_deadline.Disarm();
     // Nothing but the answer is expected on an outbound connection; a
     // malformed one is the inbound side's to report.
     if (outcome != FrameReader::Outcome::kMessage) co_return;
     const HandshakeVerdict verdict =
         CheckHandshake(Hello().handshake(), message);
+    if (verdict.kind == HandshakeVerdict::Kind::kAccept) {
+      peer->backoff_ms = kFirstBackoffMs;  // a working connection
+      co_return;
+    }
     if (verdict.kind != HandshakeVerdict::Kind::kIncompatible) co_return;
     CountRefusal(message.handshake().node_id(), peer->address, verdict.reason);
     ++peer->generation;
     asio::error_code ignored;
     peer->socket.close(ignored);
     peer->connected = false;
-    stats_.dropped_unreachable += peer->queue.size();
-    peer->queue.clear();
-    peer->queued_bytes = 0;
+    DropQueue(*peer);
     peer->hold_until =
         std::chrono::steady_clock::now() + std::chrono::seconds(5);
     peer->wake.cancel();
@@ -122,7 +142,7 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
 }
 
 uint64_t PeerTransport::FreeBytes(const std::string& address) const {
-  auto it = outbound_.find(address);
+  auto it = outbound_.find({address, Lane::kBulk});
   const size_t queued = it == outbound_.end() ? 0 : it->second->queued_bytes;
   return queued >= options_.max_queue_bytes ? 0
                                             : options_.max_queue_bytes - queued;
@@ -131,9 +151,10 @@ uint64_t PeerTransport::FreeBytes(const std::string& address) const {
 void PeerTransport::Send(const std::string& address,
                          const pb::PeerMessage& message) {
   if (stopped_) return;
-  auto& peer = outbound_[address];
+  const Lane lane = LaneOf(message);
+  auto& peer = outbound_[{address, lane}];
   if (!peer) {
-    peer = std::make_shared<Outbound>(io_, address);
+    peer = std::make_shared<Outbound>(io_, address, lane);
     asio::co_spawn(io_, RunOutbound(peer), asio::detached);
   }
   std::string frame = EncodeFrame(message);
@@ -147,196 +168,129 @@ void PeerTransport::Send(const std::string& address,
           address, frame.size(), options_.max_frame_bytes);
     return;
   }
-  if (peer->queued_bytes + frame.size() > options_.max_queue_bytes) {
+  const size_t bound = lane == Lane::kControl ? options_.max_control_queue_bytes
+                                              : options_.max_queue_bytes;
+  if (peer->queued_bytes + frame.size() > bound) {
     ++stats_.dropped_queue_full;
     return;
   }
   peer->queued_bytes += frame.size();
   peer->queue.push_back(std::move(frame));
-  peer->wake.cancel();
+  if (peer->idle) peer->wake.cancel();  // never cuts a backoff short
+}
+
+asio::awaitable<bool> PeerTransport::Connect(std::shared_ptr<Outbound> peer) {
+  auto endpoint = ParseEndpoint(peer->address);
+  if (!endpoint) co_return false;
+  asio::error_code ec;
+  tcp::resolver resolver(io_);
+  auto results = co_await resolver.async_resolve(
+      endpoint->host, std::to_string(endpoint->port),
+      asio::redirect_error(asio::use_awaitable, ec));
+  if (ec || results.empty() || stopped_) co_return false;
+  const tcp::endpoint target = *results.begin();
+  peer->socket.open(target.protocol(), ec);
+  if (!ec && !options_.local_host.empty() && options_.local_host != "0.0.0.0" &&
+      options_.local_host != "::") {
+    auto local = asio::ip::make_address(options_.local_host, ec);
+    if (!ec) peer->socket.bind(tcp::endpoint(local, 0), ec);
+  }
+  if (!ec) {
+    peer->deadline.Arm(peer, peer->socket,
+                       milliseconds(options_.connect_timeout_ms));
+    co_await peer->socket.async_connect(
+        target, asio::redirect_error(asio::use_awaitable, ec));
+    peer->deadline.Disarm();
+    if (ec && peer->deadline.expired()) ++stats_.connect_timeouts;
+  }
+  if (ec) {
+    asio::error_code ignored;
+    peer->socket.close(ignored);
+    co_return false;
+  }
+  peer->socket.set_option(tcp::no_delay(true), ec);
+  co_return true;
 }
 
 asio::awaitable<void> PeerTransport::RunOutbound(
     std::shared_ptr<Outbound> peer) {
-  int64_t backoff_ms = 100;
-  while (!stopped_) {
+  auto wait = [&](auto until) -> asio::awaitable<void> {
     asio::error_code ec;
+    peer->wake.expires_at(until);
+    co_await peer->wake.async_wait(
+        asio::redirect_error(asio::use_awaitable, ec));
+  };
+  while (!stopped_) {
     if (peer->queue.empty()) {
-      peer->wake.expires_at(asio::steady_timer::time_point::max());
-      co_await peer->wake.async_wait(
-          asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    if (!peer->connected &&
-        std::chrono::steady_clock::now() < peer->hold_until) {
-      stats_.dropped_unreachable += peer->queue.size();
-      peer->queue.clear();
-      peer->queued_bytes = 0;
-      peer->wake.expires_at(peer->hold_until);
-      co_await peer->wake.async_wait(
-          asio::redirect_error(asio::use_awaitable, ec));
+      peer->idle = true;
+      co_await wait(asio::steady_timer::time_point::max());
+      peer->idle = false;
       continue;
     }
     if (!peer->connected) {
-      auto endpoint = ParseEndpoint(peer->address);
-      tcp::resolver resolver(io_);
-      tcp::resolver::results_type results;
-      if (endpoint) {
-        results = co_await resolver.async_resolve(
-            endpoint->host, std::to_string(endpoint->port),
-            asio::redirect_error(asio::use_awaitable, ec));
+      const auto now = std::chrono::steady_clock::now();
+      if (now < peer->hold_until) {
+        DropQueue(*peer);
+        co_await wait(peer->hold_until);
+        continue;
       }
-      if (endpoint && !ec) {
-        const tcp::endpoint target = *results.begin();
-        peer->socket.open(target.protocol(), ec);
-        if (!ec && !options_.local_host.empty() &&
-            options_.local_host != "0.0.0.0" && options_.local_host != "::") {
-          auto local = asio::ip::make_address(options_.local_host, ec);
-          if (!ec) peer->socket.bind(tcp::endpoint(local, 0), ec);
-        }
-        if (!ec) {
-          co_await peer->socket.async_connect(
-              target, asio::redirect_error(asio::use_awaitable, ec));
-        }
+      if (peer->failed) {
+        co_await wait(now + milliseconds(peer->backoff_ms));
+        peer->backoff_ms = std::min(peer->backoff_ms * 2, kMaxBackoffMs);
+        peer->failed = false;
+        continue;
       }
-      if (!endpoint || ec) {
+      if (!co_await Connect(peer)) {
         ++stats_.connect_failures;
         // Messages for an unreachable peer would be stale by the time it is
         // back: gossip and repair regenerate what matters.
-        stats_.dropped_unreachable += peer->queue.size();
-        peer->queue.clear();
-        peer->queued_bytes = 0;
-        asio::error_code ignored;
-        peer->socket.close(ignored);
-        peer->wake.expires_after(std::chrono::milliseconds(backoff_ms));
-        co_await peer->wake.async_wait(
-            asio::redirect_error(asio::use_awaitable, ec));
-        backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+        DropQueue(*peer);
+        peer->failed = true;
         continue;
       }
-      peer->socket.set_option(tcp::no_delay(true), ec);
       peer->queue.push_front(HandshakeFrame());
       peer->queued_bytes += peer->queue.front().size();
       peer->connected = true;
       ++stats_.connects;
-      backoff_ms = 100;
       asio::co_spawn(io_, ReadAnswer(peer, ++peer->generation), asio::detached);
     }
     // Everything queued goes out in one write.
     std::string batch;
-    size_t frames = peer->queue.size();
+    const size_t frames = peer->queue.size();
     batch.reserve(peer->queued_bytes);
     for (auto& f : peer->queue) batch += f;
     peer->queue.clear();
     peer->queued_bytes = 0;
+    const uint64_t generation = peer->generation;
+    asio::error_code ec;
+    peer->deadline.Arm(peer, peer->socket,
+                       milliseconds(options_.write_timeout_ms));
     co_await asio::async_write(peer->socket, asio::buffer(batch),
                                asio::redirect_error(asio::use_awaitable, ec));
+    peer->deadline.Disarm();
     if (ec) {
-      spdlog::debug("peer {}: write failed: {}", peer->address, ec.message());
-      if (peer->connected) {
+      if (peer->deadline.expired()) {
+        ++stats_.write_timeouts;
+        spdlog::warn(
+            "peer {}: a write of {} bytes did not finish in {} ms; "
+            "closing the connection",
+            peer->address, batch.size(), options_.write_timeout_ms);
+      } else {
+        spdlog::debug("peer {}: write failed: {}", peer->address, ec.message());
+      }
+      stats_.dropped_unreachable += frames;
+      if (peer->generation == generation) {
         asio::error_code ignored;
         peer->socket.close(ignored);
         peer->connected = false;
         ++peer->generation;
       }
+      peer->failed = true;
       continue;
     }
     stats_.frames_sent += frames;
     stats_.bytes_sent += batch.size();
   }
-}
-
-asio::awaitable<void> PeerTransport::AcceptLoop() {
-  while (!stopped_) {
-    asio::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(
-        asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (stopped_ || ec == asio::error::operation_aborted) break;
-      continue;
-    }
-    ++stats_.connections_accepted;
-    auto inbound = std::make_shared<Inbound>(std::move(socket));
-    std::erase_if(inbound_, [](const auto& w) { return w.expired(); });
-    inbound_.push_back(inbound);
-    asio::co_spawn(io_, ServeInbound(inbound), asio::detached);
-  }
-}
-
-asio::awaitable<void> PeerTransport::ServeInbound(
-    std::shared_ptr<Inbound> inbound) {
-  FrameReader reader(options_.max_frame_bytes);
-  std::vector<char> buffer(64 * 1024);
-  std::string from_address;  // set by the handshake
-  std::string node_id;       // likewise: the only `from` accepted after it
-  bool warned_wrong_from = false;
-  pb::PeerMessage message;
-  std::string error;
-  asio::error_code ec;
-  const auto remote = inbound->socket.remote_endpoint(ec);
-  const pb::PeerMessage hello = Hello();
-  while (!stopped_) {
-    size_t n = co_await inbound->socket.async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    stats_.bytes_received += n;
-    reader.Feed(std::string_view(buffer.data(), n));
-    FrameReader::Outcome outcome;
-    bool refused = false;
-    while ((outcome = reader.Next(message, error)) ==
-           FrameReader::Outcome::kMessage) {
-      ++stats_.frames_received;
-      if (from_address.empty()) {
-        const HandshakeVerdict verdict =
-            CheckHandshake(hello.handshake(), message);
-        if (verdict.kind == HandshakeVerdict::Kind::kMalformed) {
-          error = verdict.reason;
-          outcome = FrameReader::Outcome::kError;
-          break;
-        }
-        // Answered with this node's own, so the connecting side can check
-        // the settings (and log why) too.
-        const std::string answer = EncodeFrame(hello);
-        co_await asio::async_write(
-            inbound->socket, asio::buffer(answer),
-            asio::redirect_error(asio::use_awaitable, ec));
-        if (verdict.kind == HandshakeVerdict::Kind::kIncompatible) {
-          CountRefusal(message.handshake().node_id(),
-                       message.handshake().peer_address(), verdict.reason);
-          refused = true;
-          break;
-        }
-        if (ec) break;
-        from_address = message.handshake().peer_address();
-        node_id = message.handshake().node_id();
-        continue;
-      }
-      if (message.from() != node_id) {
-        ++stats_.dropped_wrong_from;
-        if (!warned_wrong_from) {
-          warned_wrong_from = true;
-          spdlog::warn(
-              "peer {} at {} sent a message from '{}': dropped (and any "
-              "more)",
-              node_id, from_address, message.from());
-        }
-        continue;
-      }
-      handler_(from_address, message);
-      if (stopped_) co_return;
-    }
-    if (refused || ec) break;
-    if (outcome == FrameReader::Outcome::kError) {
-      ++stats_.protocol_errors;
-      spdlog::warn(
-          "closing peer connection from {}: {}",
-          fmt::format("{}:{}", remote.address().to_string(), remote.port()),
-          error);
-      break;
-    }
-  }
-  asio::error_code ignored;
-  inbound->socket.close(ignored);
 }
 
 }  // namespace gossipkv

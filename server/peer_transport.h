@@ -1,19 +1,31 @@
 // PeerTransport: the Asio side of the peer protocol.
 //
-// Each node keeps one outbound TCP connection per peer address, opened
-// lazily on the first message, beginning with a Handshake (cluster name,
+// Each node keeps two outbound TCP connections per peer address, one per
+// lane: membership gossip goes on the control lane, rumors, repair and GC
+// on the bulk lane, so a long repair stream never delays a heartbeat into
+// a false suspicion. Each opens lazily on the first message of its lane,
+// within connect_timeout_ms, beginning with a Handshake (cluster name,
 // protocol version, node id, the address it accepts peers on, the settings
-// it must share: server/peer_handshake.h), and reconnected with exponential
-// backoff (100 ms doubling to 5 s) when it fails; while a peer is
-// unreachable its queued messages are dropped rather than delivered stale.
-// Inbound connections must open with a matching Handshake, answered with
-// this node's own, so the connecting side checks the settings too; then
-// every frame whose `from` is the handshake's node id is handed to the node
-// (others are dropped and counted). A frame over max_frame_bytes (checked
-// before allocating), bytes that do not parse, a message of unknown type or
-// a wrong handshake close that connection, are counted, and affect no one
-// else. A peer whose settings differ is refused (logged with both values,
-// counted); an outbound connection so refused is retried after 5 s.
+// it must share: server/peer_handshake.h) that must be answered within
+// handshake_timeout_ms. A connection that fails, times out or is closed is
+// retried with exponential backoff (100 ms doubling to 5 s, back to 100 ms
+// only once a handshake is answered; queuing a message does not cut a wait
+// short); while a peer is unreachable its queued messages are dropped rather
+// than delivered stale. Each lane's queue is bounded (FreeBytes tells the
+// replication layer the bulk lane's room); a message that does not fit is
+// dropped and counted. A write that does not finish within write_timeout_ms
+// closes the connection.
+//
+// Inbound connections must open with a matching Handshake within
+// handshake_timeout_ms, answered with this node's own, so the connecting
+// side checks the settings too; beyond max_connections they are closed at
+// once. Then every frame whose `from` is the handshake's node id is handed
+// to the node (others are dropped and counted). A frame over
+// max_frame_bytes (checked before allocating), bytes that do not parse, a
+// message of unknown type or a wrong handshake close that connection, are
+// counted, and affect no one else. A peer whose settings differ is refused
+// (logged with both values, counted); an outbound connection so refused is
+// retried after 5 s.
 //
 // Lives on, and is only touched from, the node's io_context thread.
 #pragma once
@@ -47,6 +59,10 @@ struct PeerStats {
   uint64_t dropped_wrong_from = 0;    // `from` not the connection's node id
   uint64_t dropped_oversized = 0;     // messages over max_frame_bytes
   uint64_t dropped_queue_full = 0;    // the peer's queue had no room
+  uint64_t connect_timeouts = 0;
+  uint64_t handshake_timeouts = 0;  // outbound unanswered, inbound silent
+  uint64_t write_timeouts = 0;
+  uint64_t connections_refused = 0;  // inbound beyond max_connections
 };
 
 class PeerTransport {
@@ -64,7 +80,15 @@ class PeerTransport {
     // wildcard: the kernel chooses.
     std::string local_host;
     pb::Compatibility settings;  // sent in the handshake and checked
+    uint32_t connect_timeout_ms = 3000;
+    uint32_t handshake_timeout_ms = 5000;
+    uint32_t write_timeout_ms = 30'000;
+    uint32_t max_connections = 512;            // inbound
+    size_t max_control_queue_bytes = 1 << 20;  // control lane, per peer
   };
+  enum class Lane { kControl, kBulk };
+  // Membership gossip is control; everything else is bulk.
+  static Lane LaneOf(const pb::PeerMessage& message);
   using Handler = std::function<void(const std::string& from_address,
                                      const pb::PeerMessage&)>;
 
@@ -81,8 +105,10 @@ class PeerTransport {
 
   // Queues a message for the peer at `address` ("host:port").
   void Send(const std::string& address, const pb::PeerMessage& message);
-  // Bytes that can still be queued for `address` before sends drop.
+  // Bytes that can still be queued on the bulk lane to `address`.
   uint64_t FreeBytes(const std::string& address) const;
+  // Live inbound connections.
+  size_t inbound_connections() const;
 
   const PeerStats& stats() const { return stats_; }
 
@@ -92,6 +118,11 @@ class PeerTransport {
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> ServeInbound(std::shared_ptr<Inbound> inbound);
   asio::awaitable<void> RunOutbound(std::shared_ptr<Outbound> peer);
+  // Connects `peer` (resolve, bind, connect within the timeout); false when
+  // it cannot be reached.
+  asio::awaitable<bool> Connect(std::shared_ptr<Outbound> peer);
+  // Drops what `peer` has queued, counted as unreachable.
+  void DropQueue(Outbound& peer);
   // Reads the handshake an outbound peer answers with, on connection
   // `generation`; refuses the peer if its settings differ.
   asio::awaitable<void> ReadAnswer(std::shared_ptr<Outbound> peer,
@@ -108,7 +139,7 @@ class PeerTransport {
   uint16_t port_ = 0;
   bool stopped_ = false;
   PeerStats stats_;
-  std::map<std::string, std::shared_ptr<Outbound>> outbound_;
+  std::map<std::pair<std::string, Lane>, std::shared_ptr<Outbound>> outbound_;
   std::list<std::weak_ptr<Inbound>> inbound_;
 };
 
