@@ -245,6 +245,7 @@ void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
       by_address_.erase(old);
     by_address_[state.peer_address()] = index_.at(state.node_id());
   }
+  const bool gap = m.detector.Phi(now_ms) >= options_.gap_phi;
   if (restarted)
     m.detector =
         PhiAccrualDetector(static_cast<double>(options_.gossip_interval_ms));
@@ -252,7 +253,7 @@ void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
   m.detector.Heartbeat(now_ms);
   if (state.status() == pb::MEMBER_LEFT) {
     SetLiveness(m, Liveness::kLeft);
-  } else if (m.liveness != Liveness::kAlive || restarted) {
+  } else if (m.liveness != Liveness::kAlive || restarted || gap) {
     SetLiveness(m, Liveness::kAlive);
     reachable_.push_back(state.node_id());
   }

@@ -54,6 +54,13 @@ struct MembershipOptions {
   // healed partition is noticed) and with one seed while others are alive.
   double dead_probe_probability = 0.25;
   double seed_probe_probability = 0.1;
+  // A heartbeat from an alive member whose phi had reached this is a return
+  // from a gap (about 4.6 mean intervals of silence): whatever cut it off —
+  // a partition, a stalled process, lost packets — writes may have been
+  // missed both ways, so the member counts as reachable again. Below the
+  // suspicion threshold, so a cut too short to suspect anyone still leads
+  // to repair.
+  double gap_phi = 2.0;
 };
 
 enum class Liveness { kAlive, kSuspect, kDead, kLeft };
@@ -136,8 +143,9 @@ class Membership {
   size_t size() const { return members_.size() + 1; }
   size_t alive_count() const { return alive_ + 1; }  // self included
 
-  // Members that became reachable (joined, came back, restarted) since the
-  // last call: the replica starts anti-entropy with them.
+  // Members that became reachable (joined, came back from suspect, dead or
+  // a gap in their heartbeats, restarted) since the last call: the replica
+  // starts anti-entropy with one of them.
   std::vector<std::string> TakeReachable();
 
  private:

@@ -86,6 +86,7 @@ class Replica {
  private:
   Membership membership_;
   VersionedStore* store_;
+  Random& random_;
   ReplicationStats stats_;
   std::unique_ptr<RumorMonger> rumor_;
   std::unique_ptr<AntiEntropy> anti_entropy_;

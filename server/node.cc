@@ -330,24 +330,9 @@ void Node::Fault(const std::vector<std::string>& args, std::string& out) {
                  fmt::join(ids, ", "));
     resp::AppendSimple(out, "OK");
   } else if (sub == "UNBLOCK") {
-    const std::set<std::string> was_blocked = filter_.blocked();
+    // Nothing more: a peer heard from again after a gap starts repair
+    // (Membership's gap_phi), however the link was cut.
     filter_.Unblock(ids);
-    // A healed link may hide writes missed while it was cut, and a short cut
-    // never made anyone dead (which would have started a session on its
-    // own): repair with one of those peers now — one session per node, so
-    // the whole cluster does not repair the same keys many times over.
-    std::vector<std::string> healed;
-    for (const auto& m : Members()) {
-      if (!m.self && was_blocked.count(m.node_id) &&
-          !filter_.blocked().count(m.node_id)) {
-        healed.push_back(m.peer_address);
-      }
-    }
-    if (!healed.empty()) {
-      driver_->StartAntiEntropy(NowMs(),
-                                healed[random_.Uniform(healed.size())]);
-      CommitChanges();
-    }
     resp::AppendSimple(out, "OK");
   } else if (sub == "DROP" && ids.size() == 1) {
     double p = -1;
