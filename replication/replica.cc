@@ -8,8 +8,7 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
                  int64_t now_ms, VersionedStore* store)
     : membership_(std::move(self), std::move(options.membership), random,
                   now_ms),
-      store_(store),
-      random_(random) {
+      store_(store) {
   if (store_ == nullptr) return;
   membership_.RestoreForgotten(store_->member_record().forgotten);
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
@@ -36,17 +35,12 @@ Replica::~Replica() {
 void Replica::Tick(int64_t now_ms, Outbox& out) {
   membership_.Tick(now_ms, out);
   if (store_ == nullptr) return;
-  // One session with one of the members that became reachable, not one
-  // with each: when a partition heals every node sees the other side come
-  // back, and one session per node already crosses the cut many times.
-  std::vector<std::string> reachable;
+  // A session with each member that became reachable: one chosen among
+  // several can leave a healed partition divergent until the next periodic
+  // session.
   for (const auto& id : membership_.TakeReachable()) {
-    std::string address = membership_.AddressOf(id);
-    if (!address.empty()) reachable.push_back(std::move(address));
-  }
-  if (!reachable.empty()) {
-    anti_entropy_->StartWith(now_ms,
-                             reachable[random_.Uniform(reachable.size())], out);
+    const std::string address = membership_.AddressOf(id);
+    if (!address.empty()) anti_entropy_->StartWith(now_ms, address, out);
   }
   anti_entropy_->Tick(now_ms, out);
   collector_->Tick(now_ms, out);

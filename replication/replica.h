@@ -86,7 +86,6 @@ class Replica {
  private:
   Membership membership_;
   VersionedStore* store_;
-  Random& random_;
   ReplicationStats stats_;
   std::unique_ptr<RumorMonger> rumor_;
   std::unique_ptr<AntiEntropy> anti_entropy_;

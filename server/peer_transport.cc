@@ -20,6 +20,7 @@ using std::chrono::milliseconds;
 namespace {
 constexpr int64_t kFirstBackoffMs = 100;
 constexpr int64_t kMaxBackoffMs = 5000;
+constexpr size_t kWriteSliceBytes = 256 << 10;
 }  // namespace
 
 PeerTransport::PeerTransport(asio::io_context& io, Options options,
@@ -104,12 +105,16 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
         asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_ || peer->generation != generation) co_return;
     if (ec) {
+      peer->answer_deadline.Disarm();
       if (peer->answer_deadline.expired()) {
         ++stats_.handshake_timeouts;
         spdlog::debug("peer {}: no handshake answer within {} ms",
                       peer->address, options_.handshake_timeout_ms);
       }
-      peer->connected = false;  // the next message reconnects, after backoff
+      // Closed so the next Connect can open it again, after the backoff.
+      asio::error_code ignored;
+      peer->socket.close(ignored);
+      peer->connected = false;
       peer->failed = true;
       ++peer->generation;
       co_return;
@@ -189,6 +194,9 @@ asio::awaitable<bool> PeerTransport::Connect(std::shared_ptr<Outbound> peer) {
       asio::redirect_error(asio::use_awaitable, ec));
   if (ec || results.empty() || stopped_) co_return false;
   const tcp::endpoint target = *results.begin();
+  peer->answer_deadline.Disarm();  // the last connection's, if still armed
+  asio::error_code ignored;
+  peer->socket.close(ignored);  // whatever the last connection left open
   peer->socket.open(target.protocol(), ec);
   if (!ec && !options_.local_host.empty() && options_.local_host != "0.0.0.0" &&
       options_.local_host != "::") {
@@ -262,12 +270,18 @@ asio::awaitable<void> PeerTransport::RunOutbound(
     peer->queue.clear();
     peer->queued_bytes = 0;
     const uint64_t generation = peer->generation;
+    // In slices, each with its own deadline: the timeout bounds a write
+    // that stopped moving, not how long a large batch takes on a slow link.
     asio::error_code ec;
-    peer->deadline.Arm(peer, peer->socket,
-                       milliseconds(options_.write_timeout_ms));
-    co_await asio::async_write(peer->socket, asio::buffer(batch),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    peer->deadline.Disarm();
+    for (size_t at = 0; at < batch.size() && !ec; at += kWriteSliceBytes) {
+      const size_t n = std::min(kWriteSliceBytes, batch.size() - at);
+      peer->deadline.Arm(peer, peer->socket,
+                         milliseconds(options_.write_timeout_ms));
+      co_await asio::async_write(peer->socket,
+                                 asio::buffer(batch.data() + at, n),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      peer->deadline.Disarm();
+    }
     if (ec) {
       if (peer->deadline.expired()) {
         ++stats_.write_timeouts;
