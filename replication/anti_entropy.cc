@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "util/hash.h"
 #include "versioning/entry_codec.h"
@@ -30,6 +31,11 @@ pb::PeerMessage AntiEntropy::NewMessage() const {
   return m;
 }
 
+bool AntiEntropy::IsLive(const std::string& address) const {
+  const std::vector<std::string> live = membership_.LivePeerAddresses();
+  return std::find(live.begin(), live.end(), address) != live.end();
+}
+
 std::string AntiEntropy::RandomLivePeer(const std::string& except) {
   std::vector<std::string> peers = membership_.LivePeerAddresses();
   std::erase(peers, except);
@@ -53,9 +59,22 @@ void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
       ++it;
     }
   }
+  if (fill_ && now_ms - fill_->last_ms > options_.session_timeout_ms / 4) {
+    // The stream filling this node fell quiet (its sender stopped, or is
+    // cut off): the fill resumes from its cursor with another peer. A
+    // stream sends as fast as budget and link allow, so a quarter of the
+    // session timeout without a chunk is a stall.
+    ++stats_.ae_sessions_timed_out;
+    retry.push_back(fill_->peer);
+    fill_.reset();
+  }
   for (const auto& failed : retry) {
     std::string other = RandomLivePeer(failed);
     if (!other.empty()) StartWith(now_ms, other, out);
+  }
+  if (!fill_) {
+    for (const auto& peer : std::exchange(after_fill_, {}))
+      StartWith(now_ms, peer, out);
   }
   if (now_ms >= next_session_ms_) {
     next_session_ms_ = now_ms + options_.interval_ms;
@@ -68,6 +87,10 @@ void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
 void AntiEntropy::StartWith(int64_t now_ms, const std::string& address,
                             Outbox& out) {
   now_ms_ = now_ms;
+  if (fill_) {  // being filled: that stream first, then this session
+    if (address != fill_->peer) after_fill_.insert(address);
+    return;
+  }
   uint64_t id = random_.Next64();
   sessions_[id] = Session{address, now_ms, true};
   ++stats_.ae_sessions_started;
@@ -83,6 +106,11 @@ void AntiEntropy::StartWith(int64_t now_ms, const std::string& address,
   level->set_fanout_bits(
       static_cast<uint32_t>(store_.tree().shape().fanout_bits));
   level->set_key_count(store_.key_count());
+  if (WantsFill(0)) {  // empty, or a fill was cut short
+    level->set_fill(true);
+    level->set_fill_from(store_.batch().member_record().fill_next.value_or(0));
+    TakeFill(address, id);
+  }
   Queue(address, std::move(m));
   Release(now_ms, out);
 }
@@ -116,6 +144,14 @@ void AntiEntropy::Handle(int64_t now_ms, const std::string& reply_to,
   }
   it->second.last_activity_ms = now_ms;
   it->second.answered = true;
+  if (fill_ && fill_->session == session) fill_->last_ms = now_ms;
+  if (fill_ && fill_->session != session &&
+      message.body_case() == pb::PeerMessage::kAeTreeLevel &&
+      message.ae_tree_level().level() == 0) {
+    Decline(reply_to, session);  // one stream at a time fills this node
+    Release(now_ms, out);
+    return;
+  }
   switch (message.body_case()) {
     case pb::PeerMessage::kAeTreeLevel:
       OnTreeLevel(reply_to, message.ae_tree_level());
@@ -127,8 +163,7 @@ void AntiEntropy::Handle(int64_t now_ms, const std::string& reply_to,
       OnEntries(reply_to, message.ae_entries());
       break;
     case pb::PeerMessage::kAeInSync:
-      ++stats_.ae_sessions_in_sync;
-      sessions_.erase(session);
+      OnInSync(message.ae_in_sync());
       break;
     default:
       break;
@@ -173,20 +208,33 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
   }
   if (level == static_cast<uint32_t>(tree.depth()))
     stats_.ae_segments_compared += indices.size();
-  if (level == 0 && !differing.empty() &&
-      (in.key_count() == 0 || store_.key_count() == 0)) {
-    // One side is empty (a new or wiped node): descending would only find
-    // that every segment differs. Stream instead.
-    ++stats_.ae_sessions_repaired;
-    if (in.key_count() == 0) {
-      StreamAll(peer, in.session());
-    } else {
-      pb::PeerMessage m = NewMessage();
-      m.mutable_ae_key_hashes()->set_session(in.session());
-      m.mutable_ae_key_hashes()->set_all_segments(true);
-      Queue(peer, std::move(m));
+  if (fill_ && fill_->session == in.session() && level > 0) {
+    // The peer descends rather than fill this node (it holds fewer keys):
+    // this session repairs what the fill would have.
+    fill_.reset();
+    EndFill();
+  }
+  if (level == 0 && !differing.empty()) {
+    // One side is empty or far behind (a new, wiped or long-gone node):
+    // descending would find most segments differ. Stream instead.
+    const uint64_t ours = store_.key_count();
+    if (ours > 0 && (in.key_count() == 0 || in.key_count() * 10 < ours ||
+                     (in.fill() && ours >= in.key_count()))) {
+      ++stats_.ae_sessions_repaired;
+      StreamAll(peer, in.session(), in.fill() ? in.fill_from() : 0);
+      return;
     }
-    return;
+    if (in.key_count() > 0 && WantsFill(in.key_count())) {
+      ++stats_.ae_sessions_repaired;
+      TakeFill(peer, in.session());
+      pb::PeerMessage m = NewMessage();
+      auto* ask = m.mutable_ae_key_hashes();
+      ask->set_session(in.session());
+      ask->set_all_segments(true);
+      ask->set_fill_from(store_.batch().member_record().fill_next.value_or(0));
+      Queue(peer, std::move(m));
+      return;
+    }
   }
   if (differing.empty()) {
     // Below the root this settles only the nodes this message named (the
@@ -253,55 +301,11 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
   Queue(peer, std::move(m));
 }
 
-void AntiEntropy::StreamAll(const std::string& peer, uint64_t session) {
-  for (auto& st : streams_) {
-    if (st.peer == peer) {  // one stream per peer: restart it in this session
-      st = Stream{peer, session, 0};
-      return;
-    }
-  }
-  streams_.push_back(Stream{peer, session, 0});
-  ++stats_.ae_streams_started;
-}
-
-bool AntiEntropy::AdvanceStream() {
-  if (streams_.empty() || queue_.size() >= kStreamAhead) return false;
-  Stream st = std::move(streams_.front());
-  streams_.pop_front();
-  if (options_.link_free_bytes &&
-      options_.link_free_bytes(st.peer) < options_.max_message_bytes) {
-    streams_.push_back(std::move(st));  // its link is full: later
-    return false;
-  }
-  // Whole segments, up to about one message of keys.
-  std::vector<std::string> keys;
-  size_t key_bytes = 0;
-  const uint32_t segments = store_.tree().shape().segment_count();
-  while (st.next_segment < segments && keys.size() < kStreamChunkKeys &&
-         key_bytes < options_.max_message_bytes) {
-    Status s = store_.ScanSegment(st.next_segment,
-                                  [&](std::string_view key, uint64_t) {
-                                    keys.emplace_back(key);
-                                    key_bytes += key.size() + 64;
-                                  });
-    (void)s;
-    ++st.next_segment;
-  }
-  if (!keys.empty()) SendEntries(st.peer, st.session, keys, {}, false, true);
-  auto it = sessions_.find(st.session);
-  if (it != sessions_.end()) it->second.last_activity_ms = now_ms_;
-  if (st.next_segment < segments) {
-    streams_.push_back(std::move(st));
-  } else {
-    ++stats_.ae_streams_finished;
-  }
-  return true;
-}
-
 void AntiEntropy::OnKeyHashes(const std::string& peer,
                               const pb::AeKeyHashes& in) {
-  if (in.all_segments()) {  // the peer is empty: send it everything
-    StreamAll(peer, in.session());
+  if (in.all_segments()) {  // the peer asks to be filled
+    if (fill_ && fill_->session == in.session()) fill_.reset();
+    StreamAll(peer, in.session(), in.fill_from());
     return;
   }
   if (in.key_hashes_size() != in.entry_hashes_size()) return;
@@ -340,6 +344,7 @@ void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
   pb::PeerMessage graves = NewMessage();
   graves.mutable_ae_entries()->set_session(in.session());
   for (const auto& e : in.entries()) {
+    stats_.ae_entry_bytes_received += e.entry().size();
     auto entry = DecodeEntry(e.entry());
     if (!entry) {
       ++stats_.bad_entries;
@@ -399,15 +404,27 @@ void AntiEntropy::OnEntries(const std::string& peer, const pb::AeEntries& in) {
   }
   if (!push_back.empty()) SendEntries(peer, in.session(), push_back, {}, false);
   if (graves.ae_entries().entries_size() > 0) Queue(peer, std::move(graves));
+  if (in.stream()) OnStreamChunk(peer, in);
 }
 
 void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
                               const std::vector<std::string>& keys,
                               const std::vector<uint64_t>& wanted, bool reply,
-                              bool peer_lacks) {
-  pb::PeerMessage m = NewMessage();
-  m.mutable_ae_entries()->set_session(session);
-  m.mutable_ae_entries()->set_reply(reply);
+                              bool peer_lacks,
+                              std::optional<uint32_t> stream_from) {
+  pb::PeerMessage m;
+  auto start = [&] {
+    m = NewMessage();
+    auto* entries = m.mutable_ae_entries();
+    entries->set_session(session);
+    entries->set_reply(reply);
+    if (stream_from) {
+      entries->set_stream(true);
+      entries->set_from_segment(*stream_from);
+      entries->set_next_segment(*stream_from);
+    }
+  };
+  start();
   size_t bytes = 0;
   for (uint64_t w : wanted) {
     m.mutable_ae_entries()->add_wanted(w);
@@ -423,9 +440,7 @@ void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
     if (bytes > 0 &&
         bytes + encoded.size() + key.size() > options_.max_message_bytes) {
       Queue(peer, std::move(m));
-      m = NewMessage();
-      m.mutable_ae_entries()->set_session(session);
-      m.mutable_ae_entries()->set_reply(reply);
+      start();
       bytes = 0;
     }
     ++stats_.ae_keys_pushed;
@@ -437,64 +452,6 @@ void AntiEntropy::SendEntries(const std::string& peer, uint64_t session,
   }
   if (m.ae_entries().entries_size() > 0 || m.ae_entries().wanted_size() > 0)
     Queue(peer, std::move(m));
-}
-
-void AntiEntropy::Queue(const std::string& peer, pb::PeerMessage message) {
-  queue_.push_back({peer, std::move(message)});
-  stats_.ae_queue_peak =
-      std::max<uint64_t>(stats_.ae_queue_peak, queue_.size());
-}
-
-void AntiEntropy::DropQueued() {
-  stats_.ae_messages_dropped += queue_.size();
-  queue_.clear();
-}
-
-void AntiEntropy::Release(int64_t now_ms, Outbox& out) {
-  const double rate = static_cast<double>(options_.bytes_per_second);
-  tokens_ = std::min(
-      rate,
-      tokens_ + rate * static_cast<double>(now_ms - last_refill_ms_) / 1000.0);
-  last_refill_ms_ = now_ms;
-  // A message bigger than what is left still goes when the bucket is full,
-  // driving it negative: the budget holds on average. A message whose link
-  // has no room for it waits, and so do the later ones to that peer (their
-  // order matters); messages to other peers go past it.
-  std::map<std::string, uint64_t> released;  // bytes per peer, this call
-  std::set<std::string> waiting;
-  size_t i = 0;
-  while (tokens_ > 0) {
-    if (i == queue_.size()) {
-      if (!AdvanceStream()) break;
-      continue;
-    }
-    Outgoing& next = queue_[i];
-    const uint64_t size = next.message.ByteSizeLong() + 4;
-    if (options_.max_frame_bytes > 0 && size > options_.max_frame_bytes) {
-      ++stats_.ae_messages_dropped;
-      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-      continue;
-    }
-    if (waiting.count(next.to) != 0) {
-      ++i;
-      continue;
-    }
-    if (options_.link_free_bytes) {
-      const uint64_t free = options_.link_free_bytes(next.to);
-      uint64_t& used = released[next.to];
-      if (free < used + size) {
-        waiting.insert(next.to);
-        ++i;
-        continue;
-      }
-      used += size;
-    }
-    tokens_ -= static_cast<double>(size);
-    ++stats_.ae_messages_sent;
-    stats_.ae_bytes_sent += size;
-    out.push_back(std::move(next));
-    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-  }
 }
 
 }  // namespace gossipkv

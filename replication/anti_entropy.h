@@ -15,11 +15,19 @@
 // (AeInSync); otherwise it ends when it falls quiet for session_timeout_ms.
 // A session the peer never answered is then retried with another peer.
 //
-// An empty peer is filled from a cursor over the segments rather than by
+// A join is one copy. An empty peer, or one holding under a tenth of the
+// keys, is filled from a cursor over the segments rather than by
 // descending: each Release() adds the next chunk only while fewer than
 // kStreamAhead messages wait for the repair budget and the link to that
 // peer has room for a full message (link_free_bytes), so a stream of the
-// whole store never sits in memory at once.
+// whole store never sits in memory at once. The node being filled takes
+// one stream: while it lasts it starts no session and declines every other
+// (AeInSync busy), so the peers that all see it arrive do not each send it
+// the store. It stores its fill cursor (MemberRecord::fill_next) with the
+// entries of each chunk; a fill cut by a restart of either side, or fallen
+// quiet, resumes from there with whichever peer it next asks. When the
+// stream ends the node checks the result with an ordinary session with the
+// same peer (writes made meanwhile, chunks a transport dropped).
 //
 // With tombstone GC on, an entry made only of tombstones is never handed to
 // a peer that holds nothing for its key, nor taken from one: holding
@@ -32,6 +40,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "cluster/membership.h"
@@ -76,6 +86,7 @@ class AntiEntropy {
   // read per chunk at most.
   static constexpr size_t kStreamAhead = 2;
   static constexpr size_t kStreamChunkKeys = 4096;
+  static constexpr size_t kMaxFillRanges = 64;
 
   struct Session {
     std::string peer;
@@ -87,21 +98,35 @@ class AntiEntropy {
   void OnTreeLevel(const std::string& peer, const pb::AeTreeLevel& level);
   void OnKeyHashes(const std::string& peer, const pb::AeKeyHashes& hashes);
   void OnEntries(const std::string& peer, const pb::AeEntries& entries);
+  // The fill (see above), on the side being filled: whether to ask `peer`,
+  // which holds `peer_keys`, for a stream; taking one; a stream chunk's
+  // cursor; a declined session.
+  bool WantsFill(uint64_t peer_keys) const;
+  void TakeFill(const std::string& peer, uint64_t session);
+  void OnStreamChunk(const std::string& peer, const pb::AeEntries& chunk);
+  void Decline(const std::string& peer, uint64_t session);
+  void OnInSync(const pb::AeInSync& in);
+  // Clears the stored fill cursor, with the next commit.
+  void EndFill();
   // Sends entries for `keys` (and, first, `wanted`), split by the bound.
   // `peer_lacks`: the peer holds none of `keys`.
+  // `stream_from`: the messages are a stream chunk from that segment.
   void SendEntries(const std::string& peer, uint64_t session,
                    const std::vector<std::string>& keys,
                    const std::vector<uint64_t>& wanted, bool reply,
-                   bool peer_lacks = false);
-  // Starts sending every entry of the store to an empty peer, in bounded
-  // messages, from a cursor that Release() advances.
-  void StreamAll(const std::string& peer, uint64_t session);
+                   bool peer_lacks = false,
+                   std::optional<uint32_t> stream_from = std::nullopt);
+  // Starts sending every entry of the store from segment `from` on to a
+  // peer being filled, in bounded messages, from a cursor that Release()
+  // advances.
+  void StreamAll(const std::string& peer, uint64_t session, uint32_t from);
   // Queues the next chunk of the front stream; false when none can go now.
   bool AdvanceStream();
   pb::PeerMessage NewMessage() const;
   void Queue(const std::string& peer, pb::PeerMessage message);
   void Release(int64_t now_ms, Outbox& out);
   std::string RandomLivePeer(const std::string& except);
+  bool IsLive(const std::string& address) const;
 
   VersionedStore& store_;
   const Membership& membership_;
@@ -117,6 +142,19 @@ class AntiEntropy {
     uint32_t next_segment = 0;
   };
   std::deque<Stream> streams_;  // empty peers being filled, round robin
+  struct Fill {
+    std::string peer;
+    uint64_t session;
+    int64_t last_ms;  // of its last message
+  };
+  std::optional<Fill> fill_;  // the stream filling this node
+  uint64_t fill_ended_ = 0;   // the session of the last one that ended
+  // Chunks received past a gap in the fill: from_segment -> next_segment.
+  std::map<uint32_t, uint32_t> fill_ranges_;
+  // Peers to open a session with once the fill ends: the one that filled
+  // this node (the check), and those it started or declined no session
+  // with meanwhile.
+  std::set<std::string> after_fill_;
   double tokens_;
   int64_t last_refill_ms_;
 

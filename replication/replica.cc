@@ -105,14 +105,14 @@ std::vector<std::string> Replica::GcBlockedBy() const {
 
 void Replica::SaveMemberRecord() {
   if (store_ == nullptr) return;
-  MemberRecord record = store_->member_record();
+  MemberRecord record = store_->batch().member_record();
   // Stored at start (NextIncarnation), then moved by refutation; one this
   // node announces but could not store at start (a full disk) is stored as
   // soon as a commit succeeds.
   if (membership_.self().incarnation() > record.incarnation)
     record.incarnation = membership_.self().incarnation();
   record.forgotten = membership_.forgotten();
-  if (record != store_->member_record())
+  if (record != store_->batch().member_record())
     store_->batch().SetMemberRecord(std::move(record));
 }
 

@@ -33,9 +33,13 @@ struct ReplicationStats {
   uint64_t ae_tombstones_declined = 0;  // for keys absent here (GC on)
   uint64_t ae_streams_started = 0;      // empty peers filled from a cursor
   uint64_t ae_streams_finished = 0;
-  uint64_t ae_queue_peak = 0;        // most messages waiting for budget
-  uint64_t ae_messages_dropped = 0;  // waiting ones a failed commit voided,
-                                     // and any over max_frame_bytes
+  uint64_t ae_streams_cancelled = 0;     // the peer took another one
+  uint64_t ae_fills_finished = 0;        // streams that filled this node
+  uint64_t ae_sessions_declined = 0;     // while being filled
+  uint64_t ae_entry_bytes_received = 0;  // encoded entries received
+  uint64_t ae_queue_peak = 0;            // most messages waiting for budget
+  uint64_t ae_messages_dropped = 0;      // waiting ones a failed commit voided,
+                                         // and any over max_frame_bytes
   uint64_t ae_graves_sent = 0;       // to a peer offering a value deleted here
   uint64_t gc_rounds = 0;            // queries sent to every member
   uint64_t gc_rounds_deferred = 0;   // a member was not alive: not asked

@@ -118,9 +118,14 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
                        fmt::join(replica_->GcBlockedBy(), ","));
     out += fmt::format(
         "ae_streams_started:{}\r\nae_streams_finished:{}\r\n"
-        "ae_queue_peak:{}\r\nae_messages_dropped:{}\r\ndriver_commits:{}\r\n"
+        "ae_streams_cancelled:{}\r\nae_fills_finished:{}\r\n"
+        "ae_sessions_declined:{}\r\nae_entry_bytes_received:{}\r\n"
+        "ae_filling:{}\r\nae_queue_peak:{}\r\nae_messages_dropped:{}\r\ndriver_"
+        "commits:{}\r\n"
         "driver_messages_held:{}\r\ndriver_messages_dropped:{}\r\n",
-        r.ae_streams_started, r.ae_streams_finished, r.ae_queue_peak,
+        r.ae_streams_started, r.ae_streams_finished, r.ae_streams_cancelled,
+        r.ae_fills_finished, r.ae_sessions_declined, r.ae_entry_bytes_received,
+        store_->member_record().fill_next.has_value() ? 1 : 0, r.ae_queue_peak,
         r.ae_messages_dropped, driver_->stats().commits,
         driver_->stats().messages_held, driver_->stats().messages_dropped);
     const int64_t now = NowMs();

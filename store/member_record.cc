@@ -1,4 +1,4 @@
-// MemberRecord: two records in the meta column family.
+// MemberRecord: three records in the meta column family.
 #include "store/member_record.h"
 
 #include <fmt/format.h>
@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kIncarnationKey = "incarnation";
 constexpr std::string_view kForgottenKey = "forgotten";
+constexpr std::string_view kFillKey = "fill";
 
 Status Malformed(std::string_view key, std::string_view why) {
   return Status::Corruption(
@@ -40,6 +41,12 @@ Result<MemberRecord> MemberRecord::Load(Engine& engine) {
         ReadBigEndian64(rest.substr(4 + size));
     rest.remove_prefix(4 + size + 8);
   }
+  auto fill = engine.Get(Column::kMeta, kFillKey);
+  if (!fill) return fill.error();
+  if (fill->has_value()) {
+    if ((*fill)->size() != 4) return Malformed(kFillKey, "not 4 bytes");
+    record.fill_next = ReadBigEndian32(**fill);
+  }
   return record;
 }
 
@@ -58,6 +65,15 @@ void MemberRecord::StageChanges(const MemberRecord& next,
       AppendBigEndian64(bytes, seen);
     }
     batch.Put(Column::kMeta, kForgottenKey, bytes);
+  }
+  if (next.fill_next != fill_next) {
+    if (next.fill_next) {
+      std::string bytes;
+      AppendBigEndian32(bytes, *next.fill_next);
+      batch.Put(Column::kMeta, kFillKey, bytes);
+    } else {
+      batch.Delete(Column::kMeta, kFillKey);
+    }
   }
 }
 

@@ -10,12 +10,17 @@
 //     be64 incarnation): the ids an operator removed with CLUSTER FORGET, or
 //     that gossip reported so, each with the highest incarnation known of it
 //     then. A forgotten id is refused for good, so it never comes back from
-//     a peer's stale gossip or from its own return.
+//     a peer's stale gossip or from its own return;
+//   - the fill cursor ("fill", be32): present while the node is being
+//     filled by an anti-entropy stream, the first segment it has not yet
+//     received whole. Stored with the entries it follows, so a fill
+//     interrupted by a restart of either side resumes from there.
 // Value type; one thread. Used by VersionedStore and Replica.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "storage/engine.h"
@@ -25,6 +30,7 @@ namespace gossipkv {
 struct MemberRecord {
   uint64_t incarnation = 0;  // 0: never started with this store
   std::map<std::string, uint64_t> forgotten;
+  std::optional<uint32_t> fill_next;  // none: not being filled
 
   bool operator==(const MemberRecord&) const = default;
 

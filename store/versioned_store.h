@@ -136,6 +136,9 @@ class WriteSet {
   // Replaces this node's MemberRecord (incarnation, forgotten members), with
   // the next commit.
   void SetMemberRecord(MemberRecord record) { record_ = std::move(record); }
+  // The MemberRecord the next commit stores (the pending one, else the
+  // stored one): change it from here, so no pending change is lost.
+  const MemberRecord& member_record() const;
 
   // Changes pending: one per key, one for the members, one for the record.
   size_t size() const {

@@ -30,6 +30,10 @@ Result<WriteSet::Pending*> WriteSet::Load(std::string_view key) {
   return &pending_.emplace(std::string(key), std::move(pending)).first->second;
 }
 
+const MemberRecord& WriteSet::member_record() const {
+  return record_ ? *record_ : store_.record_;
+}
+
 Result<std::optional<Entry>> WriteSet::Read(std::string_view key) {
   // Pure reads stay out of pending_, so Commit never re-encodes them.
   auto it = pending_.find(key);

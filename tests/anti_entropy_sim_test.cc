@@ -170,9 +170,13 @@ TEST(AntiEntropySimTest, AnEmptyNodeIsStreamedNotDescended) {
     EXPECT_EQ(sim.store("n1").key_count(), 3000u);
     const uint64_t rounds = sim.replica("n0").stats().ae_rounds +
                             sim.replica("n1").stats().ae_rounds - rounds_before;
-    EXPECT_EQ(rounds, 1u) << "only the root was compared";
+    // The root, and the root again in the check once the stream ended.
+    EXPECT_EQ(rounds, 2u) << "only the roots were compared";
     const ReplicationStats& full = sim.replica("n0").stats();
     EXPECT_EQ(full.ae_streams_finished, 1u);
+    EXPECT_EQ(sim.replica("n1").stats().ae_fills_finished, 1u);
+    EXPECT_EQ(sim.replica("n1").stats().ae_keys_pulled, 3000u)
+        << "each entry came once";
     EXPECT_GE(full.ae_messages_sent, 25u);
     // From a cursor: a few messages wait for the budget at any time, never
     // the whole stream.

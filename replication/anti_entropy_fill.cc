@@ -1,0 +1,170 @@
+// AntiEntropy's fills: one stream of the store from a cursor to a node that
+// is empty or far behind, the cursor that node stores, and the sessions it
+// declines meanwhile.
+#include <algorithm>
+#include <iterator>
+
+#include "replication/anti_entropy.h"
+
+namespace gossipkv {
+
+bool AntiEntropy::WantsFill(uint64_t peer_keys) const {
+  const uint64_t ours = store_.key_count();
+  return ours == 0 || store_.batch().member_record().fill_next.has_value() ||
+         ours * 10 < peer_keys;
+}
+
+void AntiEntropy::TakeFill(const std::string& peer, uint64_t session) {
+  fill_ = Fill{peer, session, now_ms_};
+  fill_ranges_.clear();
+}
+
+void AntiEntropy::EndFill() {
+  WriteSet& set = store_.batch();
+  if (!set.member_record().fill_next) return;
+  MemberRecord record = set.member_record();
+  record.fill_next.reset();
+  set.SetMemberRecord(std::move(record));
+}
+
+void AntiEntropy::OnStreamChunk(const std::string& peer,
+                                const pb::AeEntries& chunk) {
+  // A peer that found this node far behind streams without being asked.
+  if (!fill_ && !chunk.stream_end() && chunk.session() != fill_ended_)
+    TakeFill(peer, chunk.session());
+  if (!fill_ || fill_->session != chunk.session()) {
+    // Another stream fills this node: its entries are merged all the same,
+    // and the stream is stopped.
+    if (!chunk.stream_end()) Decline(peer, chunk.session());
+    return;
+  }
+  fill_->last_ms = now_ms_;
+  if (chunk.stream_end()) {
+    fill_ended_ = chunk.session();
+    fill_.reset();
+    EndFill();
+    ++stats_.ae_fills_finished;
+    after_fill_.insert(peer);  // the check: writes made meanwhile, lost chunks
+    return;
+  }
+  // The cursor moves only over contiguous chunks: one still in transit, or
+  // lost, holds it where the gap begins, for a resumed fill to send again.
+  WriteSet& set = store_.batch();
+  const uint32_t stored = set.member_record().fill_next.value_or(0);
+  uint32_t cursor = stored;
+  if (chunk.next_segment() > chunk.from_segment() &&
+      chunk.next_segment() > cursor) {
+    fill_ranges_[chunk.from_segment()] =
+        std::max(fill_ranges_[chunk.from_segment()], chunk.next_segment());
+  }
+  while (!fill_ranges_.empty() && fill_ranges_.begin()->first <= cursor) {
+    cursor = std::max(cursor, fill_ranges_.begin()->second);
+    fill_ranges_.erase(fill_ranges_.begin());
+  }
+  // Ranges past a gap wait for it; a stream has only a few chunks in
+  // flight, so more means the gap is lost: the check session repairs it.
+  while (fill_ranges_.size() > kMaxFillRanges)
+    fill_ranges_.erase(std::prev(fill_ranges_.end()));
+  if (cursor == stored && set.member_record().fill_next) return;
+  MemberRecord record = set.member_record();
+  record.fill_next = cursor;
+  set.SetMemberRecord(std::move(record));
+}
+
+void AntiEntropy::Decline(const std::string& peer, uint64_t session) {
+  ++stats_.ae_sessions_declined;
+  after_fill_.insert(peer);
+  sessions_.erase(session);
+  pb::PeerMessage m = NewMessage();
+  m.mutable_ae_in_sync()->set_session(session);
+  m.mutable_ae_in_sync()->set_busy(true);
+  Queue(peer, std::move(m));
+}
+
+void AntiEntropy::OnInSync(const pb::AeInSync& in) {
+  if (in.busy()) {
+    const size_t before = streams_.size();
+    std::erase_if(streams_,
+                  [&](const Stream& st) { return st.session == in.session(); });
+    stats_.ae_streams_cancelled += before - streams_.size();
+  } else {
+    ++stats_.ae_sessions_in_sync;
+  }
+  if (fill_ && fill_->session == in.session()) {
+    fill_.reset();
+    if (!in.busy()) EndFill();  // in sync: nothing is left to fill
+  }
+  sessions_.erase(in.session());
+}
+
+void AntiEntropy::StreamAll(const std::string& peer, uint64_t session,
+                            uint32_t from) {
+  from = std::min(from, store_.tree().shape().segment_count());
+  for (auto& st : streams_) {
+    if (st.peer == peer) {  // one stream per peer: restart it in this session
+      st = Stream{peer, session, from};
+      return;
+    }
+  }
+  streams_.push_back(Stream{peer, session, from});
+  ++stats_.ae_streams_started;
+}
+
+bool AntiEntropy::AdvanceStream() {
+  if (streams_.empty() || queue_.size() >= kStreamAhead) return false;
+  Stream st = std::move(streams_.front());
+  streams_.pop_front();
+  if (!IsLive(st.peer)) {
+    ++stats_.ae_streams_cancelled;  // the peer is gone: it resumes later
+    return true;
+  }
+  if (options_.link_free_bytes &&
+      options_.link_free_bytes(st.peer) < options_.max_message_bytes) {
+    streams_.push_back(std::move(st));  // its link is full: later
+    return false;
+  }
+  // Whole segments, up to about one message of keys.
+  const uint32_t from = st.next_segment;
+  std::vector<std::string> keys;
+  size_t key_bytes = 0;
+  const uint32_t segments = store_.tree().shape().segment_count();
+  while (st.next_segment < segments && keys.size() < kStreamChunkKeys &&
+         key_bytes < options_.max_message_bytes) {
+    Status s = store_.ScanSegment(st.next_segment,
+                                  [&](std::string_view key, uint64_t) {
+                                    keys.emplace_back(key);
+                                    key_bytes += key.size() + 64;
+                                  });
+    (void)s;
+    ++st.next_segment;
+  }
+  const size_t queued = queue_.size();
+  if (!keys.empty())
+    SendEntries(st.peer, st.session, keys, {}, false, true, from);
+  // The chunk's last message carries how far it reaches.
+  if (queue_.size() == queued) {
+    pb::PeerMessage m = NewMessage();
+    m.mutable_ae_entries()->set_session(st.session);
+    m.mutable_ae_entries()->set_stream(true);
+    m.mutable_ae_entries()->set_from_segment(from);
+    Queue(st.peer, std::move(m));
+  }
+  queue_.back().message.mutable_ae_entries()->set_next_segment(st.next_segment);
+  auto it = sessions_.find(st.session);
+  if (it != sessions_.end()) it->second.last_activity_ms = now_ms_;
+  if (st.next_segment < segments) {
+    streams_.push_back(std::move(st));
+  } else {
+    pb::PeerMessage end = NewMessage();
+    end.mutable_ae_entries()->set_session(st.session);
+    end.mutable_ae_entries()->set_stream(true);
+    end.mutable_ae_entries()->set_stream_end(true);
+    end.mutable_ae_entries()->set_from_segment(segments);
+    end.mutable_ae_entries()->set_next_segment(segments);
+    Queue(st.peer, std::move(end));
+    ++stats_.ae_streams_finished;
+  }
+  return true;
+}
+
+}  // namespace gossipkv
