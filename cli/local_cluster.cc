@@ -92,7 +92,7 @@ Result<std::vector<std::vector<std::string>>> ParsePartition(
 Status LocalCluster::Start(int n, int base_port,
                            const std::string& server_binary,
                            const std::string& extra_toml, bool own_addresses,
-                           const std::string& conflict) {
+                           const std::string& conflict, int held_back) {
   auto host = [&](int i) {
     return own_addresses ? fmt::format("127.0.0.{}", 10 + i)
                          : std::string("127.0.0.1");
@@ -133,38 +133,44 @@ Status LocalCluster::Start(int n, int base_port,
       << extra_toml;
     if (!f) return Status::IOError("cannot write " + config.string());
   }
-  for (int i = 1; i <= n; ++i) {
-    const std::string name = fmt::format("n{}", i);
-    const fs::path config = fs::path(dir) / (name + ".toml");
-    const fs::path log = fs::path(dir) / (name + ".log");
-    fs::remove(fs::path(dir) / name / "endpoints", ec);
-    pid_t pid = fork();
-    if (pid < 0) return Status::IOError("fork failed");
-    if (pid == 0) {
-      setsid();  // survives the CLI
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      int null = open("/dev/null", O_RDONLY);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      if (null >= 0) dup2(null, 0);
-      execl(server_binary.c_str(), server_binary.c_str(), "--config",
-            config.c_str(), nullptr);
-      _exit(127);
-    }
+  for (int i = 1; i <= n - held_back; ++i) {
+    GOSSIPKV_RETURN_IF_ERROR(Launch(fmt::format("n{}", i), server_binary));
   }
-  // Wait until every node is serving (or one died).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  for (int i = 1; i <= n; ++i) {
-    const std::string name = fmt::format("n{}", i);
-    while (ReadEndpoint(fs::path(dir) / name / "endpoints", "client").empty()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return Status::IOError(
-            fmt::format("{} did not start; see {}/{}.log", name, dir, name));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return Status::Ok();
+}
+
+Status LocalCluster::Launch(const std::string& name,
+                            const std::string& server_binary) {
+  const fs::path dir = fs::absolute(dir_);
+  const fs::path config = dir / (name + ".toml");
+  const fs::path log = dir / (name + ".log");
+  if (!fs::exists(config))
+    return Status::NotFound(fmt::format("no node {} in {}", name, dir_));
+  std::error_code ec;
+  fs::remove(dir / name / "endpoints", ec);
+  pid_t pid = fork();
+  if (pid < 0) return Status::IOError("fork failed");
+  if (pid == 0) {
+    setsid();  // survives the CLI
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
     }
+    if (null >= 0) dup2(null, 0);
+    execl(server_binary.c_str(), server_binary.c_str(), "--config",
+          config.c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait until it is serving (or died).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (ReadEndpoint(dir / name / "endpoints", "client").empty()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::IOError(
+          fmt::format("{} did not start; see {}", name, log.string()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::Ok();
 }

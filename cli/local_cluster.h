@@ -32,9 +32,13 @@ class LocalCluster {
   // node's config.
   // With `own_addresses`, node K binds 127.0.0.(10+K) instead of 127.0.0.1,
   // so kernel packet filters can tell the nodes apart.
+  // The last `held_back` nodes are configured but not started (a node
+  // that joins later: Launch).
   Status Start(int n, int base_port, const std::string& server_binary,
                const std::string& extra_toml = "", bool own_addresses = false,
-               const std::string& conflict = "siblings");
+               const std::string& conflict = "siblings", int held_back = 0);
+  // Starts the configured node `name` and waits until it serves clients.
+  Status Launch(const std::string& name, const std::string& server_binary);
   // SIGTERM to every node, SIGKILL after 5 s.
   Status Stop();
 

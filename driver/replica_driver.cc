@@ -53,14 +53,33 @@ void ReplicaDriver::Route(Outbox& out) {
     if (!held_.empty()) seq = std::max(seq, held_.back().seq);
     if (seq > durable_seq_) {
       ++stats_.messages_held;
+      Track(o, true);
       held_.push_back({seq, std::move(o)});
     } else if (!ready_.empty()) {
+      Track(o, true);
       ready_.push_back(std::move(o));
     } else {
       send_(o);
     }
   }
   out.clear();
+}
+
+uint64_t ReplicaDriver::HeldBytes(const std::string& address) const {
+  auto it = held_bytes_.find(address);
+  return it == held_bytes_.end() ? 0 : it->second;
+}
+
+void ReplicaDriver::Track(const Outgoing& o, bool add) {
+  const uint64_t bytes = o.message.ByteSizeLong() + 4;
+  if (add) {
+    held_bytes_[o.to] += bytes;
+    return;
+  }
+  auto it = held_bytes_.find(o.to);
+  if (it == held_bytes_.end()) return;
+  it->second -= std::min(it->second, bytes);
+  if (it->second == 0) held_bytes_.erase(it);
 }
 
 void ReplicaDriver::Tick(int64_t now_ms) {
@@ -148,7 +167,10 @@ bool ReplicaDriver::StartCommit() {
     replica_.FlushRumors(rumors);
     std::vector<HeldMessage> held;
     held.reserve(rumors.size() + held_.size());
-    for (auto& r : rumors) held.push_back({staged_seq_, std::move(r)});
+    for (auto& r : rumors) {
+      Track(r, true);
+      held.push_back({staged_seq_, std::move(r)});
+    }
     for (auto& h : held_) held.push_back(std::move(h));
     held_ = std::move(held);
   }
@@ -191,6 +213,7 @@ void ReplicaDriver::Persisted(const Status& written) {
   replica_.OnCommitFailed();
   ++stats_.commit_failures;
   stats_.messages_dropped += held_.size();
+  for (const auto& h : held_) Track(h.message, false);
   held_.clear();
   for (auto& w : waiting_) ready_waiting_.push_back(std::move(w.done));
   waiting_.clear();
@@ -199,7 +222,10 @@ void ReplicaDriver::Persisted(const Status& written) {
 void ReplicaDriver::SendReady() {
   Outbox ready = std::move(ready_);
   ready_.clear();
-  for (auto& o : ready) send_(o);
+  for (auto& o : ready) {
+    Track(o, false);
+    send_(o);
+  }
 }
 
 void ReplicaDriver::AckReady() {

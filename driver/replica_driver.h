@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "replication/replica.h"
@@ -125,6 +126,10 @@ class ReplicaDriver {
   // that step a replica by hand use the same rule).
   void Route(Outbox& out);
 
+  // Bytes of messages to `address` held for a commit or ready to send:
+  // a repair stream counts them against its link's room.
+  uint64_t HeldBytes(const std::string& address) const;
+
   const DriverStats& stats() const { return stats_; }
   Replica& replica() { return replica_; }
 
@@ -138,6 +143,9 @@ class ReplicaDriver {
   // Ends the commit StartCommit just began, with nothing written: what
   // waited for it gets `status`. False, for StartCommit to return.
   bool EndWithoutWrite(const Status& status);
+
+  // Counts `o` in (or out of) held_bytes_.
+  void Track(const Outgoing& o, bool add);
 
   struct HeldMessage {
     uint64_t seq;
@@ -155,6 +163,7 @@ class ReplicaDriver {
   uint64_t durable_seq_ = 0;  // the last commit persisted (or failed)
   bool in_flight_ = false;
   std::vector<HeldMessage> held_;
+  std::unordered_map<std::string, uint64_t> held_bytes_;  // held_ and ready_
   std::vector<Waiter> waiting_;
   // Persisted, not yet sent or acknowledged.
   Outbox ready_;

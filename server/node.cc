@@ -152,8 +152,11 @@ Status Node::Start() {
       config_.replication.max_message_bytes;
   options.anti_entropy.bytes_per_second =
       config_.replication.repair_bytes_per_second;
+  // The transport's room, less what the driver holds for a commit.
   options.anti_entropy.link_free_bytes = [this](const std::string& address) {
-    return peers_->FreeBytes(address);
+    const uint64_t free = peers_->FreeBytes(address);
+    const uint64_t held = driver_ ? driver_->HeldBytes(address) : 0;
+    return free > held ? free - held : 0;
   };
   options.anti_entropy.max_frame_bytes = config_.replication.max_frame_bytes;
   options.gc.interval_ms = config_.replication.gc_interval_ms;

@@ -107,7 +107,9 @@ void Simulation::AddNode(const std::string& id, const ReplicaOptions& options,
     if (network_.max_queue_bytes == 0) return UINT64_MAX;
     auto it = index_.find(address);
     if (it == index_.end()) return network_.max_queue_bytes;
-    const uint64_t queued = in_flight_[{from, it->second}];
+    const Node& node = *nodes_[from];
+    const uint64_t queued = in_flight_[{from, it->second}] +
+                            (node.driver ? node.driver->HeldBytes(address) : 0);
     return queued >= network_.max_queue_bytes
                ? 0
                : network_.max_queue_bytes - queued;
