@@ -17,9 +17,9 @@
 //
 // A join is one copy. An empty peer, or one holding under a tenth of the
 // keys, is filled from a cursor over the segments rather than by
-// descending: each Release() adds the next chunk only while fewer than
-// kStreamAhead messages wait for the repair budget and the link to that
-// peer has room for a full message (link_free_bytes), so a stream of the
+// descending: each Release() adds a stream's next chunk only while fewer
+// than kStreamAhead of its messages wait for the repair budget and the link
+// to its peer has room for a full message (link_free_bytes), so a stream of the
 // whole store never sits in memory at once. The node being filled takes
 // one stream: while it lasts it starts no session and declines every other
 // (AeInSync busy), so the peers that all see it arrive do not each send it

@@ -111,18 +111,30 @@ void AntiEntropy::StreamAll(const std::string& peer, uint64_t session,
 }
 
 bool AntiEntropy::AdvanceStream() {
-  if (streams_.empty() || queue_.size() >= kStreamAhead) return false;
-  Stream st = std::move(streams_.front());
-  streams_.pop_front();
-  if (!IsLive(st.peer)) {
-    ++stats_.ae_streams_cancelled;  // the peer is gone: it resumes later
-    return true;
+  // The first stream, round robin, whose peer has room: fewer than
+  // kStreamAhead of its messages waiting here, and a full message's room
+  // on its link. A stalled peer holds back only its own stream.
+  std::optional<Stream> next;
+  for (size_t left = streams_.size(); left > 0 && !next; --left) {
+    Stream st = std::move(streams_.front());
+    streams_.pop_front();
+    if (!IsLive(st.peer)) {
+      ++stats_.ae_streams_cancelled;  // the peer is gone: it resumes later
+      continue;
+    }
+    const auto waiting =
+        std::count_if(queue_.begin(), queue_.end(),
+                      [&](const Outgoing& o) { return o.to == st.peer; });
+    if (static_cast<size_t>(waiting) >= kStreamAhead ||
+        (options_.link_free_bytes &&
+         options_.link_free_bytes(st.peer) < options_.max_message_bytes)) {
+      streams_.push_back(std::move(st));  // no room: later
+      continue;
+    }
+    next = std::move(st);
   }
-  if (options_.link_free_bytes &&
-      options_.link_free_bytes(st.peer) < options_.max_message_bytes) {
-    streams_.push_back(std::move(st));  // its link is full: later
-    return false;
-  }
+  if (!next) return false;
+  Stream st = std::move(*next);
   // Whole segments, up to about one message of keys.
   const uint32_t from = st.next_segment;
   std::vector<std::string> keys;
