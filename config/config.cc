@@ -192,6 +192,8 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         r.Int("handshake_timeout_ms", p.handshake_timeout_ms, 10, 600'000));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("write_timeout_ms", p.write_timeout_ms, 10, 3'600'000));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("idle_close_ms", p.idle_close_ms, 100, 86'400'000));
     return r.Int("max_connections", p.max_connections, 2, 1'000'000);
   }));
   GOSSIPKV_RETURN_IF_ERROR(section("storage", [&](TableReader& r) -> Status {

@@ -49,11 +49,14 @@ struct ClientLimits {
 // within write_timeout_ms closes the connection (a peer that stopped
 // reading). Inbound connections must open with their handshake within
 // handshake_timeout_ms, and at most max_connections are served at once.
+// An outbound connection with nothing to send for idle_close_ms is closed
+// and its record dropped (a departed or forgotten peer's address).
 struct PeerLimits {
   uint32_t connect_timeout_ms = 3000;
   uint32_t handshake_timeout_ms = 5000;
   uint32_t write_timeout_ms = 30'000;
   uint32_t max_connections = 512;  // inbound; two per peer (see transport)
+  uint32_t idle_close_ms = 300'000;
 };
 
 struct GossipSettings {

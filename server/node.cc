@@ -97,7 +97,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
           config.replication.max_peer_queue_bytes, config.peer_bind.host,
           CompatibilityOf(config), config.peer.connect_timeout_ms,
           config.peer.handshake_timeout_ms, config.peer.write_timeout_ms,
-          config.peer.max_connections},
+          config.peer.max_connections, size_t{1} << 20,
+          config.peer.idle_close_ms},
       [raw](const std::string& from, const pb::PeerMessage& m) {
         raw->OnPeerMessage(from, m);
       });

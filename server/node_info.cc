@@ -69,14 +69,16 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "peer_dropped_wrong_from:{}\r\npeer_dropped_oversized:{}\r\n"
         "peer_dropped_queue_full:{}\r\npeer_connect_timeouts:{}\r\n"
         "peer_handshake_timeouts:{}\r\npeer_write_timeouts:{}\r\n"
-        "peer_connections_refused:{}\r\npeer_inbound_connections:{}\r\n",
+        "peer_connections_refused:{}\r\npeer_inbound_connections:{}\r\n"
+        "peer_outbound_records:{}\r\npeer_outbound_idle_closed:{}\r\n",
         s.frames_sent, s.frames_received, s.bytes_sent, s.bytes_received,
         s.connections_accepted, s.connects, s.connect_failures,
         s.protocol_errors, s.dropped_unreachable, filter_.dropped(),
         fmt::join(filter_.blocked(), ","), s.refused_incompatible,
         s.last_refusal, s.dropped_wrong_from, s.dropped_oversized,
         s.dropped_queue_full, s.connect_timeouts, s.handshake_timeouts,
-        s.write_timeouts, s.connections_refused, peers_->inbound_connections());
+        s.write_timeouts, s.connections_refused, peers_->inbound_connections(),
+        peers_->outbound_records(), s.outbound_idle_closed);
   } else if (section == "replication") {
     const auto& r = replica_->stats();
     out += fmt::format(

@@ -230,9 +230,24 @@ asio::awaitable<void> PeerTransport::RunOutbound(
   };
   while (!stopped_) {
     if (peer->queue.empty()) {
+      const auto idle_until = std::chrono::steady_clock::now() +
+                              milliseconds(options_.idle_close_ms);
       peer->idle = true;
-      co_await wait(asio::steady_timer::time_point::max());
+      co_await wait(idle_until);
       peer->idle = false;
+      if (peer->queue.empty() && !stopped_ &&
+          std::chrono::steady_clock::now() >= idle_until) {
+        // Nothing to send for idle_close_ms: a peer that left, was
+        // forgotten or moved. Its record goes; a Send makes a new one.
+        asio::error_code ignored;
+        peer->socket.close(ignored);
+        peer->connected = false;
+        ++peer->generation;
+        auto it = outbound_.find({peer->address, peer->lane});
+        if (it != outbound_.end() && it->second == peer) outbound_.erase(it);
+        ++stats_.outbound_idle_closed;
+        co_return;
+      }
       continue;
     }
     if (!peer->connected) {

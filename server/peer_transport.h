@@ -62,7 +62,8 @@ struct PeerStats {
   uint64_t connect_timeouts = 0;
   uint64_t handshake_timeouts = 0;  // outbound unanswered, inbound silent
   uint64_t write_timeouts = 0;
-  uint64_t connections_refused = 0;  // inbound beyond max_connections
+  uint64_t connections_refused = 0;   // inbound beyond max_connections
+  uint64_t outbound_idle_closed = 0;  // records dropped after idle_close_ms
 };
 
 class PeerTransport {
@@ -85,6 +86,7 @@ class PeerTransport {
     uint32_t write_timeout_ms = 30'000;
     uint32_t max_connections = 512;            // inbound
     size_t max_control_queue_bytes = 1 << 20;  // control lane, per peer
+    uint32_t idle_close_ms = 300'000;          // an idle outbound record goes
   };
   enum class Lane { kControl, kBulk };
   // Membership gossip is control; everything else is bulk.
@@ -109,6 +111,8 @@ class PeerTransport {
   uint64_t FreeBytes(const std::string& address) const;
   // Live inbound connections.
   size_t inbound_connections() const;
+  // Outbound records (one per peer address and lane).
+  size_t outbound_records() const { return outbound_.size(); }
 
   const PeerStats& stats() const { return stats_; }
 

@@ -164,6 +164,26 @@ TEST(PeerTransportTest, AWriteToAPeerThatStopsReadingTimesOut) {
   t.Stop();
 }
 
+// A peer address that nothing is sent to for idle_close_ms loses its
+// record (a departed peer, or one restarted on another port), so records
+// do not pile up; sending again makes a new one.
+TEST(PeerTransportTest, AnIdleOutboundRecordIsDropped) {
+  asio::io_context io;
+  auto options = TestOptions("a");
+  options.idle_close_ms = 200;
+  PeerTransport t(io, options, [](auto&, auto&) {});
+  const std::string gone = Address(ClosedPort(io));
+  t.Send(gone, Syn("a"));
+  t.Send(gone, Rumor("a", 10));
+  EXPECT_EQ(t.outbound_records(), 2u);
+  EXPECT_TRUE(RunUntil(
+      io, [&] { return t.outbound_records() == 0; }, milliseconds(5000)));
+  EXPECT_EQ(t.stats().outbound_idle_closed, 2u);
+  t.Send(gone, Syn("a"));
+  EXPECT_EQ(t.outbound_records(), 1u);
+  t.Stop();
+}
+
 TEST(PeerTransportTest, GossipAndRepairTravelOnSeparateConnections) {
   asio::io_context io;
   std::vector<pb::PeerMessage::BodyCase> received;
