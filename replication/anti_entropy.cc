@@ -36,6 +36,20 @@ bool AntiEntropy::IsLive(const std::string& address) const {
   return std::find(live.begin(), live.end(), address) != live.end();
 }
 
+pb::PeerMessage AntiEntropy::RootMessage(uint64_t session) const {
+  pb::PeerMessage m = NewMessage();
+  auto* level = m.mutable_ae_tree_level();
+  level->set_session(session);
+  level->set_level(0);
+  level->add_hashes(store_.tree().Root());
+  level->set_segment_bits(
+      static_cast<uint32_t>(store_.tree().shape().segment_bits));
+  level->set_fanout_bits(
+      static_cast<uint32_t>(store_.tree().shape().fanout_bits));
+  level->set_key_count(store_.key_count());
+  return m;
+}
+
 std::string AntiEntropy::RandomLivePeer(const std::string& except) {
   std::vector<std::string> peers = membership_.LivePeerAddresses();
   std::erase(peers, except);
@@ -59,11 +73,9 @@ void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
       ++it;
     }
   }
-  if (fill_ && now_ms - fill_->last_ms > options_.session_timeout_ms / 4) {
+  if (fill_ && now_ms - fill_->last_ms > FillStallMs()) {
     // The stream filling this node fell quiet (its sender stopped, or is
-    // cut off): the fill resumes from its cursor with another peer. A
-    // stream sends as fast as budget and link allow, so a quarter of the
-    // session timeout without a chunk is a stall.
+    // cut off): the fill resumes from its cursor with another peer.
     ++stats_.ae_sessions_timed_out;
     retry.push_back(fill_->peer);
     fill_.reset();
@@ -96,16 +108,8 @@ void AntiEntropy::StartWith(int64_t now_ms, const std::string& address,
   ++stats_.ae_sessions_started;
   const std::string peer_id = membership_.IdAt(address);
   if (!peer_id.empty()) stats_.ae_last_session_ms[peer_id] = now_ms;
-  pb::PeerMessage m = NewMessage();
+  pb::PeerMessage m = RootMessage(id);
   auto* level = m.mutable_ae_tree_level();
-  level->set_session(id);
-  level->set_level(0);
-  level->add_hashes(store_.tree().Root());
-  level->set_segment_bits(
-      static_cast<uint32_t>(store_.tree().shape().segment_bits));
-  level->set_fanout_bits(
-      static_cast<uint32_t>(store_.tree().shape().fanout_bits));
-  level->set_key_count(store_.key_count());
   if (WantsFill(0)) {  // empty, or a fill was cut short
     level->set_fill(true);
     level->set_fill_from(store_.batch().member_record().fill_next.value_or(0));
@@ -218,10 +222,21 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
     // One side is empty or far behind (a new, wiped or long-gone node):
     // descending would find most segments differ. Stream instead.
     const uint64_t ours = store_.key_count();
-    if (ours > 0 && (in.key_count() == 0 || in.key_count() * 10 < ours ||
-                     (in.fill() && ours >= in.key_count()))) {
+    if (ours > 0 && in.fill() && ours >= in.key_count()) {
+      if (fill_ || store_.batch().member_record().fill_next) {
+        Decline(peer, in.session());  // half filled: not a copy to fill from
+        return;
+      }
       ++stats_.ae_sessions_repaired;
-      StreamAll(peer, in.session(), in.fill() ? in.fill_from() : 0);
+      StreamAll(peer, in.session(), in.fill_from());
+      return;
+    }
+    if (ours > 0 && !in.fill() && in.key_count() * 10 < ours && !in.answer()) {
+      // The peer is far behind, and may be asking several members at once:
+      // it chooses one to fill it. Our root and key count tell it.
+      pb::PeerMessage m = RootMessage(in.session());
+      m.mutable_ae_tree_level()->set_answer(true);
+      Queue(peer, std::move(m));
       return;
     }
     if (in.key_count() > 0 && WantsFill(in.key_count())) {

@@ -102,6 +102,10 @@ class AntiEntropy {
   // which holds `peer_keys`, for a stream; taking one; a stream chunk's
   // cursor; a declined session.
   bool WantsFill(uint64_t peer_keys) const;
+  // How long a fill may go without a chunk before it counts as stalled: a
+  // stream sends as fast as budget and link allow, so a quarter of the
+  // session timeout, or four full messages' worth of budget if longer.
+  int64_t FillStallMs() const;
   void TakeFill(const std::string& peer, uint64_t session);
   void OnStreamChunk(const std::string& peer, const pb::AeEntries& chunk);
   void Decline(const std::string& peer, uint64_t session);
@@ -123,6 +127,8 @@ class AntiEntropy {
   // Queues the next chunk of the front stream; false when none can go now.
   bool AdvanceStream();
   pb::PeerMessage NewMessage() const;
+  // The level-0 message of `session`: this node's root and key count.
+  pb::PeerMessage RootMessage(uint64_t session) const;
   void Queue(const std::string& peer, pb::PeerMessage message);
   void Release(int64_t now_ms, Outbox& out);
   std::string RandomLivePeer(const std::string& except);
@@ -148,9 +154,14 @@ class AntiEntropy {
     int64_t last_ms;  // of its last message
   };
   std::optional<Fill> fill_;  // the stream filling this node
-  uint64_t fill_ended_ = 0;   // the session of the last one that ended
-  // Chunks received past a gap in the fill: from_segment -> next_segment.
+  // Chunks received past a gap in the fill: from_segment -> next_segment;
+  // and chunks of which some messages are still to come.
   std::map<uint32_t, uint32_t> fill_ranges_;
+  struct FillPart {
+    std::set<uint32_t> indices;  // chunk_index of the messages here
+    uint32_t next = 0;           // from its last message
+  };
+  std::map<uint32_t, FillPart> fill_parts_;
   // Peers to open a session with once the fill ends: the one that filled
   // this node (the check), and those it started or declined no session
   // with meanwhile.

@@ -19,6 +19,9 @@ void AntiEntropy::Queue(const std::string& peer, pb::PeerMessage message) {
 void AntiEntropy::DropQueued() {
   stats_.ae_messages_dropped += queue_.size();
   queue_.clear();
+  // Chunks merged into the failed commit are gone again.
+  fill_ranges_.clear();
+  fill_parts_.clear();
 }
 
 void AntiEntropy::Release(int64_t now_ms, Outbox& out) {

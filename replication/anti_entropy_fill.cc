@@ -14,9 +14,17 @@ bool AntiEntropy::WantsFill(uint64_t peer_keys) const {
          ours * 10 < peer_keys;
 }
 
+int64_t AntiEntropy::FillStallMs() const {
+  const uint64_t rate = std::max<uint64_t>(1, options_.bytes_per_second);
+  const auto budget_ms = static_cast<int64_t>(
+      4 * 1000 * uint64_t{options_.max_message_bytes} / rate);
+  return std::max(options_.session_timeout_ms / 4, budget_ms);
+}
+
 void AntiEntropy::TakeFill(const std::string& peer, uint64_t session) {
   fill_ = Fill{peer, session, now_ms_};
   fill_ranges_.clear();
+  fill_parts_.clear();
 }
 
 void AntiEntropy::EndFill() {
@@ -29,42 +37,45 @@ void AntiEntropy::EndFill() {
 
 void AntiEntropy::OnStreamChunk(const std::string& peer,
                                 const pb::AeEntries& chunk) {
-  // A peer that found this node far behind streams without being asked.
-  if (!fill_ && !chunk.stream_end() && chunk.session() != fill_ended_)
-    TakeFill(peer, chunk.session());
   if (!fill_ || fill_->session != chunk.session()) {
-    // Another stream fills this node: its entries are merged all the same,
-    // and the stream is stopped.
+    // Not the stream this node asked for (another fills it, or one from
+    // before a restart): its entries are merged all the same, and the
+    // stream is stopped.
     if (!chunk.stream_end()) Decline(peer, chunk.session());
     return;
   }
   fill_->last_ms = now_ms_;
   if (chunk.stream_end()) {
-    fill_ended_ = chunk.session();
     fill_.reset();
     EndFill();
     ++stats_.ae_fills_finished;
     after_fill_.insert(peer);  // the check: writes made meanwhile, lost chunks
     return;
   }
-  // The cursor moves only over contiguous chunks: one still in transit, or
-  // lost, holds it where the gap begins, for a resumed fill to send again.
+  // A chunk counts once every message of it is here; the cursor moves
+  // only over contiguous counted chunks. One still in transit, or lost,
+  // holds it where the gap begins, for a resumed fill to send again.
+  const uint32_t from = chunk.from_segment();
+  FillPart& part = fill_parts_[from];
+  part.indices.insert(chunk.chunk_index());
+  if (chunk.next_segment() > from) part.next = chunk.next_segment();
+  if (part.next > from && part.indices.size() >= chunk.chunk_messages()) {
+    fill_ranges_[from] = std::max(fill_ranges_[from], part.next);
+    fill_parts_.erase(from);
+  }
   WriteSet& set = store_.batch();
   const uint32_t stored = set.member_record().fill_next.value_or(0);
   uint32_t cursor = stored;
-  if (chunk.next_segment() > chunk.from_segment() &&
-      chunk.next_segment() > cursor) {
-    fill_ranges_[chunk.from_segment()] =
-        std::max(fill_ranges_[chunk.from_segment()], chunk.next_segment());
-  }
   while (!fill_ranges_.empty() && fill_ranges_.begin()->first <= cursor) {
     cursor = std::max(cursor, fill_ranges_.begin()->second);
     fill_ranges_.erase(fill_ranges_.begin());
   }
-  // Ranges past a gap wait for it; a stream has only a few chunks in
+  // Chunks past a gap wait for it; a stream has only a few chunks in
   // flight, so more means the gap is lost: the check session repairs it.
   while (fill_ranges_.size() > kMaxFillRanges)
     fill_ranges_.erase(std::prev(fill_ranges_.end()));
+  while (fill_parts_.size() > kMaxFillRanges)
+    fill_parts_.erase(std::prev(fill_parts_.end()));
   if (cursor == stored && set.member_record().fill_next) return;
   MemberRecord record = set.member_record();
   record.fill_next = cursor;
@@ -153,13 +164,19 @@ bool AntiEntropy::AdvanceStream() {
   const size_t queued = queue_.size();
   if (!keys.empty())
     SendEntries(st.peer, st.session, keys, {}, false, true, from);
-  // The chunk's last message carries how far it reaches.
   if (queue_.size() == queued) {
     pb::PeerMessage m = NewMessage();
     m.mutable_ae_entries()->set_session(st.session);
     m.mutable_ae_entries()->set_stream(true);
     m.mutable_ae_entries()->set_from_segment(from);
     Queue(st.peer, std::move(m));
+  }
+  // Numbered, and the last carries how far the chunk reaches.
+  const size_t messages = queue_.size() - queued;
+  for (size_t i = 0; i < messages; ++i) {
+    auto* entries = queue_[queued + i].message.mutable_ae_entries();
+    entries->set_chunk_index(static_cast<uint32_t>(i));
+    entries->set_chunk_messages(static_cast<uint32_t>(messages));
   }
   queue_.back().message.mutable_ae_entries()->set_next_segment(st.next_segment);
   auto it = sessions_.find(st.session);
