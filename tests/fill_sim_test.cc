@@ -27,11 +27,11 @@ ReplicaOptions Options() {
   return o;
 }
 
-// The same kKeys entries on `node`, written as repair so that only
+// The same first `keys` entries on `node`, written as repair so that only
 // anti-entropy carries them; returns their encoded size.
-uint64_t Fill(Simulation& sim, const std::string& node) {
+uint64_t Fill(Simulation& sim, const std::string& node, int keys = kKeys) {
   uint64_t bytes = 0;
-  for (int i = 0; i < kKeys; ++i) {
+  for (int i = 0; i < keys; ++i) {
     Entry e;
     ApplyWrite(e, Actor{"w", 1}, e.clock, "value-" + std::to_string(i), i,
                ConflictMode::kSiblings);
@@ -86,14 +86,7 @@ TEST(FillSimTest, AFarBehindNodeIsFilledByOneStream) {
   for (const char* id : {"n0", "n1", "n2"}) Fill(sim, id);
   const uint64_t pushed_before = PushedBy(sim, {"n0", "n1", "n2"});
   sim.AddNode("n3", Options(), true);
-  for (int i = 0; i < 100; ++i) {  // the first 100 keys, as the others hold
-    Entry e;
-    ApplyWrite(e, Actor{"w", 1}, e.clock, "value-" + std::to_string(i), i,
-               ConflictMode::kSiblings);
-    ASSERT_TRUE(
-        sim.store("n3").batch().Merge("k" + std::to_string(i), e, kRepair));
-  }
-  ASSERT_TRUE(sim.store("n3").batch().Commit().ok());
+  Fill(sim, "n3", 100);  // the first 100 keys, as the others hold them
   ASSERT_TRUE(sim.RunUntil(
       [&] {
         return sim.store("n3").tree().Root() == sim.store("n0").tree().Root();
