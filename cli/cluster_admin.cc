@@ -37,8 +37,10 @@ int RunClusterAdmin(
   if (!reply) return fail(reply.error().message());
   if (reply->is_error()) return fail(reply->text);
   if (json) {
-    std::printf("{\"command\":%s,\"ok\":true}\n",
-                JsonString(args[0] + " " + args[1]).c_str());
+    Json j;
+    j["command"] = args[0] + " " + args[1];
+    j["ok"] = true;
+    PrintJson(j);
   } else {
     std::printf("OK\n");
   }

@@ -1,40 +1,56 @@
-// JSON string escaping. Bytes >= 0x80 are escaped one by one as \u00XX, so
-// binary values survive as their Latin-1 reading rather than breaking the
-// document.
+// The CLI's JSON: UTF-8 checked by nlohmann::json's own serializer, other
+// bytes base64-encoded.
 #include "cli/json.h"
 
-#include <fmt/format.h>
+#include <cstdio>
 
 namespace gossipkv {
 
-std::string JsonString(std::string_view bytes) {
-  std::string out = "\"";
-  for (unsigned char c : bytes) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
+bool IsUtf8(std::string_view bytes) {
+  try {
+    (void)Json(std::string(bytes)).dump();  // throws on invalid UTF-8
+    return true;
+  } catch (const Json::type_error&) {
+    return false;
   }
-  return out + "\"";
 }
+
+std::string Base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16 |
+                       static_cast<uint8_t>(bytes[i + 1]) << 8 |
+                       static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i < bytes.size()) {
+    const bool two = i + 1 < bytes.size();
+    const uint32_t n = static_cast<uint8_t>(bytes[i]) << 16 |
+                       (two ? static_cast<uint8_t>(bytes[i + 1]) << 8 : 0);
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += two ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+void SetBytes(Json& object, const std::string& field, std::string_view bytes) {
+  if (IsUtf8(bytes)) {
+    object[field] = std::string(bytes);
+    return;
+  }
+  object[field] = Base64(bytes);
+  object[field + "_encoding"] = "base64";
+}
+
+void PrintJson(const Json& j) { std::printf("%s\n", j.dump().c_str()); }
 
 }  // namespace gossipkv

@@ -13,7 +13,10 @@ int Put(const Options& o, const std::string& key, const std::string& value) {
   RespValue reply;
   if (int rc = Run(o, {"SET", key, value}, reply); rc != kOk) return rc;
   if (o.json) {
-    std::printf("{\"key\":%s,\"ok\":true}\n", JsonString(key).c_str());
+    Json j;
+    SetBytes(j, "key", key);
+    j["ok"] = true;
+    PrintJson(j);
   } else {
     std::printf("OK\n");
   }
@@ -23,20 +26,20 @@ int Put(const Options& o, const std::string& key, const std::string& value) {
 int Get(const Options& o, const std::string& key) {
   RespValue reply;
   if (int rc = Run(o, {"GET", key}, reply); rc != kOk) return rc;
+  if (o.json) {
+    Json j;
+    SetBytes(j, "key", key);
+    j["found"] = !reply.is_null();
+    if (!reply.is_null()) SetBytes(j, "value", reply.text);
+    PrintJson(j);
+    return reply.is_null() ? kNotFound : kOk;
+  }
   if (reply.is_null()) {
-    if (o.json)
-      std::printf("{\"key\":%s,\"found\":false}\n", JsonString(key).c_str());
-    else
-      std::fprintf(stderr, "(not found)\n");
+    std::fprintf(stderr, "(not found)\n");
     return kNotFound;
   }
-  if (o.json) {
-    std::printf("{\"key\":%s,\"found\":true,\"value\":%s}\n",
-                JsonString(key).c_str(), JsonString(reply.text).c_str());
-  } else {
-    std::fwrite(reply.text.data(), 1, reply.text.size(), stdout);
-    std::printf("\n");
-  }
+  std::fwrite(reply.text.data(), 1, reply.text.size(), stdout);
+  std::printf("\n");
   return kOk;
 }
 
@@ -48,19 +51,22 @@ int GetAll(const Options& o, const std::string& key) {
   const std::string& context = reply.elements[0].text;
   const auto& siblings = reply.elements[1].elements;
   if (o.json) {
-    std::string out = "{\"key\":" + JsonString(key) +
-                      ",\"context\":" + JsonString(context) + ",\"siblings\":[";
-    for (size_t i = 0; i < siblings.size(); ++i) {
-      const auto& s = siblings[i].elements;
+    Json j;
+    SetBytes(j, "key", key);
+    SetBytes(j, "context", context);
+    j["siblings"] = Json::array();
+    for (const auto& sibling : siblings) {
+      const auto& s = sibling.elements;
       if (s.size() != 3)
-        return Error("unexpected VGET sibling: " + siblings[i].ToString());
-      if (i > 0) out += ",";
-      out += "{\"deleted\":" + std::string(s[0].is_null() ? "true" : "false");
-      if (!s[0].is_null()) out += ",\"value\":" + JsonString(s[0].text);
-      out += ",\"dot\":" + JsonString(s[1].text) +
-             ",\"timestamp_ms\":" + std::to_string(s[2].integer) + "}";
+        return Error("unexpected VGET sibling: " + sibling.ToString());
+      Json one;
+      one["deleted"] = s[0].is_null();
+      if (!s[0].is_null()) SetBytes(one, "value", s[0].text);
+      SetBytes(one, "dot", s[1].text);
+      one["timestamp_ms"] = s[2].integer;
+      j["siblings"].push_back(std::move(one));
     }
-    std::printf("%s]}\n", out.c_str());
+    PrintJson(j);
   } else {
     for (const auto& sibling : siblings) {
       const auto& s = sibling.elements;
@@ -79,8 +85,10 @@ int Del(const Options& o, const std::string& key) {
   RespValue reply;
   if (int rc = Run(o, {"DEL", key}, reply); rc != kOk) return rc;
   if (o.json) {
-    std::printf("{\"key\":%s,\"deleted\":%s}\n", JsonString(key).c_str(),
-                reply.integer > 0 ? "true" : "false");
+    Json j;
+    SetBytes(j, "key", key);
+    j["deleted"] = reply.integer > 0;
+    PrintJson(j);
   } else {
     std::printf("%s\n", reply.integer > 0 ? "deleted" : "(not found)");
   }
@@ -90,7 +98,7 @@ int Del(const Options& o, const std::string& key) {
 int Members(const Options& o) {
   RespValue reply;
   if (int rc = Run(o, {"MEMBERS"}, reply); rc != kOk) return rc;
-  std::string json = "[";
+  Json json = Json::array();
   if (!o.json) {
     std::printf("%-12s %-22s %-22s %-8s %10s %7s\n", "ID", "PEER", "CLIENT",
                 "STATUS", "HEARTBEAT", "PHI");
@@ -100,20 +108,25 @@ int Members(const Options& o) {
     if (f.size() != 6)
       return Error("unexpected MEMBERS row: " + row.ToString());
     if (o.json) {
-      if (json.size() > 1) json += ",";
-      json += "{\"id\":" + JsonString(f[0].text) +
-              ",\"peer\":" + JsonString(f[1].text) +
-              ",\"client\":" + JsonString(f[2].text) +
-              ",\"status\":" + JsonString(f[3].text) +
-              ",\"heartbeat_age_ms\":" + std::to_string(f[4].integer) +
-              ",\"phi\":" + f[5].text + "}";
+      Json member;
+      SetBytes(member, "id", f[0].text);
+      SetBytes(member, "peer", f[1].text);
+      SetBytes(member, "client", f[2].text);
+      SetBytes(member, "status", f[3].text);
+      member["heartbeat_age_ms"] = f[4].integer;
+      try {
+        member["phi"] = std::stod(f[5].text);
+      } catch (const std::exception&) {
+        SetBytes(member, "phi", f[5].text);
+      }
+      json.push_back(std::move(member));
     } else {
       std::printf("%-12s %-22s %-22s %-8s %8lldms %7s\n", f[0].text.c_str(),
                   f[1].text.c_str(), f[2].text.c_str(), f[3].text.c_str(),
                   static_cast<long long>(f[4].integer), f[5].text.c_str());
     }
   }
-  if (o.json) std::printf("%s]\n", json.c_str());
+  if (o.json) PrintJson(json);
   return kOk;
 }
 
@@ -124,10 +137,11 @@ int Digest(const Options& o) {
     return Error("unexpected DIGEST reply: " + reply.ToString());
   const auto& root = reply.elements[0].text;
   if (o.json) {
-    std::printf("{\"root\":%s,\"keys\":%lld,\"live_keys\":%lld}\n",
-                JsonString(root).c_str(),
-                static_cast<long long>(reply.elements[1].integer),
-                static_cast<long long>(reply.elements[2].integer));
+    Json j;
+    SetBytes(j, "root", root);
+    j["keys"] = reply.elements[1].integer;
+    j["live_keys"] = reply.elements[2].integer;
+    PrintJson(j);
   } else {
     std::printf("root %s  keys %lld (live %lld)\n", root.c_str(),
                 static_cast<long long>(reply.elements[1].integer),
@@ -146,7 +160,8 @@ int Info(const Options& o, const std::string& section) {
     return kOk;
   }
   // "# Section" headers and "key:value" lines become nested objects.
-  std::string out = "{", current;
+  Json out = Json::object();
+  std::string current;
   size_t start = 0;
   while (start < reply.text.size()) {
     size_t end = reply.text.find("\r\n", start);
@@ -155,20 +170,17 @@ int Info(const Options& o, const std::string& section) {
     start = end + 2;
     if (line.empty()) continue;
     if (line[0] == '#') {
-      if (!current.empty()) out += "},";
       current = std::string(line.substr(2));
       for (auto& c : current) c = static_cast<char>(std::tolower(c));
-      out += JsonString(current) + ":{";
+      out[current] = Json::object();
       continue;
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    if (out.back() != '{') out += ",";
-    out += JsonString(line.substr(0, colon)) + ":" +
-           JsonString(line.substr(colon + 1));
+    SetBytes(current.empty() ? out : out[current],
+             std::string(line.substr(0, colon)), line.substr(colon + 1));
   }
-  if (!current.empty()) out += "}";
-  std::printf("%s}\n", out.c_str());
+  PrintJson(out);
   return kOk;
 }
 

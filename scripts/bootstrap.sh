@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config clang
   librocksdb-dev libasio-dev libprotobuf-dev protobuf-compiler
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev nlohmann-json3-dev
   redis-tools redis-server gnuplot-nox bc python3 nftables iproute2
 )
 

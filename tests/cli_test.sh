@@ -64,6 +64,17 @@ if [[ "$digest" =~ ^root\ [0-9a-f]{16}\ \ keys\ 3\ \(live\ 2\)$ ]]; then
 else
   fail "digest: [$digest]"
 fi
+# UTF-8 goes out as itself; bytes that are not UTF-8 go out base64-encoded.
+check_output put-utf8 0 "OK" -- g put café "crème brûlée"
+check_output get-utf8-json 0 '{"key":"café","found":true,"value":"crème brûlée"}' -- g --json get café
+check_output put-binary 0 "OK" -- g put $'bin\xff' $'\xff\xfeA'
+check_output get-binary-json 0 '{"key":"Ymlu/w==","key_encoding":"base64","found":true,"value":"//5B","value_encoding":"base64"}' -- g --json get $'bin\xff'
+binary_all=$(g --json get --all $'bin\xff')
+if [[ "$binary_all" == *'"siblings":[{"deleted":false,"value":"//5B","value_encoding":"base64","dot":'* ]]; then
+  pass get-all-binary-json
+else
+  fail "get-all-binary-json: [$binary_all]"
+fi
 fault=$(g info server | tr -d '\r' | sed -n 's/^fault_injection://p')
 refused=$(redis-cli -p "${node##*:}" FAULT BLOCK n2)
 if [ "$fault" == "off" ] && [[ "$refused" == *"FAULT is disabled"* ]]; then
