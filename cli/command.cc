@@ -13,7 +13,21 @@ int Error(const std::string& message) {
   return kError;
 }
 
-Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o) {
+namespace {
+
+Result<std::unique_ptr<RespClient>> Authenticate(
+    Result<std::unique_ptr<RespClient>> client, const Options& o) {
+  if (!client || o.password.empty()) return client;
+  std::vector<std::string> auth{"AUTH"};
+  if (!o.user.empty()) auth.push_back(o.user);
+  auth.push_back(o.password);
+  auto reply = (*client)->Call(auth);
+  if (!reply) return reply.error();
+  if (reply->is_error()) return Status::InvalidArgument(reply->text);
+  return client;
+}
+
+Result<std::unique_ptr<RespClient>> Open(const Options& o) {
   std::string host = o.host;
   int port = o.port;
   if (!o.node.empty() && o.node.find(':') == std::string::npos) {
@@ -28,6 +42,12 @@ Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o) {
     port = endpoint->port;
   }
   return RespClient::Connect(host, static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o) {
+  return Authenticate(Open(o), o);
 }
 
 int Run(const Options& o, const std::vector<std::string>& args,

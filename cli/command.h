@@ -22,13 +22,17 @@ struct Options {
   std::string node;
   std::string dir = "gossipkv-cluster";
   bool json = false;
+  // AUTH after connecting when the password is set (--user, --password,
+  // or GOSSIPKV_USER and GOSSIPKV_PASSWORD).
+  std::string user;
+  std::string password;
 };
 
 // Prints the error to stderr; returns kError.
 int Error(const std::string& message);
 
 // The node named by --node (host:port, or a node name of the local cluster
-// in --dir), else by --host and --port.
+// in --dir), else by --host and --port; authenticated if a password is set.
 Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o);
 
 // Runs one command; prints errors itself. kOk with `reply` set, or the exit

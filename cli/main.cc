@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
   app.add_option("--node", o.node,
                  "node as host:port (overrides --host/--port)");
   app.add_flag("--json", o.json, "machine-readable output");
+  app.add_option("--user", o.user, "user to AUTH as (default: requirepass's)")
+      ->envname("GOSSIPKV_USER");
+  app.add_option("--password", o.password, "password to AUTH with")
+      ->envname("GOSSIPKV_PASSWORD");
   app.add_option("--dir", o.dir,
                  "local cluster directory (default ./gossipkv-cluster); "
                  "--node then also takes a node name like n2");

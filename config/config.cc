@@ -10,6 +10,8 @@
 #include <charconv>
 #include <limits>
 
+#include "config/auth_config_reader.h"
+
 namespace gossipkv {
 namespace {
 
@@ -179,6 +181,7 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
   };
 
   GOSSIPKV_RETURN_IF_ERROR(section("client", [&](TableReader& r) -> Status {
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("requirepass", c.auth.requirepass));
     GOSSIPKV_RETURN_IF_ERROR(r.Address("bind", c.client_bind));
     return r.Address("advertise", c.client_advertise);
   }));
@@ -294,6 +297,10 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         r.Int("max_client_memory_mb", l.max_client_memory_mb, 0, 1 << 20));
     return r.Int("max_reply_bytes", l.max_reply_bytes, 4096, kMaxU32);
   }));
+  if (toml::node* users = root.get("users")) {
+    GOSSIPKV_RETURN_IF_ERROR(ReadUsers(*users, source, c.auth));
+    root.erase("users");
+  }
   GOSSIPKV_RETURN_IF_ERROR(top.RejectRest({}));
   return c.Validate();
 }
@@ -328,6 +335,7 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
 }
 
 Status Config::Validate() const {
+  GOSSIPKV_RETURN_IF_ERROR(auth.Validate());
   if (node_id.empty() || node_id.size() > 64) {
     return Status::InvalidArgument("node_id must be 1 to 64 characters");
   }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/auth_config.h"
 #include "storage/durability.h"
 #include "store/merkle_shape.h"
 #include "util/status.h"
@@ -115,6 +116,7 @@ struct Config {
   GossipSettings gossip;
   ReplicationSettings replication;
   ClientLimits limits;
+  AuthSettings auth;
   bool fault_injection = false;
   std::string log_level = "info";
 

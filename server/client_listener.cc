@@ -22,6 +22,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       : listener_(listener),
         socket_(std::move(socket)),
         timer_(socket_.get_executor()),
+        auth_(listener.auth_),
         parser_(RespLimits{std::max(listener.limits_.max_key_bytes,
                                     listener.limits_.max_value_bytes),
                            listener.limits_.max_arguments,
@@ -81,6 +82,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   tcp::socket socket_;
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_;
+  SessionAuth auth_;
   RespParser parser_;
   std::string out_;
   // Replies in out_; should their round fail to commit, every one becomes an
@@ -177,8 +179,9 @@ asio::awaitable<void> ClientSession::Run() {
       }
       ResetDeadline();
       ++replies_;
-      if (executor.Execute(args, committer.batch(), out_) ==
-          CommandExecutor::After::kClose) {
+      if (auth_.Admit(args, out_, listener_.stats_.auth_failures) &&
+          executor.Execute(args, committer.batch(), out_) ==
+              CommandExecutor::After::kClose) {
         open = false;
       }
       Account();
@@ -225,10 +228,12 @@ void ClientListener::EnforceBudget() {
 }
 
 ClientListener::ClientListener(asio::io_context& io, CommandExecutor& executor,
-                               const ClientLimits& limits)
+                               const ClientLimits& limits,
+                               const Authenticator& auth)
     : io_(io),
       acceptor_(io),
       executor_(executor),
+      auth_(auth),
       committer_(io, executor.store()),
       limits_(limits) {}
 

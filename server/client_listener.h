@@ -28,6 +28,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "server/auth.h"
 #include "server/command_executor.h"
 #include "server/group_commit.h"
 
@@ -41,14 +42,16 @@ struct ClientStats {
   uint64_t idle_timeouts = 0;
   uint64_t commit_failures = 0;
   uint64_t evicted_memory = 0;  // closed past max_client_memory_mb
+  uint64_t auth_failures = 0;   // AUTH with a wrong user or password
 };
 
 class ClientSession;
 
 class ClientListener {
  public:
+  // `auth` outlives the listener.
   ClientListener(asio::io_context& io, CommandExecutor& executor,
-                 const ClientLimits& limits);
+                 const ClientLimits& limits, const Authenticator& auth);
   ~ClientListener();
 
   // Binds and listens; port 0 picks a free port (see port()).
@@ -73,6 +76,7 @@ class ClientListener {
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   CommandExecutor& executor_;
+  const Authenticator& auth_;
   GroupCommitter committer_;
   ClientLimits limits_;
   uint16_t port_ = 0;

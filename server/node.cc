@@ -86,8 +86,9 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
   }
   node->executor_ =
       std::make_unique<CommandExecutor>(*node->store_, config.limits, *node);
-  node->listener_ =
-      std::make_unique<ClientListener>(io, *node->executor_, config.limits);
+  node->auth_ = std::make_unique<Authenticator>(config.auth);
+  node->listener_ = std::make_unique<ClientListener>(
+      io, *node->executor_, config.limits, *node->auth_);
   Node* raw = node.get();
   node->peers_ = std::make_unique<PeerTransport>(
       io,

@@ -88,6 +88,7 @@ class Node final : public NodeContext {
   std::unique_ptr<RocksDBEngine> engine_;
   std::unique_ptr<VersionedStore> store_;
   std::unique_ptr<CommandExecutor> executor_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<ClientListener> listener_;
   std::unique_ptr<PeerTransport> peers_;
   std::unique_ptr<Replica> replica_;

@@ -153,6 +153,41 @@ TEST(ConfigTest, ClientMemoryBudgetHoldsOneRequest) {
 }
 
 // frame >= message and frame >= the largest entry; queue >= frame.
+TEST(ConfigTest, UsersAndRequirepassAreReadAndChecked) {
+  const std::string hashed =
+      "sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+  auto c = LoadConfigText("[client]\nrequirepass = \"" + hashed +
+                          "\"\n[[users]]\nname = \"alice\"\npassword = \"" +
+                          hashed + "\"\nrole = \"write\"\n");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->auth.requirepass, hashed);
+  ASSERT_EQ(c->auth.users.size(), 1u);
+  EXPECT_EQ(c->auth.users[0].name, "alice");
+  EXPECT_EQ(c->auth.users[0].role, Role::kWrite);
+
+  auto user = [&](const std::string& body) {
+    return LoadConfigText("[[users]]\n" + body);
+  };
+  auto plain = user("name = \"a\"\npassword = \"secret\"\n");
+  ASSERT_FALSE(plain);
+  EXPECT_NE(plain.error().message().find("stored hashed"), std::string::npos);
+  auto role =
+      user("name = \"a\"\npassword = \"" + hashed + "\"\nrole = \"root\"\n");
+  ASSERT_FALSE(role);
+  EXPECT_NE(role.error().message().find("read, write or admin"),
+            std::string::npos);
+  auto twice = LoadConfigText("[[users]]\nname = \"a\"\npassword = \"" +
+                              hashed + "\"\n[[users]]\nname = \"a\"\n" +
+                              "password = \"" + hashed + "\"\n");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message().find("twice"), std::string::npos);
+  auto reserved = user("name = \"default\"\npassword = \"" + hashed + "\"\n");
+  EXPECT_FALSE(reserved);
+  auto unknown = user("name = \"a\"\npasswd = \"x\"\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("users.passwd"), std::string::npos);
+}
+
 TEST(ConfigTest, PeerBoundsHoldTheLargestEntry) {
   auto defaults = LoadConfigText("");
   ASSERT_TRUE(defaults);

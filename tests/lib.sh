@@ -31,13 +31,13 @@ check_match() {
     fail "$name: rc $rc (want $want_rc) output [$out]"; fi
 }
 
-# start_server BINARY WORKDIR: a node n1 with data in WORKDIR/data, client and
-# peer ports chosen by the kernel. Sets server_pid and server_client
-# (host:port); stop_server ends it.
+# start_server BINARY WORKDIR [ARGS...]: a node n1 with data in WORKDIR/data,
+# client and peer ports chosen by the kernel, ARGS passed on. Sets
+# server_pid and server_client (host:port); stop_server ends it.
 start_server() {
   local binary=$1 work=$2
   "$binary" --node-id n1 --port 0 --peer-port 0 --data-dir "$work/data" --buffered \
-    2>"$work/server.log" &
+    "${@:3}" 2>"$work/server.log" &
   server_pid=$!
   for _ in $(seq 200); do
     [ -f "$work/data/endpoints" ] && break

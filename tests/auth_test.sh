@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Client authentication against a real server, as redis-cli and the
+# gossipkv CLI see it: requirepass (AUTH password), named users with roles
+# (AUTH user password), -NOAUTH before AUTH, -WRONGPASS for a wrong
+# password, -NOPERM past a role, and passwords stored hashed.
+# Usage: auth_test.sh PATH/TO/gossipkv-server PATH/TO/gossipkv
+set -uo pipefail
+server=$1
+cli=$2
+
+. "$(dirname "$0")/lib.sh"
+dir=$(mktemp -d)
+cleanup() {
+  stop_server
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+hash() { printf 'sha256:%s' "$(printf %s "$1" | sha256sum | cut -d' ' -f1)"; }
+cat >"$dir/auth.toml" <<TOML
+[client]
+requirepass = "$(hash secret)"
+[[users]]
+name = "alice"
+password = "$(hash alice-pw)"
+role = "read"
+[[users]]
+name = "bob"
+password = "$(hash bob-pw)"
+role = "write"
+TOML
+start_server "$server" "$dir" --config "$dir/auth.toml" || exit 1
+port=${server_client##*:}
+r() { redis-cli -p "$port" "$@" 2>/dev/null; }
+
+check_output noauth 0 "NOAUTH Authentication required." -- r PING
+# redis-cli reports a failed AUTH on stderr, then runs the command anyway.
+check_match wrongpass 0 "WRONGPASS invalid username-password pair or user is disabled.*NOAUTH" -- bash -c "redis-cli -p $port -a wrong PING 2>&1" 
+check_output auth-ping 0 "PONG" -- r -a secret PING
+check_output auth-set 0 "OK" -- r -a secret SET k v
+check_output read-get 0 "v" -- r --user alice --pass alice-pw GET k
+check_match read-set 0 "^NOPERM User alice has no permissions to run the 'set' command" -- r --user alice --pass alice-pw SET k w
+check_output write-set 0 "OK" -- r --user bob --pass bob-pw SET k w
+check_match write-fault 0 "^NOPERM User bob has no permissions to run the 'cluster' command" -- r --user bob --pass bob-pw CLUSTER NODES
+check_match admin-cluster 0 "n1" -- r -a secret CLUSTER NODES
+check_match unknown-user 0 "WRONGPASS" -- bash -c "redis-cli -p $port --user carol --pass alice-pw GET k 2>&1" 
+# One connection: a failed AUTH leaves it unauthenticated; a good one lets it in.
+check_match one-connection 0 "^WRONGPASS.*NOAUTH Authentication required\..*OK.*w$" -- \
+  bash -c "printf 'AUTH nope\r\nGET k\r\nAUTH secret\r\nGET k\r\n' | redis-cli -p $port"
+check_match failures-counted 0 "auth_failures:[3-9]" -- r -a secret INFO stats
+
+g() { "$cli" --node "$server_client" "$@"; }
+check_match cli-noauth 2 "NOAUTH" -- g get k
+check_output cli-password 0 "w" -- g --password secret get k
+check_output cli-env 0 "w" -- env GOSSIPKV_USER=alice GOSSIPKV_PASSWORD=alice-pw "$cli" --node "$server_client" get k
+check_match cli-env-noperm 2 "NOPERM" -- env GOSSIPKV_USER=alice GOSSIPKV_PASSWORD=alice-pw "$cli" --node "$server_client" put k x
+check_match cli-wrongpass 2 "WRONGPASS" -- g --password nope get k
+stop_server
+
+# A password written in the clear is refused, naming how to hash it.
+printf '[client]\nrequirepass = "secret"\n' >"$dir/plain.toml"
+check_match plaintext-refused 2 "requirepass must be stored hashed" -- "$server" --config "$dir/plain.toml" --data-dir "$dir/plain" --port 0 --peer-port 0
+finish
