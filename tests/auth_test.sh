@@ -8,13 +8,10 @@ set -uo pipefail
 server=$1
 cli=$2
 
+command -v redis-cli >/dev/null || { echo "redis-cli missing: run scripts/bootstrap.sh" >&2; exit 1; }
+
 . "$(dirname "$0")/lib.sh"
-dir=$(mktemp -d)
-cleanup() {
-  stop_server
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+setup_workdir
 
 hash() { printf 'sha256:%s' "$(printf %s "$1" | sha256sum | cut -d' ' -f1)"; }
 cat >"$dir/auth.toml" <<TOML

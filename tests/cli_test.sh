@@ -8,12 +8,7 @@ server=$1
 cli=$2
 
 . "$(dirname "$0")/lib.sh"
-dir=$(mktemp -d)
-cleanup() {
-  stop_server
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+setup_workdir
 start_server "$server" "$dir" || exit 1
 node=$server_client
 

@@ -51,6 +51,13 @@ start_server() {
   fi
 }
 
+# setup_workdir: a temporary directory in $dir, removed, with any server
+# started, when the script exits.
+setup_workdir() {
+  dir=$(mktemp -d)
+  trap 'stop_server; rm -rf "$dir"' EXIT
+}
+
 stop_server() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   server_pid=

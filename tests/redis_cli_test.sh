@@ -7,12 +7,7 @@ server=$1
 command -v redis-cli >/dev/null || { echo "redis-cli missing: run scripts/bootstrap.sh" >&2; exit 1; }
 
 . "$(dirname "$0")/lib.sh"
-dir=$(mktemp -d)
-cleanup() {
-  stop_server
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+setup_workdir
 start_server "$server" "$dir"
 port=${server_client##*:}
 
