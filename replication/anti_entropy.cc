@@ -221,17 +221,17 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
   if (level == 0 && !differing.empty()) {
     // One side is empty or far behind (a new, wiped or long-gone node):
     // descending would find most segments differ. Stream instead.
+    // A node itself half filled is no copy to fill from: with it, the
+    // session descends as an ordinary one.
     const uint64_t ours = store_.key_count();
-    if (ours > 0 && in.fill() && ours >= in.key_count()) {
-      if (fill_ || store_.batch().member_record().fill_next) {
-        Decline(peer, in.session());  // half filled: not a copy to fill from
-        return;
-      }
+    const bool partial = PartlyFilled();
+    if (ours > 0 && in.fill() && ours >= in.key_count() && !partial) {
       ++stats_.ae_sessions_repaired;
       StreamAll(peer, in.session(), in.fill_from());
       return;
     }
-    if (ours > 0 && !in.fill() && in.key_count() * 10 < ours && !in.answer()) {
+    if (ours > 0 && !in.fill() && in.key_count() * 10 < ours && !in.answer() &&
+        !partial) {
       // The peer is far behind, and may be asking several members at once:
       // it chooses one to fill it. Our root and key count tell it.
       pb::PeerMessage m = RootMessage(in.session());
@@ -239,7 +239,7 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
       Queue(peer, std::move(m));
       return;
     }
-    if (in.key_count() > 0 && WantsFill(in.key_count())) {
+    if (!in.fill() && in.key_count() > 0 && WantsFill(in.key_count())) {
       ++stats_.ae_sessions_repaired;
       TakeFill(peer, in.session());
       pb::PeerMessage m = NewMessage();
@@ -320,6 +320,10 @@ void AntiEntropy::OnKeyHashes(const std::string& peer,
                               const pb::AeKeyHashes& in) {
   if (in.all_segments()) {  // the peer asks to be filled
     if (fill_ && fill_->session == in.session()) fill_.reset();
+    if (PartlyFilled()) {
+      Decline(peer, in.session());  // no copy to fill from (see above)
+      return;
+    }
     StreamAll(peer, in.session(), in.fill_from());
     return;
   }

@@ -21,6 +21,11 @@ int64_t AntiEntropy::FillStallMs() const {
   return std::max(options_.session_timeout_ms / 4, budget_ms);
 }
 
+bool AntiEntropy::PartlyFilled() const {
+  return fill_.has_value() ||
+         store_.batch().member_record().fill_next.has_value();
+}
+
 void AntiEntropy::TakeFill(const std::string& peer, uint64_t session) {
   fill_ = Fill{peer, session, now_ms_};
   fill_ranges_.clear();
@@ -55,7 +60,10 @@ void AntiEntropy::OnStreamChunk(const std::string& peer,
   // A chunk counts once every message of it is here; the cursor moves
   // only over contiguous counted chunks. One still in transit, or lost,
   // holds it where the gap begins, for a resumed fill to send again.
+  WriteSet& set = store_.batch();
+  const uint32_t stored = set.member_record().fill_next.value_or(0);
   const uint32_t from = chunk.from_segment();
+  if (from < stored) return;  // a chunk counted already (a duplicate)
   FillPart& part = fill_parts_[from];
   part.indices.insert(chunk.chunk_index());
   if (chunk.next_segment() > from) part.next = chunk.next_segment();
@@ -63,8 +71,6 @@ void AntiEntropy::OnStreamChunk(const std::string& peer,
     fill_ranges_[from] = std::max(fill_ranges_[from], part.next);
     fill_parts_.erase(from);
   }
-  WriteSet& set = store_.batch();
-  const uint32_t stored = set.member_record().fill_next.value_or(0);
   uint32_t cursor = stored;
   while (!fill_ranges_.empty() && fill_ranges_.begin()->first <= cursor) {
     cursor = std::max(cursor, fill_ranges_.begin()->second);
@@ -129,8 +135,10 @@ bool AntiEntropy::AdvanceStream() {
   for (size_t left = streams_.size(); left > 0 && !next; --left) {
     Stream st = std::move(streams_.front());
     streams_.pop_front();
-    if (!IsLive(st.peer)) {
-      ++stats_.ae_streams_cancelled;  // the peer is gone: it resumes later
+    if (!membership_.IdAt(st.peer).empty() && !IsLive(st.peer)) {
+      // A member that is down (a joiner not yet heard of is streamed to):
+      // its fill resumes from its cursor.
+      ++stats_.ae_streams_cancelled;
       continue;
     }
     const auto waiting =

@@ -87,6 +87,8 @@ TEST(FillSimTest, AFarBehindNodeIsFilledByOneStream) {
   const uint64_t pushed_before = PushedBy(sim, {"n0", "n1", "n2"});
   sim.AddNode("n3", Options(), true);
   Fill(sim, "n3", 100);  // the first 100 keys, as the others hold them
+  // n3 asks each member at once; each sends its root back (`answer`).
+  for (const char* id : {"n0", "n1", "n2"}) sim.StartAntiEntropy("n3", id);
   ASSERT_TRUE(sim.RunUntil(
       [&] {
         return sim.store("n3").tree().Root() == sim.store("n0").tree().Root();
@@ -132,6 +134,8 @@ TEST(FillSimTest, AChunkNotAskedForStartsNoFill) {
   sim.AddNode("n0", Options(), true);
   sim.AddNode("n1", Options(), true);
   sim.RunFor(5 * kInterval);
+  Fill(sim, "n0", 100);
+  Fill(sim, "n1", 100);
   pb::PeerMessage stray;
   stray.set_from("n0");
   auto* chunk = stray.mutable_ae_entries();
@@ -149,6 +153,36 @@ TEST(FillSimTest, AChunkNotAskedForStartsNoFill) {
   sim.StartAntiEntropy("n1", "n0");
   sim.RunFor(kInterval);
   EXPECT_EQ(sim.replica("n1").stats().ae_sessions_in_sync, in_sync + 1);
+}
+
+// A node whose own fill was cut short holds a part of the store: it does
+// not fill another with it (which would then think itself complete); with
+// it, an empty node is repaired by an ordinary descent.
+TEST(FillSimTest, AHalfFilledNodeFillsNoOne) {
+  Simulation sim(11, NetworkOptions{});
+  sim.AddNode("n0", Options(), true);
+  sim.RunFor(2 * kInterval);
+  Fill(sim, "n0", kKeys / 2);
+  MemberRecord record = sim.store("n0").batch().member_record();
+  record.fill_next = 100;
+  sim.store("n0").batch().SetMemberRecord(record);
+  ASSERT_TRUE(sim.store("n0").batch().Commit().ok());
+  sim.AddNode("n1", Options(), true);
+  ASSERT_TRUE(sim.RunUntil(
+      [&] {
+        return sim.store("n1").tree().Root() == sim.store("n0").tree().Root();
+      },
+      60'000));
+  EXPECT_EQ(sim.replica("n0").stats().ae_streams_started, 0u);
+  EXPECT_EQ(sim.replica("n1").stats().ae_fills_finished, 0u);
+  EXPECT_EQ(sim.store("n1").key_count(), static_cast<uint64_t>(kKeys / 2));
+  // Nor do the two decline each other for ever: the descent ended it.
+  const uint64_t declined = sim.replica("n0").stats().ae_sessions_declined +
+                            sim.replica("n1").stats().ae_sessions_declined;
+  sim.RunFor(10 * kInterval);
+  EXPECT_EQ(sim.replica("n0").stats().ae_sessions_declined +
+                sim.replica("n1").stats().ae_sessions_declined,
+            declined);
 }
 
 // The stream waits for room on its link, counting the chunks that wait in
