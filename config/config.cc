@@ -182,6 +182,14 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
 
   GOSSIPKV_RETURN_IF_ERROR(section("client", [&](TableReader& r) -> Status {
     GOSSIPKV_RETURN_IF_ERROR(r.Str("requirepass", c.auth.requirepass));
+    auto& tls = c.client_tls;
+    GOSSIPKV_RETURN_IF_ERROR(r.Address("tls_bind", tls.bind));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("tls_cert_file", tls.cert_file));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("tls_key_file", tls.key_file));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("tls_ca_cert_file", tls.ca_cert_file));
+    GOSSIPKV_RETURN_IF_ERROR(r.Bool("tls_auth_clients", tls.auth_clients));
+    GOSSIPKV_RETURN_IF_ERROR(r.Int("tls_handshake_timeout_ms",
+                                   tls.handshake_timeout_ms, 10, 600'000));
     GOSSIPKV_RETURN_IF_ERROR(r.Address("bind", c.client_bind));
     return r.Address("advertise", c.client_advertise);
   }));
@@ -336,6 +344,14 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
 
 Status Config::Validate() const {
   GOSSIPKV_RETURN_IF_ERROR(auth.Validate());
+  if (client_tls.enabled() &&
+      (client_tls.cert_file.empty() || client_tls.key_file.empty()))
+    return Status::InvalidArgument(
+        "client.tls_bind needs client.tls_cert_file and client.tls_key_file");
+  if (client_tls.auth_clients && client_tls.ca_cert_file.empty())
+    return Status::InvalidArgument(
+        "client.tls_auth_clients needs client.tls_ca_cert_file to check "
+        "client certificates against");
   if (node_id.empty() || node_id.size() > 64) {
     return Status::InvalidArgument("node_id must be 1 to 64 characters");
   }

@@ -45,6 +45,20 @@ struct ClientLimits {
   uint32_t max_client_memory_mb = 1024;
 };
 
+// TLS for clients ([client] tls_*): off while tls_bind is unset. Clients
+// may present a certificate, checked against tls_ca_cert_file; with
+// tls_auth_clients they must (Redis's tls-auth-clients).
+struct ClientTlsSettings {
+  Endpoint bind{"", 0};  // empty host: no TLS port
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_cert_file;
+  bool auth_clients = false;
+  uint32_t handshake_timeout_ms = 5000;
+
+  bool enabled() const { return !bind.host.empty(); }
+};
+
 // Peer connections ([peer]). Outbound connections must connect, and their
 // handshake be answered, within the timeouts; a write that does not finish
 // within write_timeout_ms closes the connection (a peer that stopped
@@ -116,6 +130,7 @@ struct Config {
   GossipSettings gossip;
   ReplicationSettings replication;
   ClientLimits limits;
+  ClientTlsSettings client_tls;
   AuthSettings auth;
   bool fault_injection = false;
   std::string log_level = "info";

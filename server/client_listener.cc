@@ -18,9 +18,10 @@ using SteadyClock = std::chrono::steady_clock;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(ClientListener& listener, tcp::socket socket)
+  ClientSession(ClientListener& listener, ClientStream stream)
       : listener_(listener),
-        socket_(std::move(socket)),
+        stream_(std::move(stream)),
+        socket_(stream_.socket()),
         timer_(socket_.get_executor()),
         auth_(listener.auth_),
         parser_(RespLimits{std::max(listener.limits_.max_key_bytes,
@@ -79,7 +80,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> SendEvicted();
 
   ClientListener& listener_;
-  tcp::socket socket_;
+  ClientStream stream_;
+  tcp::socket& socket_;  // stream_'s, for closing and cancelling
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_;
   SessionAuth auth_;
@@ -101,8 +103,7 @@ asio::awaitable<void> ClientSession::SendEvicted() {
       "this client, which held {} bytes\r\n",
       listener_.limits_.max_client_memory_mb, evicted_bytes_);
   asio::error_code ec;
-  co_await asio::async_write(socket_, asio::buffer(out_),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream_.Write(asio::buffer(out_), ec);
 }
 
 asio::awaitable<void> ClientSession::Watchdog() {
@@ -137,8 +138,7 @@ asio::awaitable<bool> ClientSession::Flush() {
   if (out_.empty()) co_return true;
   asio::error_code ec;
   writing_ = true;
-  co_await asio::async_write(socket_, asio::buffer(out_),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream_.Write(asio::buffer(out_), ec);
   writing_ = false;
   out_.clear();
   if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
@@ -148,6 +148,24 @@ asio::awaitable<bool> ClientSession::Flush() {
 
 asio::awaitable<void> ClientSession::Run() {
   auto self = shared_from_this();
+  if (stream_.tls()) {
+    // A client that does not finish its handshake in time (or speaks
+    // plaintext to the TLS port) is closed; nobody else notices.
+    asio::steady_timer guard(socket_.get_executor());
+    guard.expires_after(
+        std::chrono::milliseconds(listener_.tls_handshake_timeout_ms_));
+    guard.async_wait([this, self](asio::error_code ec) {
+      if (!ec) Close();
+    });
+    const bool ok = co_await stream_.Handshake();
+    guard.cancel();
+    if (!ok) {
+      ++listener_.stats_.tls_handshake_failures;
+      Close();
+      --listener_.stats_.connected;
+      co_return;
+    }
+  }
   ResetDeadline();
   if (listener_.limits_.idle_timeout_ms > 0) {
     asio::co_spawn(socket_.get_executor(), Watchdog(), asio::detached);
@@ -160,8 +178,7 @@ asio::awaitable<void> ClientSession::Run() {
   bool open = true;
   while (open) {
     asio::error_code ec;
-    size_t n = co_await socket_.async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await stream_.ReadSome(asio::buffer(buffer), ec);
     if (ec || evicted_) break;
     parser_.Feed(std::string_view(buffer.data(), n));
     Account();
@@ -232,6 +249,7 @@ ClientListener::ClientListener(asio::io_context& io, CommandExecutor& executor,
                                const Authenticator& auth)
     : io_(io),
       acceptor_(io),
+      tls_acceptor_(io),
       executor_(executor),
       auth_(auth),
       committer_(io, executor.store()),
@@ -243,8 +261,41 @@ Status ClientListener::Listen(const Endpoint& bind) {
   return gossipkv::Listen(acceptor_, bind, "clients", port_);
 }
 
+Status ClientListener::ListenTls(const ClientTlsSettings& settings) {
+  tls_.emplace(asio::ssl::context::tls_server);
+  tls_->set_options(
+      asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+      asio::ssl::context::no_tlsv1_1);
+  asio::error_code ec;
+  auto failed = [&](const std::string& what, const std::string& file) {
+    return Status::InvalidArgument(fmt::format(
+        "client TLS: cannot load {} {}: {}", what, file, ec.message()));
+  };
+  tls_->use_certificate_chain_file(settings.cert_file, ec);
+  if (ec) return failed("certificate", settings.cert_file);
+  tls_->use_private_key_file(settings.key_file, asio::ssl::context::pem, ec);
+  if (ec) return failed("key", settings.key_file);
+  if (!settings.ca_cert_file.empty()) {
+    tls_->load_verify_file(settings.ca_cert_file, ec);
+    if (ec) return failed("CA certificates", settings.ca_cert_file);
+    // A client certificate, if sent, must chain to the CA; with
+    // auth_clients one must be sent.
+    tls_->set_verify_mode(
+        asio::ssl::verify_peer |
+            (settings.auth_clients ? asio::ssl::verify_fail_if_no_peer_cert
+                                   : 0),
+        ec);
+  }
+  tls_handshake_timeout_ms_ = settings.handshake_timeout_ms;
+  return gossipkv::Listen(tls_acceptor_, settings.bind, "TLS clients",
+                          tls_port_);
+}
+
 void ClientListener::Start() {
-  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  asio::co_spawn(io_, AcceptLoop(acceptor_, false), asio::detached);
+  if (tls_acceptor_.is_open())
+    asio::co_spawn(io_, AcceptLoop(tls_acceptor_, true), asio::detached);
 }
 
 void ClientListener::Stop() {
@@ -252,16 +303,18 @@ void ClientListener::Stop() {
   stopped_ = true;
   asio::error_code ignored;
   acceptor_.close(ignored);
+  tls_acceptor_.close(ignored);
   for (auto& weak : sessions_) {
     if (auto session = weak.lock()) session->Close();
   }
   sessions_.clear();
 }
 
-asio::awaitable<void> ClientListener::AcceptLoop() {
+asio::awaitable<void> ClientListener::AcceptLoop(tcp::acceptor& acceptor,
+                                                 bool tls) {
   while (!stopped_) {
     asio::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(
+    tcp::socket socket = co_await acceptor.async_accept(
         asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopped_ || ec == asio::error::operation_aborted) break;
@@ -269,6 +322,10 @@ asio::awaitable<void> ClientListener::AcceptLoop() {
       continue;  // e.g. out of file descriptors: keep serving the others
     }
     ++stats_.connections_received;
+    if (stats_.connected >= limits_.max_clients && tls) {
+      ++stats_.rejected_max_clients;
+      continue;  // closed: a plaintext error would not reach a TLS client
+    }
     if (stats_.connected >= limits_.max_clients) {
       ++stats_.rejected_max_clients;
       auto reply = std::make_shared<std::string>(
@@ -284,7 +341,9 @@ asio::awaitable<void> ClientListener::AcceptLoop() {
     }
     socket.set_option(tcp::no_delay(true), ec);
     ++stats_.connected;
-    auto session = std::make_shared<ClientSession>(*this, std::move(socket));
+    auto session = std::make_shared<ClientSession>(
+        *this, tls ? ClientStream(std::move(socket), *tls_)
+                   : ClientStream(std::move(socket)));
     std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
     sessions_.push_back(session);
     asio::co_spawn(io_, session->Run(), asio::detached);

@@ -29,6 +29,7 @@
 
 #include "config/config.h"
 #include "server/auth.h"
+#include "server/client_stream.h"
 #include "server/command_executor.h"
 #include "server/group_commit.h"
 
@@ -41,8 +42,9 @@ struct ClientStats {
   uint64_t protocol_errors = 0;
   uint64_t idle_timeouts = 0;
   uint64_t commit_failures = 0;
-  uint64_t evicted_memory = 0;  // closed past max_client_memory_mb
-  uint64_t auth_failures = 0;   // AUTH with a wrong user or password
+  uint64_t evicted_memory = 0;          // closed past max_client_memory_mb
+  uint64_t auth_failures = 0;           // AUTH with a wrong user or password
+  uint64_t tls_handshake_failures = 0;  // or not finished in time
 };
 
 class ClientSession;
@@ -57,6 +59,9 @@ class ClientListener {
   // Binds and listens; port 0 picks a free port (see port()).
   Status Listen(const Endpoint& bind);
   uint16_t port() const { return port_; }
+  // Loads the certificates and listens for TLS clients too (tls_port()).
+  Status ListenTls(const ClientTlsSettings& settings);
+  uint16_t tls_port() const { return tls_port_; }
   void Start();
   // Stops accepting and closes every session.
   void Stop();
@@ -69,12 +74,16 @@ class ClientListener {
 
  private:
   friend class ClientSession;
-  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor, bool tls);
   // Closes the sessions holding the most until the sum is within budget.
   void EnforceBudget();
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::acceptor tls_acceptor_;
+  std::optional<asio::ssl::context> tls_;
+  uint32_t tls_handshake_timeout_ms_ = 5000;
+  uint16_t tls_port_ = 0;
   CommandExecutor& executor_;
   const Authenticator& auth_;
   GroupCommitter committer_;

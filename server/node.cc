@@ -108,6 +108,8 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
 
 Status Node::Start() {
   GOSSIPKV_RETURN_IF_ERROR(listener_->Listen(config_.client_bind));
+  if (config_.client_tls.enabled())
+    GOSSIPKV_RETURN_IF_ERROR(listener_->ListenTls(config_.client_tls));
   GOSSIPKV_RETURN_IF_ERROR(peers_->Listen(config_.peer_bind));
   auto advertise = [](const Endpoint& advertised, const Endpoint& bind,
                       uint16_t port) {
@@ -304,6 +306,9 @@ Status Node::WriteEndpointsFile() {
       << "client=" << replica_->membership().self().client_address() << "\n"
       << "peer=" << replica_->membership().self().peer_address() << "\n"
       << "pid=" << getpid() << "\n";
+    if (config_.client_tls.enabled())
+      f << "tls=" << config_.client_tls.bind.host << ":"
+        << listener_->tls_port() << "\n";
     f.flush();
     if (!f) return Status::IOError("cannot write " + tmp.string());
   }

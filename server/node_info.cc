@@ -35,10 +35,11 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "total_connections_received:{}\r\nrejected_connections:{}\r\nprotocol_"
         "errors:{}\r\n"
         "idle_timeouts:{}\r\ncommit_failures:{}\r\ngroup_commits:{}\r\n"
-        "evicted_clients_memory:{}\r\nauth_failures:{}\r\n",
+        "evicted_clients_memory:{}\r\nauth_failures:{}\r\n"
+        "tls_handshake_failures:{}\r\n",
         s.connections_received, s.rejected_max_clients, s.protocol_errors,
         s.idle_timeouts, s.commit_failures, listener_->committer().rounds(),
-        s.evicted_memory, s.auth_failures);
+        s.evicted_memory, s.auth_failures, s.tls_handshake_failures);
   } else if (section == "storage") {
     const auto& cache = store_->cache();
     out += fmt::format(
