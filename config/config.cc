@@ -348,6 +348,11 @@ Status Config::Validate() const {
       (client_tls.cert_file.empty() || client_tls.key_file.empty()))
     return Status::InvalidArgument(
         "client.tls_bind needs client.tls_cert_file and client.tls_key_file");
+  if (!client_tls.enabled() &&
+      (!client_tls.cert_file.empty() || !client_tls.key_file.empty() ||
+       !client_tls.ca_cert_file.empty() || client_tls.auth_clients))
+    return Status::InvalidArgument(
+        "client.tls_* settings need client.tls_bind (the TLS port)");
   if (client_tls.auth_clients && client_tls.ca_cert_file.empty())
     return Status::InvalidArgument(
         "client.tls_auth_clients needs client.tls_ca_cert_file to check "

@@ -21,8 +21,8 @@ class Authenticator {
   // Whether clients must AUTH before other commands.
   bool required() const { return settings_.enabled(); }
   bool has_default_password() const { return !settings_.requirepass.empty(); }
-  // The role `password` grants as `user` ("" or "default": requirepass's
-  // admin), or none.
+  // The role `password` grants as `user` ("default": requirepass's admin),
+  // or none.
   std::optional<Role> Check(std::string_view user,
                             std::string_view password) const;
   // The least role that may run `command` (upper case).
@@ -49,6 +49,7 @@ class SessionAuth {
   // Counts failed AUTHs in `failures`.
   bool Admit(const std::vector<std::string>& args, std::string& out,
              uint64_t& failures);
+  bool authenticated() const { return role_.has_value(); }
 
  private:
   const Authenticator& authenticator_;

@@ -85,6 +85,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_;
   SessionAuth auth_;
+  bool handshaking_ = false;  // a TLS handshake is under way
   RespParser parser_;
   std::string out_;
   // Replies in out_; should their round fail to commit, every one becomes an
@@ -154,10 +155,12 @@ asio::awaitable<void> ClientSession::Run() {
     asio::steady_timer guard(socket_.get_executor());
     guard.expires_after(
         std::chrono::milliseconds(listener_.tls_handshake_timeout_ms_));
+    handshaking_ = true;
     guard.async_wait([this, self](asio::error_code ec) {
-      if (!ec) Close();
+      if (!ec && handshaking_) Close();
     });
     const bool ok = co_await stream_.Handshake();
+    handshaking_ = false;
     guard.cancel();
     if (!ok) {
       ++listener_.stats_.tls_handshake_failures;
@@ -194,11 +197,13 @@ asio::awaitable<void> ClientSession::Run() {
         open = false;
         break;
       }
-      ResetDeadline();
       ++replies_;
-      if (auth_.Admit(args, out_, listener_.stats_.auth_failures) &&
-          executor.Execute(args, committer.batch(), out_) ==
-              CommandExecutor::After::kClose) {
+      const bool admitted =
+          auth_.Admit(args, out_, listener_.stats_.auth_failures);
+      // Only an authenticated client keeps itself from the idle timeout.
+      if (auth_.authenticated()) ResetDeadline();
+      if (admitted && executor.Execute(args, committer.batch(), out_) ==
+                          CommandExecutor::After::kClose) {
         open = false;
       }
       Account();
@@ -272,6 +277,11 @@ Status ClientListener::ListenTls(const ClientTlsSettings& settings) {
     return Status::InvalidArgument(fmt::format(
         "client TLS: cannot load {} {}: {}", what, file, ec.message()));
   };
+  // Without an id context OpenSSL refuses to resume a session once peers
+  // are verified.
+  static constexpr unsigned char kSessionContext[] = "gossipkv";
+  SSL_CTX_set_session_id_context(tls_->native_handle(), kSessionContext,
+                                 sizeof(kSessionContext) - 1);
   tls_->use_certificate_chain_file(settings.cert_file, ec);
   if (ec) return failed("certificate", settings.cert_file);
   tls_->use_private_key_file(settings.key_file, asio::ssl::context::pem, ec);

@@ -70,6 +70,8 @@ class CommandExecutor {
 
   const CommandStats& stats() const { return stats_; }
   VersionedStore& store() { return store_; }
+  // Whether `name` (any case) is a command of the table.
+  static bool Known(std::string_view name) { return Find(name) != nullptr; }
 
  private:
   struct Call;

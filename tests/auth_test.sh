@@ -37,14 +37,22 @@ check_output auth-ping 0 "PONG" -- r -a secret PING
 check_output auth-set 0 "OK" -- r -a secret SET k v
 check_output read-get 0 "v" -- r --user alice --pass alice-pw GET k
 check_match read-set 0 "^NOPERM User alice has no permissions to run the 'set' command" -- r --user alice --pass alice-pw SET k w
+for write in "DEL k" "MSET k w" "VSET k w ctx" "VDEL k ctx"; do
+  # shellcheck disable=SC2086
+  check_match "read-${write%% *}" 0 "^NOPERM" -- r --user alice --pass alice-pw $write
+done
+check_match read-fault 0 "^NOPERM" -- r --user alice --pass alice-pw FAULT BLOCK n2
 check_output write-set 0 "OK" -- r --user bob --pass bob-pw SET k w
-check_match write-fault 0 "^NOPERM User bob has no permissions to run the 'cluster' command" -- r --user bob --pass bob-pw CLUSTER NODES
+check_match write-cluster 0 "^NOPERM User bob has no permissions to run the 'cluster' command" -- r --user bob --pass bob-pw CLUSTER NODES
+check_match write-fault 0 "^NOPERM User bob has no permissions to run the 'fault' command" -- r --user bob --pass bob-pw FAULT BLOCK n2
 check_match admin-cluster 0 "n1" -- r -a secret CLUSTER NODES
 check_match unknown-user 0 "WRONGPASS" -- bash -c "redis-cli -p $port --user carol --pass alice-pw GET k 2>&1" 
 # One connection: a failed AUTH leaves it unauthenticated; a good one lets it in.
 check_match one-connection 0 "^WRONGPASS.*NOAUTH Authentication required\..*OK.*w$" -- \
   bash -c "printf 'AUTH nope\r\nGET k\r\nAUTH secret\r\nGET k\r\n' | redis-cli -p $port"
-check_match failures-counted 0 "auth_failures:[3-9]" -- r -a secret INFO stats
+check_match failures-counted 0 "auth_failures:([3-9]|[1-9][0-9]+)" -- r -a secret INFO stats
+# As Redis, an unknown command is named so even before AUTH.
+check_match unknown-before-auth 0 "^ERR unknown command 'HELLO'" -- r HELLO 3
 
 g() { "$cli" --node "$server_client" "$@"; }
 check_match cli-noauth 2 "NOAUTH" -- g get k

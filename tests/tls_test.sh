@@ -25,6 +25,9 @@ sign() {  # sign NAME SUBJECT-ALT-NAMES
 }
 sign server "IP:127.0.0.1,DNS:localhost"
 sign client "DNS:client"
+# A client certificate from another CA.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=stranger" \
+  -keyout "$pki/stranger.key" -out "$pki/stranger.crt" 2>/dev/null
 
 tls_config() {  # tls_config AUTH_CLIENTS
   cat <<TOML
@@ -56,7 +59,7 @@ check_output tls-still-serving 0 "over-tls" -- t GET k
 check_match handshake-failures 0 "tls_handshake_failures:[1-9]" -- redis-cli -p "$port" INFO stats
 # A client that opens the TLS port and says nothing is closed after the
 # handshake timeout.
-check_match silent-closed 0 "closed" -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$tls_port; if timeout 5 cat <&3 >/dev/null; then echo closed; else echo open; fi"
+check_match silent-closed 0 "closed after [1-4] s" -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$tls_port; s=\$SECONDS; if timeout 6 cat <&3 >/dev/null; then echo closed after \$((SECONDS - s)) s; else echo open; fi"
 stop_server
 
 tls_config true >"$dir/mtls.toml"
@@ -67,6 +70,14 @@ no_cert=$(timeout 5 redis-cli --tls --cacert "$pki/ca.crt" -p "$tls_port" PING 2
 if [[ "$no_cert" != *PONG* ]]; then pass no-client-cert; else
   fail "no-client-cert: [$no_cert]"; fi
 check_output client-cert 0 "PONG" -- t --cert "$pki/client.crt" --key "$pki/client.key" PING
+stranger=$(timeout 5 redis-cli --tls --cacert "$pki/ca.crt" --cert "$pki/stranger.crt" --key "$pki/stranger.key" -p "$tls_port" PING 2>&1)
+if [[ "$stranger" != *PONG* ]]; then pass other-ca-refused; else
+  fail "other-ca-refused: [$stranger]"; fi
+# A TLS session is resumed on reconnect, client certificates checked.
+s_client() { openssl s_client -connect "127.0.0.1:$tls_port" -CAfile "$pki/ca.crt" \
+  -cert "$pki/client.crt" -key "$pki/client.key" -tls1_2 "$@" </dev/null 2>&1; }
+s_client -sess_out "$dir/session" >/dev/null
+check_match tls-resumption 0 "Reused" -- s_client -sess_in "$dir/session"
 stop_server
 
 printf '[client]\ntls_bind = "127.0.0.1:0"\n' >"$dir/bad.toml"
