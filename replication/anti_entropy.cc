@@ -84,7 +84,12 @@ void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
     std::string other = RandomLivePeer(failed);
     if (!other.empty()) StartWith(now_ms, other, out);
   }
-  if (!fill_) {
+  // The checks after a fill wait for its last chunks to be staged: the
+  // tree takes a change when its batch is staged, and a root sent before
+  // would show the newest segments as differing (at most a second, should
+  // client writes keep the batch from ever being empty at a tick).
+  if (!fill_ && !after_fill_.empty() &&
+      (store_.batch().size() == 0 || now_ms - fill_ended_ms_ >= 1000)) {
     for (const auto& peer : std::exchange(after_fill_, {}))
       StartWith(now_ms, peer, out);
   }

@@ -168,6 +168,7 @@ class AntiEntropy {
   // this node (the check), and those it started or declined no session
   // with meanwhile.
   std::set<std::string> after_fill_;
+  int64_t fill_ended_ms_ = 0;  // when the last stream_end came
   double tokens_;
   int64_t last_refill_ms_;
 

@@ -51,6 +51,7 @@ void AntiEntropy::OnStreamChunk(const std::string& peer,
   }
   fill_->last_ms = now_ms_;
   if (chunk.stream_end()) {
+    fill_ended_ms_ = now_ms_;
     fill_.reset();
     EndFill();
     ++stats_.ae_fills_finished;
