@@ -10,8 +10,6 @@
 #include <charconv>
 #include <limits>
 
-#include "config/auth_config_reader.h"
-
 namespace gossipkv {
 namespace {
 
@@ -159,6 +157,38 @@ class TableReader {
 };
 
 constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+
+// [[users]]: each table a name, a hashed password and a role.
+Status ReadUsers(toml::node& users, std::string_view source,
+                 AuthSettings& out) {
+  toml::array* array = users.as_array();
+  if (array == nullptr || !array->is_array_of_tables())
+    return Status::InvalidArgument(
+        fmt::format("{}: 'users' must be an array of tables ([[users]])",
+                    Where(users, source)));
+  for (toml::node& n : *array) {
+    TableReader r(*n.as_table(), "users", source);
+    User user;
+    std::string role = "read";
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("name", user.name));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("password", user.password));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("role", role));
+    GOSSIPKV_RETURN_IF_ERROR(r.RejectRest({}));
+    if (role == "read") {
+      user.role = Role::kRead;
+    } else if (role == "write") {
+      user.role = Role::kWrite;
+    } else if (role == "admin") {
+      user.role = Role::kAdmin;
+    } else {
+      return Status::InvalidArgument(
+          fmt::format("{}: users.role must be read, write or admin, not \"{}\"",
+                      Where(n, source), role));
+    }
+    out.users.push_back(std::move(user));
+  }
+  return Status::Ok();
+}
 
 Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
   TableReader top(root, "", source);

@@ -53,11 +53,9 @@ void ReplicaDriver::Route(Outbox& out) {
     if (!held_.empty()) seq = std::max(seq, held_.back().seq);
     if (seq > durable_seq_) {
       ++stats_.messages_held;
-      Track(o, true);
-      held_.push_back({seq, std::move(o)});
+      held_.push_back(Hold(seq, o));
     } else if (!ready_.empty()) {
-      Track(o, true);
-      ready_.push_back(std::move(o));
+      ready_.push_back(Hold(seq, o));
     } else {
       send_(o);
     }
@@ -70,15 +68,16 @@ uint64_t ReplicaDriver::HeldBytes(const std::string& address) const {
   return it == held_bytes_.end() ? 0 : it->second;
 }
 
-void ReplicaDriver::Track(const Outgoing& o, bool add) {
+ReplicaDriver::HeldMessage ReplicaDriver::Hold(uint64_t seq, Outgoing& o) {
   const uint64_t bytes = o.message.ByteSizeLong() + 4;
-  if (add) {
-    held_bytes_[o.to] += bytes;
-    return;
-  }
-  auto it = held_bytes_.find(o.to);
+  held_bytes_[o.to] += bytes;
+  return {seq, bytes, std::move(o)};
+}
+
+void ReplicaDriver::Uncount(const HeldMessage& h) {
+  auto it = held_bytes_.find(h.message.to);
   if (it == held_bytes_.end()) return;
-  it->second -= std::min(it->second, bytes);
+  it->second -= std::min(it->second, h.bytes);
   if (it->second == 0) held_bytes_.erase(it);
 }
 
@@ -167,10 +166,7 @@ bool ReplicaDriver::StartCommit() {
     replica_.FlushRumors(rumors);
     std::vector<HeldMessage> held;
     held.reserve(rumors.size() + held_.size());
-    for (auto& r : rumors) {
-      Track(r, true);
-      held.push_back({staged_seq_, std::move(r)});
-    }
+    for (auto& r : rumors) held.push_back(Hold(staged_seq_, r));
     for (auto& h : held_) held.push_back(std::move(h));
     held_ = std::move(held);
   }
@@ -199,7 +195,7 @@ void ReplicaDriver::Persisted(const Status& written) {
     ++stats_.commits;
     size_t n = 0;
     for (; n < held_.size() && held_[n].seq <= durable_seq_; ++n)
-      ready_.push_back(std::move(held_[n].message));
+      ready_.push_back(std::move(held_[n]));
     held_.erase(held_.begin(), held_.begin() + n);
     n = 0;
     for (; n < waiting_.size() && waiting_[n].seq <= durable_seq_; ++n)
@@ -213,18 +209,18 @@ void ReplicaDriver::Persisted(const Status& written) {
   replica_.OnCommitFailed();
   ++stats_.commit_failures;
   stats_.messages_dropped += held_.size();
-  for (const auto& h : held_) Track(h.message, false);
+  for (const auto& h : held_) Uncount(h);
   held_.clear();
   for (auto& w : waiting_) ready_waiting_.push_back(std::move(w.done));
   waiting_.clear();
 }
 
 void ReplicaDriver::SendReady() {
-  Outbox ready = std::move(ready_);
+  std::vector<HeldMessage> ready = std::move(ready_);
   ready_.clear();
-  for (auto& o : ready) {
-    Track(o, false);
-    send_(o);
+  for (auto& h : ready) {
+    Uncount(h);
+    send_(h.message);
   }
 }
 

@@ -144,13 +144,14 @@ class ReplicaDriver {
   // waited for it gets `status`. False, for StartCommit to return.
   bool EndWithoutWrite(const Status& status);
 
-  // Counts `o` in (or out of) held_bytes_.
-  void Track(const Outgoing& o, bool add);
-
   struct HeldMessage {
     uint64_t seq;
+    uint64_t bytes;  // as framed, counted in held_bytes_ while held
     Outgoing message;
   };
+  // Takes `o` to hold (counting its bytes); Uncount uncounts one.
+  HeldMessage Hold(uint64_t seq, Outgoing& o);
+  void Uncount(const HeldMessage& h);
   struct Waiter {
     uint64_t seq;
     Completion done;
@@ -166,7 +167,7 @@ class ReplicaDriver {
   std::unordered_map<std::string, uint64_t> held_bytes_;  // held_ and ready_
   std::vector<Waiter> waiting_;
   // Persisted, not yet sent or acknowledged.
-  Outbox ready_;
+  std::vector<HeldMessage> ready_;
   std::vector<Completion> ready_waiting_;
   Status ready_status_;
   DriverStats stats_;

@@ -49,7 +49,6 @@ void AntiEntropy::OnStreamChunk(const std::string& peer,
     if (!chunk.stream_end()) Decline(peer, chunk.session());
     return;
   }
-  fill_->last_ms = now_ms_;
   if (chunk.stream_end()) {
     fill_ended_ms_ = now_ms_;
     fill_.reset();

@@ -48,19 +48,6 @@ std::optional<Role> Authenticator::Check(std::string_view user,
   return role;
 }
 
-Role Authenticator::Needed(std::string_view command) {
-  static constexpr std::string_view kRead[] = {
-      "GET",    "MGET", "VGET", "EXISTS",  "DBSIZE", "INFO", "MEMBERS",
-      "DIGEST", "PING", "ECHO", "COMMAND", "SELECT", "QUIT"};
-  static constexpr std::string_view kWrite[] = {"SET", "DEL", "MSET", "VSET",
-                                                "VDEL"};
-  for (auto c : kRead)
-    if (command == c) return Role::kRead;
-  for (auto c : kWrite)
-    if (command == c) return Role::kWrite;
-  return Role::kAdmin;  // FAULT, CLUSTER, CONFIG, and any command added
-}
-
 bool SessionAuth::Admit(const std::vector<std::string>& args, std::string& out,
                         uint64_t& failures) {
   const std::string command = AsciiUpper(args[0]);
@@ -91,12 +78,13 @@ bool SessionAuth::Admit(const std::vector<std::string>& args, std::string& out,
     return false;
   }
   // As Redis: an unknown command is named so before any login check.
-  if (command == "QUIT" || !CommandExecutor::Known(command)) return true;
+  const std::optional<Role> needed = CommandExecutor::RoleOf(command);
+  if (command == "QUIT" || !needed) return true;
   if (!role_) {
     resp::AppendError(out, "NOAUTH Authentication required.");
     return false;
   }
-  if (*role_ < Authenticator::Needed(command)) {
+  if (*role_ < *needed) {
     resp::AppendError(
         out, fmt::format("NOPERM User {} has no permissions to run the '{}' "
                          "command",

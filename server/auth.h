@@ -1,7 +1,8 @@
 // Authenticator: checks client passwords against the hashed ones of the
-// config (config/auth_config.h) in constant time, and names the role each
-// command needs. One per node, shared by every client session of the
-// listener; immutable, so any thread may call it.
+// config (config/auth_config.h) in constant time; SessionAuth admits a
+// session's commands by the role each needs (CommandExecutor::RoleOf). One per
+// node, shared by every client session of the listener; immutable, so any
+// thread may call it.
 #pragma once
 
 #include <optional>
@@ -25,8 +26,6 @@ class Authenticator {
   // or none.
   std::optional<Role> Check(std::string_view user,
                             std::string_view password) const;
-  // The least role that may run `command` (upper case).
-  static Role Needed(std::string_view command);
   // "sha256:" and the hex SHA-256 of `password`.
   static std::string Hash(std::string_view password);
 

@@ -21,8 +21,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientSession(ClientListener& listener, ClientStream stream)
       : listener_(listener),
         stream_(std::move(stream)),
-        socket_(stream_.socket()),
-        timer_(socket_.get_executor()),
+        timer_(stream_.socket().get_executor()),
         auth_(listener.auth_),
         parser_(RespLimits{std::max(listener.limits_.max_key_bytes,
                                     listener.limits_.max_value_bytes),
@@ -33,8 +32,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> Run();
   void Close() {
     asio::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
     timer_.cancel();
   }
   // What this session holds, as last counted.
@@ -50,7 +49,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     listener_.client_memory_ -= accounted_;
     accounted_ = 0;
     asio::error_code ignored;
-    socket_.cancel(ignored);  // wakes its read (a write in flight fails)
+    stream_.socket().cancel(
+        ignored);  // wakes its read (a write in flight fails)
   }
 
  private:
@@ -81,7 +81,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   ClientListener& listener_;
   ClientStream stream_;
-  tcp::socket& socket_;  // stream_'s, for closing and cancelling
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_;
   SessionAuth auth_;
@@ -109,11 +108,11 @@ asio::awaitable<void> ClientSession::SendEvicted() {
 
 asio::awaitable<void> ClientSession::Watchdog() {
   auto self = shared_from_this();
-  while (socket_.is_open()) {
+  while (stream_.socket().is_open()) {
     timer_.expires_at(deadline_);
     asio::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (!socket_.is_open()) break;
+    if (!stream_.socket().is_open()) break;
     if (SteadyClock::now() >= deadline_) {
       ++listener_.stats_.idle_timeouts;
       spdlog::debug("closing idle client");
@@ -152,7 +151,7 @@ asio::awaitable<void> ClientSession::Run() {
   if (stream_.tls()) {
     // A client that does not finish its handshake in time (or speaks
     // plaintext to the TLS port) is closed; nobody else notices.
-    asio::steady_timer guard(socket_.get_executor());
+    asio::steady_timer guard(stream_.socket().get_executor());
     guard.expires_after(
         std::chrono::milliseconds(listener_.tls_handshake_timeout_ms_));
     handshaking_ = true;
@@ -171,7 +170,7 @@ asio::awaitable<void> ClientSession::Run() {
   }
   ResetDeadline();
   if (listener_.limits_.idle_timeout_ms > 0) {
-    asio::co_spawn(socket_.get_executor(), Watchdog(), asio::detached);
+    asio::co_spawn(stream_.socket().get_executor(), Watchdog(), asio::detached);
   }
   CommandExecutor& executor = listener_.executor_;
   GroupCommitter& committer = listener_.committer_;

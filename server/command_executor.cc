@@ -25,37 +25,44 @@ struct CommandExecutor::CommandSpec {
   Handler handler;
   int min_args;  // including the command name
   int max_args;  // -1: unbounded
+  Role role;     // the least that may run it (server/auth.h)
 };
 
 const CommandExecutor::CommandSpec* CommandExecutor::Find(
     std::string_view name) {
   using E = CommandExecutor;
   static const std::unordered_map<std::string, CommandSpec> kTable = {
-      {"PING", {&E::Ping, 1, 2}},
-      {"ECHO", {&E::Echo, 2, 2}},
-      {"GET", {&E::Get, 2, 2}},
-      {"SET", {&E::Set, 3, -1}},
-      {"DEL", {&E::Del, 2, -1}},
-      {"EXISTS", {&E::Exists, 2, -1}},
-      {"MGET", {&E::MGet, 2, -1}},
-      {"MSET", {&E::MSet, 3, -1}},
-      {"DBSIZE", {&E::DbSize, 1, 1}},
-      {"INFO", {&E::Info, 1, -1}},
-      {"QUIT", {&E::Quit, 1, 1}},
-      {"COMMAND", {&E::Command, 1, -1}},
-      {"CONFIG", {&E::Config, 2, -1}},
-      {"SELECT", {&E::Select, 2, 2}},
-      {"VGET", {&E::VGet, 2, 2}},
-      {"VSET", {&E::VSet, 4, 4}},
-      {"VDEL", {&E::VDel, 3, 3}},
-      {"MEMBERS", {&E::MembersCommand, 1, 1}},
-      {"DIGEST", {&E::Digest, 1, 2}},
-      {"FAULT", {&E::FaultCommand, 2, -1}},
-      {"CLUSTER", {&E::ClusterCommand, 2, -1}},
+      {"PING", {&E::Ping, 1, 2, Role::kRead}},
+      {"ECHO", {&E::Echo, 2, 2, Role::kRead}},
+      {"GET", {&E::Get, 2, 2, Role::kRead}},
+      {"SET", {&E::Set, 3, -1, Role::kWrite}},
+      {"DEL", {&E::Del, 2, -1, Role::kWrite}},
+      {"EXISTS", {&E::Exists, 2, -1, Role::kRead}},
+      {"MGET", {&E::MGet, 2, -1, Role::kRead}},
+      {"MSET", {&E::MSet, 3, -1, Role::kWrite}},
+      {"DBSIZE", {&E::DbSize, 1, 1, Role::kRead}},
+      {"INFO", {&E::Info, 1, -1, Role::kRead}},
+      {"QUIT", {&E::Quit, 1, 1, Role::kRead}},
+      {"COMMAND", {&E::Command, 1, -1, Role::kRead}},
+      {"CONFIG", {&E::Config, 2, -1, Role::kAdmin}},
+      {"SELECT", {&E::Select, 2, 2, Role::kRead}},
+      {"VGET", {&E::VGet, 2, 2, Role::kRead}},
+      {"VSET", {&E::VSet, 4, 4, Role::kWrite}},
+      {"VDEL", {&E::VDel, 3, 3, Role::kWrite}},
+      {"MEMBERS", {&E::MembersCommand, 1, 1, Role::kRead}},
+      {"DIGEST", {&E::Digest, 1, 2, Role::kRead}},
+      {"FAULT", {&E::FaultCommand, 2, -1, Role::kAdmin}},
+      {"CLUSTER", {&E::ClusterCommand, 2, -1, Role::kAdmin}},
   };
   // Command names are short: uppercase on the stack-sized SSO string.
   auto it = kTable.find(AsciiUpper(name));
   return it == kTable.end() ? nullptr : &it->second;
+}
+
+std::optional<Role> CommandExecutor::RoleOf(std::string_view name) {
+  const CommandSpec* spec = Find(name);
+  if (spec == nullptr) return std::nullopt;
+  return spec->role;
 }
 
 CommandExecutor::CommandExecutor(VersionedStore& store,

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,8 +71,9 @@ class CommandExecutor {
 
   const CommandStats& stats() const { return stats_; }
   VersionedStore& store() { return store_; }
-  // Whether `name` (any case) is a command of the table.
-  static bool Known(std::string_view name) { return Find(name) != nullptr; }
+  // The least role that may run command `name` (any case); none for a
+  // command the table does not have.
+  static std::optional<Role> RoleOf(std::string_view name);
 
  private:
   struct Call;
