@@ -13,10 +13,6 @@
 namespace gossipkv {
 namespace {
 
-// storage.disk_retry_ms: from ten tries a second to one an hour.
-constexpr uint32_t kMinDiskRetryMs = 10;
-constexpr uint32_t kMaxDiskRetryMs = 3'600'000;
-
 std::string Where(const toml::node& node, std::string_view source) {
   const auto& begin = node.source().begin;
   return fmt::format("{}:{}", source, begin.line);
@@ -235,7 +231,32 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         r.Int("write_timeout_ms", p.write_timeout_ms, 10, 3'600'000));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("idle_close_ms", p.idle_close_ms, 100, 86'400'000));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("tls_cert_file", c.peer_tls.cert_file));
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("tls_key_file", c.peer_tls.key_file));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Str("tls_ca_cert_file", c.peer_tls.ca_cert_file));
+    std::string mode;
+    GOSSIPKV_RETURN_IF_ERROR(r.Str("tls", mode));
+    if (mode == "on") {
+      c.peer_tls.mode = PeerTlsMode::kOn;
+    } else if (mode == "permissive") {
+      c.peer_tls.mode = PeerTlsMode::kPermissive;
+    } else if (!mode.empty() && mode != "off") {
+      return Status::InvalidArgument(fmt::format(
+          "{}: 'peer.tls' must be \"off\", \"permissive\" or \"on\", got "
+          "\"{}\"",
+          source, mode));
+    }
     return r.Int("max_connections", p.max_connections, 2, 1'000'000);
+  }));
+  GOSSIPKV_RETURN_IF_ERROR(section("metrics", [&](TableReader& r) -> Status {
+    auto& m = c.metrics;
+    GOSSIPKV_RETURN_IF_ERROR(r.Address("bind", m.bind));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("max_connections", m.max_connections, 1, 10'000));
+    GOSSIPKV_RETURN_IF_ERROR(
+        r.Int("request_timeout_ms", m.request_timeout_ms, 10, 600'000));
+    return r.Int("max_request_bytes", m.max_request_bytes, 256, 1 << 20);
   }));
   GOSSIPKV_RETURN_IF_ERROR(section("storage", [&](TableReader& r) -> Status {
     std::string durability, conflict;
@@ -370,80 +391,6 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
         fmt::format("expected host:port, got \"{}\"", text));
   }
   return Endpoint{std::string(host), static_cast<uint16_t>(value)};
-}
-
-Status Config::Validate() const {
-  GOSSIPKV_RETURN_IF_ERROR(auth.Validate());
-  if (client_tls.enabled() &&
-      (client_tls.cert_file.empty() || client_tls.key_file.empty()))
-    return Status::InvalidArgument(
-        "client.tls_bind needs client.tls_cert_file and client.tls_key_file");
-  if (!client_tls.enabled() &&
-      (!client_tls.cert_file.empty() || !client_tls.key_file.empty() ||
-       !client_tls.ca_cert_file.empty() || client_tls.auth_clients))
-    return Status::InvalidArgument(
-        "client.tls_* settings need client.tls_bind (the TLS port)");
-  if (client_tls.auth_clients && client_tls.ca_cert_file.empty())
-    return Status::InvalidArgument(
-        "client.tls_auth_clients needs client.tls_ca_cert_file to check "
-        "client certificates against");
-  if (node_id.empty() || node_id.size() > 64) {
-    return Status::InvalidArgument("node_id must be 1 to 64 characters");
-  }
-  for (char ch : node_id) {
-    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
-          ch == '.')) {
-      return Status::InvalidArgument(fmt::format(
-          "node_id \"{}\" may hold only letters, digits, '-', '_' and '.'",
-          node_id));
-    }
-  }
-  if (data_dir.empty())
-    return Status::InvalidArgument("data_dir must not be empty");
-  if (disk_retry_ms < kMinDiskRetryMs || disk_retry_ms > kMaxDiskRetryMs) {
-    return Status::InvalidArgument(
-        fmt::format("storage.disk_retry_ms must be {} to {}, got {}",
-                    kMinDiskRetryMs, kMaxDiskRetryMs, disk_retry_ms));
-  }
-  if (limits.max_key_bytes > limits.max_request_bytes ||
-      limits.max_value_bytes > limits.max_request_bytes) {
-    return Status::InvalidArgument(
-        "limits.max_request_bytes must be at least max_key_bytes and "
-        "max_value_bytes");
-  }
-  if (limits.max_client_memory_mb != 0 &&
-      uint64_t{limits.max_client_memory_mb} << 20 < limits.max_request_bytes) {
-    return Status::InvalidArgument(fmt::format(
-        "limits.max_client_memory_mb ({} MiB) must be 0 (unlimited) or hold "
-        "one request of max_request_bytes ({} bytes)",
-        limits.max_client_memory_mb, limits.max_request_bytes));
-  }
-  const auto& rep = replication;
-  const uint64_t largest_entry = uint64_t{limits.max_key_bytes} +
-                                 limits.max_value_bytes +
-                                 kEntryFrameOverheadBytes;
-  if (rep.max_frame_bytes < rep.max_message_bytes ||
-      rep.max_frame_bytes < largest_entry) {
-    return Status::InvalidArgument(fmt::format(
-        "replication.max_frame_bytes ({}) must be at least max_message_bytes "
-        "({}) and hold one entry of limits.max_key_bytes + max_value_bytes "
-        "+ {} ({} bytes), or the largest values would never replicate",
-        rep.max_frame_bytes, rep.max_message_bytes, kEntryFrameOverheadBytes,
-        largest_entry));
-  }
-  if (rep.max_peer_queue_bytes < rep.max_frame_bytes) {
-    return Status::InvalidArgument(
-        fmt::format("replication.max_peer_queue_bytes ({}) must be at least "
-                    "max_frame_bytes ({}), so the largest frame can be queued",
-                    rep.max_peer_queue_bytes, rep.max_frame_bytes));
-  }
-  if (log_level != "trace" && log_level != "debug" && log_level != "info" &&
-      log_level != "warn" && log_level != "error") {
-    return Status::InvalidArgument(fmt::format(
-        "log_level must be trace, debug, info, warn or error, got \"{}\"",
-        log_level));
-  }
-  return merkle.Validate();
 }
 
 Result<Config> LoadConfigText(std::string_view text,

@@ -74,6 +74,33 @@ struct PeerLimits {
   uint32_t idle_close_ms = 300'000;
 };
 
+// Mutual TLS between peers ([peer] tls, tls_*). Every connection, both
+// ways, presents a certificate issued by tls_ca_cert_file whose name (a DNS
+// subject alternative name, else the common name) is the node id it claims.
+// kPermissive accepts plaintext and TLS connections and dials plaintext,
+// so a running cluster can switch node by node: all nodes to permissive,
+// then each to on.
+enum class PeerTlsMode { kOff, kPermissive, kOn };
+struct PeerTlsSettings {
+  PeerTlsMode mode = PeerTlsMode::kOff;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_cert_file;
+  bool enabled() const { return mode != PeerTlsMode::kOff; }
+};
+
+// Prometheus metrics ([metrics]): GET /metrics over HTTP on `bind`, off
+// while it is unset. At most max_connections scrapes are served at once;
+// a request must arrive whole, within max_request_bytes, in
+// request_timeout_ms.
+struct MetricsSettings {
+  Endpoint bind{"", 0};
+  uint32_t max_connections = 16;
+  uint32_t request_timeout_ms = 10'000;
+  uint32_t max_request_bytes = 8192;
+  bool enabled() const { return !bind.host.empty(); }
+};
+
 struct GossipSettings {
   uint32_t interval_ms = 1000;
   uint32_t fanout = 3;
@@ -106,6 +133,10 @@ struct ReplicationSettings {
 // entry's clock and dots, the message's fields, the length prefix.
 inline constexpr uint32_t kEntryFrameOverheadBytes = 64 << 10;
 
+// storage.disk_retry_ms: from ten tries a second to one an hour.
+inline constexpr uint32_t kMinDiskRetryMs = 10;
+inline constexpr uint32_t kMaxDiskRetryMs = 3'600'000;
+
 struct Config {
   std::string node_id = "n1";
   std::string cluster_name = "gossipkv";
@@ -115,6 +146,7 @@ struct Config {
   Endpoint peer_bind{"127.0.0.1", 7380};
   Endpoint peer_advertise;
   PeerLimits peer;
+  PeerTlsSettings peer_tls;
   std::vector<Endpoint> seeds;
 
   Durability durability = Durability::kFsync;
@@ -132,6 +164,7 @@ struct Config {
   ClientLimits limits;
   ClientTlsSettings client_tls;
   AuthSettings auth;
+  MetricsSettings metrics;
   bool fault_injection = false;
   std::string log_level = "info";
 

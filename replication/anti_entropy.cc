@@ -172,7 +172,7 @@ void AntiEntropy::Handle(int64_t now_ms, const std::string& reply_to,
       OnEntries(reply_to, message.ae_entries());
       break;
     case pb::PeerMessage::kAeInSync:
-      OnInSync(message.ae_in_sync());
+      OnInSync(reply_to, message.ae_in_sync());
       break;
     default:
       break;
@@ -265,6 +265,7 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
     m.mutable_ae_in_sync()->set_session(in.session());
     Queue(peer, std::move(m));
     ++stats_.ae_sessions_in_sync;
+    NoteInSync(peer);
     sessions_.erase(in.session());
     return;
   }

@@ -111,7 +111,9 @@ class AntiEntropy {
   void TakeFill(const std::string& peer, uint64_t session);
   void OnStreamChunk(const std::string& peer, const pb::AeEntries& chunk);
   void Decline(const std::string& peer, uint64_t session);
-  void OnInSync(const pb::AeInSync& in);
+  void OnInSync(const std::string& peer, const pb::AeInSync& in);
+  // Records that this node and `peer` (an address) were found equal now.
+  void NoteInSync(const std::string& peer);
   // Clears the stored fill cursor, with the next commit.
   void EndFill();
   // Sends entries for `keys` (and, first, `wanted`), split by the bound.

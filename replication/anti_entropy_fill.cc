@@ -98,7 +98,12 @@ void AntiEntropy::Decline(const std::string& peer, uint64_t session) {
   Queue(peer, std::move(m));
 }
 
-void AntiEntropy::OnInSync(const pb::AeInSync& in) {
+void AntiEntropy::NoteInSync(const std::string& peer) {
+  const std::string peer_id = membership_.IdAt(peer);
+  if (!peer_id.empty()) stats_.ae_last_in_sync_ms[peer_id] = now_ms_;
+}
+
+void AntiEntropy::OnInSync(const std::string& peer, const pb::AeInSync& in) {
   if (in.busy()) {
     const size_t before = streams_.size();
     std::erase_if(streams_,
@@ -106,6 +111,7 @@ void AntiEntropy::OnInSync(const pb::AeInSync& in) {
     stats_.ae_streams_cancelled += before - streams_.size();
   } else {
     ++stats_.ae_sessions_in_sync;
+    NoteInSync(peer);
   }
   if (fill_ && fill_->session == in.session()) {
     fill_.reset();

@@ -52,6 +52,8 @@ struct ReplicationStats {
   uint64_t gc_bytes_sent = 0;
   std::map<std::string, int64_t>
       ae_last_session_ms;  // peer id -> time of last session
+  // peer id -> when a session last found both stores equal
+  std::map<std::string, int64_t> ae_last_in_sync_ms;
 };
 
 }  // namespace gossipkv

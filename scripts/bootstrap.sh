@@ -9,7 +9,7 @@ packages=(
   librocksdb-dev libasio-dev libprotobuf-dev protobuf-compiler
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev nlohmann-json3-dev
-  libssl-dev openssl
+  libssl-dev openssl prometheus-cpp-dev prometheus
   redis-tools redis-server gnuplot-nox bc python3 nftables iproute2
 )
 

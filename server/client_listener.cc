@@ -78,6 +78,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     listener_.EnforceBudget();
   }
   asio::awaitable<void> SendEvicted();
+  // Counts the replies just written (or failed) in the metrics.
+  void RecordRequests(bool committed);
+
+  // A reply in out_, for the metrics.
+  struct Request {
+    int16_t command;  // CommandExecutor::last_command(); -1 unknown
+    Metrics::Result result;
+  };
 
   ClientListener& listener_;
   ClientStream stream_;
@@ -90,6 +98,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Replies in out_; should their round fail to commit, every one becomes an
   // error (a read may have seen another session's uncommitted write).
   size_t replies_ = 0;
+  std::vector<Request> requests_;    // with metrics: one per reply in out_
+  SteadyClock::time_point read_at_;  // when their commands were read
   size_t accounted_ = 0;
   bool evicted_ = false;
   bool writing_ = false;
@@ -122,11 +132,25 @@ asio::awaitable<void> ClientSession::Watchdog() {
   }
 }
 
+void ClientSession::RecordRequests(bool committed) {
+  Metrics* metrics = listener_.metrics_;
+  if (metrics == nullptr) return;
+  const double seconds =
+      std::chrono::duration<double>(SteadyClock::now() - read_at_).count();
+  for (const Request& r : requests_) {
+    metrics->Request(r.command, committed ? r.result : Metrics::Result::kError,
+                     seconds);
+  }
+  requests_.clear();
+}
+
 asio::awaitable<bool> ClientSession::Flush() {
   GroupCommitter& committer = listener_.committer_;
+  bool committed_ok = true;
   if (committer.pending()) {
     Status committed = co_await committer.Commit();
     if (!committed.ok()) {
+      committed_ok = false;
       ++listener_.stats_.commit_failures;
       out_.clear();
       for (size_t i = 0; i < replies_; ++i) {
@@ -140,6 +164,7 @@ asio::awaitable<bool> ClientSession::Flush() {
   writing_ = true;
   co_await stream_.Write(asio::buffer(out_), ec);
   writing_ = false;
+  RecordRequests(committed_ok);
   out_.clear();
   if (out_.capacity() > 4 * kFlushBytes) out_.shrink_to_fit();
   Account();
@@ -182,6 +207,7 @@ asio::awaitable<void> ClientSession::Run() {
     asio::error_code ec;
     size_t n = co_await stream_.ReadSome(asio::buffer(buffer), ec);
     if (ec || evicted_) break;
+    if (listener_.metrics_ != nullptr) read_at_ = SteadyClock::now();
     parser_.Feed(std::string_view(buffer.data(), n));
     Account();
     if (evicted_) break;
@@ -197,6 +223,7 @@ asio::awaitable<void> ClientSession::Run() {
         break;
       }
       ++replies_;
+      const size_t reply_at = out_.size();
       const bool admitted =
           auth_.Admit(args, out_, listener_.stats_.auth_failures);
       // Only an authenticated client keeps itself from the idle timeout.
@@ -204,6 +231,15 @@ asio::awaitable<void> ClientSession::Run() {
       if (admitted && executor.Execute(args, committer.batch(), out_) ==
                           CommandExecutor::After::kClose) {
         open = false;
+      }
+      if (listener_.metrics_ != nullptr) {
+        const bool error = out_.size() > reply_at && out_[reply_at] == '-';
+        requests_.push_back(
+            {static_cast<int16_t>(admitted ? executor.last_command()
+                                           : CommandExecutor::IndexOf(args[0])),
+             !admitted ? Metrics::Result::kDenied
+             : error   ? Metrics::Result::kError
+                       : Metrics::Result::kOk});
       }
       Account();
       if (evicted_) {

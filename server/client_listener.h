@@ -32,6 +32,7 @@
 #include "server/client_stream.h"
 #include "server/command_executor.h"
 #include "server/group_commit.h"
+#include "server/metrics.h"
 
 namespace gossipkv {
 
@@ -69,6 +70,8 @@ class ClientListener {
   const ClientStats& stats() const { return stats_; }
   // Bytes buffered by all sessions now.
   uint64_t client_memory() const { return client_memory_; }
+  // Counts every request in `metrics` (outlives the listener) from now on.
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
   const GroupCommitter& committer() const { return committer_; }
   GroupCommitter& committer() { return committer_; }
 
@@ -91,6 +94,7 @@ class ClientListener {
   uint16_t port_ = 0;
   ClientStats stats_;
   uint64_t client_memory_ = 0;
+  Metrics* metrics_ = nullptr;
   std::list<std::weak_ptr<ClientSession>> sessions_;
   bool stopped_ = false;
 };

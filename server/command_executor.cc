@@ -23,40 +23,66 @@ struct CommandExecutor::Call {
 
 struct CommandExecutor::CommandSpec {
   Handler handler;
-  int min_args;  // including the command name
-  int max_args;  // -1: unbounded
-  Role role;     // the least that may run it (server/auth.h)
+  int min_args;    // including the command name
+  int max_args;    // -1: unbounded
+  Role role;       // the least that may run it (server/auth.h)
+  int index = -1;  // in CommandNames()
 };
+
+const std::unordered_map<std::string, CommandExecutor::CommandSpec>&
+CommandExecutor::Table() {
+  using E = CommandExecutor;
+  static const std::unordered_map<std::string, CommandSpec> kTable = [] {
+    std::unordered_map<std::string, CommandSpec> table = {
+        {"PING", {&E::Ping, 1, 2, Role::kRead}},
+        {"ECHO", {&E::Echo, 2, 2, Role::kRead}},
+        {"GET", {&E::Get, 2, 2, Role::kRead}},
+        {"SET", {&E::Set, 3, -1, Role::kWrite}},
+        {"DEL", {&E::Del, 2, -1, Role::kWrite}},
+        {"EXISTS", {&E::Exists, 2, -1, Role::kRead}},
+        {"MGET", {&E::MGet, 2, -1, Role::kRead}},
+        {"MSET", {&E::MSet, 3, -1, Role::kWrite}},
+        {"DBSIZE", {&E::DbSize, 1, 1, Role::kRead}},
+        {"INFO", {&E::Info, 1, -1, Role::kRead}},
+        {"QUIT", {&E::Quit, 1, 1, Role::kRead}},
+        {"COMMAND", {&E::Command, 1, -1, Role::kRead}},
+        {"CONFIG", {&E::Config, 2, -1, Role::kAdmin}},
+        {"SELECT", {&E::Select, 2, 2, Role::kRead}},
+        {"VGET", {&E::VGet, 2, 2, Role::kRead}},
+        {"VSET", {&E::VSet, 4, 4, Role::kWrite}},
+        {"VDEL", {&E::VDel, 3, 3, Role::kWrite}},
+        {"MEMBERS", {&E::MembersCommand, 1, 1, Role::kRead}},
+        {"DIGEST", {&E::Digest, 1, 2, Role::kRead}},
+        {"FAULT", {&E::FaultCommand, 2, -1, Role::kAdmin}},
+        {"CLUSTER", {&E::ClusterCommand, 2, -1, Role::kAdmin}},
+    };
+    // Indexes in name order, as CommandNames() lists them.
+    std::vector<std::string> names;
+    for (const auto& [name, spec] : table) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (size_t i = 0; i < names.size(); ++i)
+      table[names[i]].index = static_cast<int>(i);
+    return table;
+  }();
+  return kTable;
+}
 
 const CommandExecutor::CommandSpec* CommandExecutor::Find(
     std::string_view name) {
-  using E = CommandExecutor;
-  static const std::unordered_map<std::string, CommandSpec> kTable = {
-      {"PING", {&E::Ping, 1, 2, Role::kRead}},
-      {"ECHO", {&E::Echo, 2, 2, Role::kRead}},
-      {"GET", {&E::Get, 2, 2, Role::kRead}},
-      {"SET", {&E::Set, 3, -1, Role::kWrite}},
-      {"DEL", {&E::Del, 2, -1, Role::kWrite}},
-      {"EXISTS", {&E::Exists, 2, -1, Role::kRead}},
-      {"MGET", {&E::MGet, 2, -1, Role::kRead}},
-      {"MSET", {&E::MSet, 3, -1, Role::kWrite}},
-      {"DBSIZE", {&E::DbSize, 1, 1, Role::kRead}},
-      {"INFO", {&E::Info, 1, -1, Role::kRead}},
-      {"QUIT", {&E::Quit, 1, 1, Role::kRead}},
-      {"COMMAND", {&E::Command, 1, -1, Role::kRead}},
-      {"CONFIG", {&E::Config, 2, -1, Role::kAdmin}},
-      {"SELECT", {&E::Select, 2, 2, Role::kRead}},
-      {"VGET", {&E::VGet, 2, 2, Role::kRead}},
-      {"VSET", {&E::VSet, 4, 4, Role::kWrite}},
-      {"VDEL", {&E::VDel, 3, 3, Role::kWrite}},
-      {"MEMBERS", {&E::MembersCommand, 1, 1, Role::kRead}},
-      {"DIGEST", {&E::Digest, 1, 2, Role::kRead}},
-      {"FAULT", {&E::FaultCommand, 2, -1, Role::kAdmin}},
-      {"CLUSTER", {&E::ClusterCommand, 2, -1, Role::kAdmin}},
-  };
   // Command names are short: uppercase on the stack-sized SSO string.
-  auto it = kTable.find(AsciiUpper(name));
-  return it == kTable.end() ? nullptr : &it->second;
+  auto it = Table().find(AsciiUpper(name));
+  return it == Table().end() ? nullptr : &it->second;
+}
+
+int CommandExecutor::IndexOf(std::string_view name) {
+  const CommandSpec* spec = Find(name);
+  return spec == nullptr ? -1 : spec->index;
+}
+
+std::vector<std::string> CommandExecutor::CommandNames() {
+  std::vector<std::string> names(Table().size());
+  for (const auto& [name, spec] : Table()) names[spec.index] = name;
+  return names;
 }
 
 std::optional<Role> CommandExecutor::RoleOf(std::string_view name) {
@@ -74,6 +100,7 @@ CommandExecutor::After CommandExecutor::Execute(std::vector<std::string>& args,
                                                 std::string& out) {
   ++stats_.commands_processed;
   const CommandSpec* spec = Find(args[0]);
+  last_command_ = spec == nullptr ? -1 : spec->index;
   if (spec == nullptr) {
     std::string shown;
     for (size_t i = 1; i < args.size() && i < 4; ++i) {
@@ -160,6 +187,7 @@ void CommandExecutor::Get(Call& c) {
   if (!entry) return StorageError(c, entry.error());
   if (!entry->has_value() || (*entry)->IsDeleted())
     return resp::AppendNull(c.out);
+  ObserveSiblings(**entry);
   resp::AppendBulk(c.out, (*entry)->Winner()->value);
 }
 
@@ -245,6 +273,7 @@ void CommandExecutor::MGet(Call& c) {
     if (!entry->has_value() || (*entry)->IsDeleted()) {
       resp::AppendNull(reply);
     } else {
+      ObserveSiblings(**entry);
       resp::AppendBulk(reply, (*entry)->Winner()->value);
     }
     if (reply.size() > limits_.max_reply_bytes) {
@@ -263,64 +292,9 @@ void CommandExecutor::DbSize(Call& c) {
   resp::AppendInteger(c.out, static_cast<int64_t>(store_.live_key_count()));
 }
 
-void CommandExecutor::AppendStorageInfo(std::string& out) {
-  const auto& tree = store_.tree();
-  out += fmt::format(
-      "keys:{}\r\nkeys_with_tombstones:{}\r\nmerkle_root:{:016x}\r\nmerkle_"
-      "segments:{}\r\n"
-      "merkle_depth:{}\r\nmerkle_memory_bytes:{}\r\nconflict_mode:{}\r\n"
-      "writes_refused_disk:{}\r\n",
-      store_.live_key_count(), store_.key_count(), tree.Root(),
-      tree.shape().segment_count(), tree.depth(), tree.MemoryBytes(),
-      store_.options().conflict_mode == ConflictMode::kSiblings ? "siblings"
-                                                                : "lww",
-      stats_.writes_refused_disk);
-}
-
 void CommandExecutor::Info(Call& c) {
-  static constexpr std::string_view kDefault[] = {
-      "server", "clients",     "storage", "membership",
-      "peers",  "replication", "stats",   "keyspace"};
-  std::vector<std::string> sections;
-  for (size_t i = 1; i < c.args.size(); ++i) {
-    std::string s = AsciiLower(c.args[i]);
-    if (s == "all" || s == "everything" || s == "default") {
-      sections.assign(std::begin(kDefault), std::end(kDefault));
-      break;
-    }
-    sections.push_back(s);
-  }
-  if (sections.empty())
-    sections.assign(std::begin(kDefault), std::end(kDefault));
-  std::string text;
-  for (const auto& section : sections) {
-    std::string body;
-    if (section == "storage") {
-      AppendStorageInfo(body);
-      node_.AppendInfo(section, body);
-    } else if (section == "keyspace") {
-      if (store_.live_key_count() > 0)
-        body =
-            fmt::format("db0:keys={},expires=0\r\n", store_.live_key_count());
-    } else if (section == "stats") {
-      body = fmt::format(
-          "total_commands_processed:{}\r\nerror_replies:{}\r\nkeys_written:{}"
-          "\r\n"
-          "storage_errors:{}\r\n",
-          stats_.commands_processed, stats_.error_replies, stats_.keys_written,
-          stats_.storage_errors);
-      node_.AppendInfo(section, body);
-    } else {
-      node_.AppendInfo(section, body);
-    }
-    if (body.empty() && section != "keyspace") continue;
-    if (!text.empty()) text += "\r\n";
-    std::string title = section;
-    title[0] =
-        static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
-    text += "# " + title + "\r\n" + body;
-  }
-  resp::AppendBulk(c.out, text);
+  std::vector<std::string> sections(c.args.begin() + 1, c.args.end());
+  resp::AppendBulk(c.out, InfoText(sections));
 }
 
 void CommandExecutor::Quit(Call& c) {
@@ -370,6 +344,7 @@ void CommandExecutor::VGet(Call& c) {
     return;
   }
   const Entry& e = **entry;
+  ObserveSiblings(e);
   size_t values = 0;
   for (const auto& s : e.siblings) values += s.value.size();
   if (values > limits_.max_reply_bytes) {

@@ -14,10 +14,13 @@
 // node's event-loop thread.
 #pragma once
 
+#include <prometheus/histogram.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cluster/membership.h"
@@ -70,15 +73,29 @@ class CommandExecutor {
                 std::string& out);
 
   const CommandStats& stats() const { return stats_; }
+  // What INFO `sections` answers (none, "all" or "default": every section).
+  std::string InfoText(std::vector<std::string> sections);
   VersionedStore& store() { return store_; }
   // The least role that may run command `name` (any case); none for a
   // command the table does not have.
   static std::optional<Role> RoleOf(std::string_view name);
+  // Every command's name (upper case), in a fixed order: the indexes
+  // last_command() returns.
+  static std::vector<std::string> CommandNames();
+  // The index of command `name` (any case) in CommandNames(); -1 if none.
+  static int IndexOf(std::string_view name);
+  // The index of the command the last Execute ran; -1 if it was unknown.
+  int last_command() const { return last_command_; }
+  // Where reads record how many versions they found; none by default.
+  void set_read_siblings(prometheus::Histogram* histogram) {
+    read_siblings_ = histogram;
+  }
 
  private:
   struct Call;
   using Handler = void (CommandExecutor::*)(Call&);
   struct CommandSpec;
+  static const std::unordered_map<std::string, CommandSpec>& Table();
   static const CommandSpec* Find(std::string_view name);
 
   void Ping(Call& c);
@@ -108,12 +125,18 @@ class CommandExecutor {
   bool CheckValue(Call& c, std::string_view value);
   bool CheckWritable(Call& c);
   void StorageError(Call& c, const Status& status);
+  void ObserveSiblings(const Entry& entry) {
+    if (read_siblings_ != nullptr)
+      read_siblings_->Observe(static_cast<double>(entry.siblings.size()));
+  }
   void AppendStorageInfo(std::string& out);
 
   VersionedStore& store_;
   ClientLimits limits_;
   NodeContext& node_;
   CommandStats stats_;
+  int last_command_ = -1;
+  prometheus::Histogram* read_siblings_ = nullptr;
 };
 
 }  // namespace gossipkv

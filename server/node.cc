@@ -90,6 +90,14 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
   node->listener_ = std::make_unique<ClientListener>(
       io, *node->executor_, config.limits, *node->auth_);
   Node* raw = node.get();
+  if (config.metrics.enabled()) {
+    node->metrics_ = std::make_unique<Metrics>(CommandExecutor::CommandNames());
+    node->executor_->set_read_siblings(&node->metrics_->read_siblings());
+    node->listener_->set_metrics(node->metrics_.get());
+    node->metrics_listener_ = std::make_unique<MetricsListener>(
+        io, config.metrics,
+        [raw] { return raw->metrics_->Serialize(raw->CollectMetrics()); });
+  }
   node->peers_ = std::make_unique<PeerTransport>(
       io,
       PeerTransport::Options{
@@ -111,6 +119,7 @@ Status Node::Start() {
   if (config_.client_tls.enabled())
     GOSSIPKV_RETURN_IF_ERROR(listener_->ListenTls(config_.client_tls));
   GOSSIPKV_RETURN_IF_ERROR(peers_->Listen(config_.peer_bind));
+  if (metrics_listener_) GOSSIPKV_RETURN_IF_ERROR(metrics_listener_->Listen());
   auto advertise = [](const Endpoint& advertised, const Endpoint& bind,
                       uint16_t port) {
     if (!advertised.host.empty() && advertised.port != 0)
@@ -174,6 +183,7 @@ Status Node::Start() {
 
   listener_->Start();
   peers_->Start();
+  if (metrics_listener_) metrics_listener_->Start();
   asio::co_spawn(io_, TickLoop(), asio::detached);
   asio::co_spawn(io_, DiskRetryLoop(), asio::detached);
   spdlog::info(
@@ -293,6 +303,7 @@ void Node::Stop() {
   disk_timer_.cancel();
   if (listener_) listener_->Stop();
   if (peers_) peers_->Stop();
+  if (metrics_listener_) metrics_listener_->Stop();
   std::error_code ignored;
   fs::remove(fs::path(config_.data_dir) / "endpoints", ignored);
 }
@@ -309,6 +320,9 @@ Status Node::WriteEndpointsFile() {
     if (config_.client_tls.enabled())
       f << "tls=" << config_.client_tls.bind.host << ":"
         << listener_->tls_port() << "\n";
+    if (metrics_listener_)
+      f << "metrics=" << config_.metrics.bind.host << ":"
+        << metrics_listener_->port() << "\n";
     f.flush();
     if (!f) return Status::IOError("cannot write " + tmp.string());
   }

@@ -5,7 +5,8 @@
 // locks, like Redis's single loop; RocksDB runs its own flush and compaction
 // threads).
 //
-// Start() binds both listeners, starts the 100 ms replica tick and writes
+// Start() binds the listeners (clients, peers, and with [metrics] bind the
+// Prometheus scrape), starts the 100 ms replica tick and writes
 // `<data_dir>/endpoints` (bound addresses and pid, so tools can find a node
 // started on port 0). While the disk refuses writes (full or failing; a node
 // that finds no room at start opens its store read-only), the node serves
@@ -26,6 +27,8 @@
 #include "server/client_listener.h"
 #include "server/command_executor.h"
 #include "server/link_filter.h"
+#include "server/metrics.h"
+#include "server/metrics_listener.h"
 #include "server/peer_transport.h"
 #include "storage/rocksdb_engine.h"
 #include "util/clock.h"
@@ -80,6 +83,8 @@ class Node final : public NodeContext {
   // forgetting (server/node_cluster.cc).
   void LogLifecycle();
   void AppendMembershipInfo(std::string& out);
+  // What a scrape reads from the node (server/node_metrics.cc).
+  std::vector<prometheus::MetricFamily> CollectMetrics();
 
   Config config_;
   asio::io_context& io_;
@@ -93,6 +98,8 @@ class Node final : public NodeContext {
   std::unique_ptr<PeerTransport> peers_;
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<ReplicaDriver> driver_;
+  std::unique_ptr<Metrics> metrics_;  // with [metrics] bind only
+  std::unique_ptr<MetricsListener> metrics_listener_;
   LinkFilter filter_;
   asio::steady_timer tick_timer_;
   asio::steady_timer disk_timer_;

@@ -229,4 +229,32 @@ TEST(ConfigTest, MissingFileIsAnError) {
 }
 
 }  // namespace
+TEST(ConfigTest, MetricsAndPeerTlsAreReadAndChecked) {
+  auto c = LoadConfigText(
+      "[metrics]\nbind = \"127.0.0.1:9121\"\nmax_connections = 4\n"
+      "[peer]\ntls = \"permissive\"\ntls_cert_file = \"n1.crt\"\n"
+      "tls_key_file = \"n1.key\"\ntls_ca_cert_file = \"ca.crt\"\n");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->metrics.enabled());
+  EXPECT_EQ(c->metrics.bind.port, 9121);
+  EXPECT_EQ(c->metrics.max_connections, 4u);
+  EXPECT_EQ(c->peer_tls.mode, PeerTlsMode::kPermissive);
+  EXPECT_EQ(c->peer_tls.ca_cert_file, "ca.crt");
+  EXPECT_FALSE(LoadConfigText("")->metrics.enabled());
+
+  auto mode = LoadConfigText("[peer]\ntls = \"yes\"\n");
+  ASSERT_FALSE(mode);
+  EXPECT_NE(mode.error().message().find("\"permissive\""), std::string::npos);
+  auto no_ca = LoadConfigText(
+      "[peer]\ntls = \"on\"\ntls_cert_file = \"a\"\ntls_key_file = \"b\"\n");
+  ASSERT_FALSE(no_ca);
+  EXPECT_NE(no_ca.error().message().find("tls_ca_cert_file"),
+            std::string::npos);
+  auto off = LoadConfigText("[peer]\ntls_cert_file = \"a\"\n");
+  ASSERT_FALSE(off);
+  EXPECT_NE(off.error().message().find("peer.tls is off"), std::string::npos);
+  EXPECT_FALSE(LoadConfigText("[metrics]\nmax_connections = 0\n"));
+  EXPECT_FALSE(LoadConfigText("[metrics]\nport = 1\n"));  // unknown key
+}
+
 }  // namespace gossipkv
