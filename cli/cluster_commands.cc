@@ -70,14 +70,16 @@ size_t DifferingSegments(const std::vector<uint64_t>& a,
 
 }  // namespace
 
-int ClusterStart(const Options& o, int n, int base_port) {
+int ClusterStart(const Options& o, int n, int base_port, bool tls) {
   LocalCluster cluster(o.dir);
+  cluster.set_peer_tls(tls);
   if (Status s = cluster.Start(n, base_port, FindServerBinary()); !s.ok())
     return Error(s.message());
   std::printf(
       "started %d nodes in %s (clients on 127.0.0.1:%d-%d, logs in "
-      "%s/nN.log)\n",
-      n, o.dir.c_str(), base_port + 1, base_port + n, o.dir.c_str());
+      "%s/nN.log%s)\n",
+      n, o.dir.c_str(), base_port + 1, base_port + n, o.dir.c_str(),
+      tls ? "; peers speak mutual TLS with the certificates in tls/" : "");
   std::printf(
       "try: gossipkv --node n1 put k v; gossipkv --node n%d get k; gossipkv "
       "cluster status\n",

@@ -10,7 +10,7 @@
 
 namespace gossipkv::cli {
 
-int ClusterStart(const Options& o, int n, int base_port);
+int ClusterStart(const Options& o, int n, int base_port, bool tls);
 int ClusterStop(const Options& o);
 int ClusterStatus(const Options& o);
 int Partition(const Options& o, const std::string& spec);

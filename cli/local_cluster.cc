@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "cli/cluster_certs.h"
 #include "config/config.h"
 #include "util/bytes.h"
 
@@ -112,6 +113,8 @@ Status LocalCluster::Start(int n, int base_port,
   if (ec) return Status::IOError("cannot create " + dir_ + ": " + ec.message());
   const std::string dir = fs::absolute(dir_).string();
   const std::string seed = fmt::format("{}:{}", host(1), base_port + 101);
+  const std::string certs = dir + "/tls";
+  if (peer_tls_) GOSSIPKV_RETURN_IF_ERROR(MakeClusterCertificates(certs, n));
   for (int i = 1; i <= n; ++i) {
     const std::string name = fmt::format("n{}", i);
     const fs::path config = fs::path(dir) / (name + ".toml");
@@ -123,6 +126,7 @@ Status LocalCluster::Start(int n, int base_port,
       << fmt::format("seeds = [\"{}\"]\nfault_injection = true\n", seed)
       << fmt::format("[client]\nbind = \"{}:{}\"\n", host(i), base_port + i)
       << fmt::format("[peer]\nbind = \"{}:{}\"\n", host(i), base_port + 100 + i)
+      << (peer_tls_ ? PeerTlsToml(certs, name) : "")
       << "[storage]\ndurability = \"buffered\"  # a laptop demo: no fsync per "
          "write\n"
       << fmt::format("conflict = \"{}\"\n", conflict)

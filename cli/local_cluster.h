@@ -37,6 +37,9 @@ class LocalCluster {
   Status Start(int n, int base_port, const std::string& server_binary,
                const std::string& extra_toml = "", bool own_addresses = false,
                const std::string& conflict = "siblings", int held_back = 0);
+  // With it, Start makes a CA and a certificate per node in <dir>/tls
+  // (cli/cluster_certs.h) and turns peer.tls on in every config.
+  void set_peer_tls(bool on) { peer_tls_ = on; }
   // Starts the configured node `name` and waits until it serves clients.
   Status Launch(const std::string& name, const std::string& server_binary);
   // SIGTERM to every node, SIGKILL after 5 s.
@@ -60,6 +63,7 @@ class LocalCluster {
 
  private:
   std::string dir_;
+  bool peer_tls_ = false;
 };
 
 // Parses "n1,n2 | n3,n4" into groups.

@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
       ->add_option("--base-port", base_port,
                    "clients on base+i, peers on base+100+i")
       ->check(CLI::Range(1024, 65000));
+  bool tls = false;
+  cluster_start->add_flag(
+      "--tls", tls,
+      "mutual TLS between the nodes: a CA and per-node certificates in "
+      "<dir>/tls, made with openssl");
   auto* cluster_stop =
       cluster->add_subcommand("stop", "stop every node of the cluster");
   auto* cluster_status = cluster->add_subcommand(
@@ -102,7 +107,7 @@ int main(int argc, char** argv) {
   if (*put) return Put(o, key, value);
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
-  if (*cluster_start) return ClusterStart(o, nodes, base_port);
+  if (*cluster_start) return ClusterStart(o, nodes, base_port, tls);
   if (*cluster_stop) return ClusterStop(o);
   if (*cluster_status) return ClusterStatus(o);
   if (admin.chosen())

@@ -37,6 +37,14 @@ Status Config::Validate() const {
     return Status::InvalidArgument(
         "peer.tls_* files are set but peer.tls is off: set peer.tls to "
         "\"on\" or \"permissive\"");
+  // A permissive node tells TLS from plaintext by the first byte: a TLS
+  // record's 0x16 must be more than any frame's length can begin with.
+  if (peer_tls.mode == PeerTlsMode::kPermissive &&
+      replication.max_frame_bytes >= 0x16000000u)
+    return Status::InvalidArgument(fmt::format(
+        "peer.tls = \"permissive\" needs replication.max_frame_bytes under "
+        "{} (got {}), so a frame cannot be taken for a TLS handshake",
+        0x16000000u, replication.max_frame_bytes));
   if (node_id.empty() || node_id.size() > 64) {
     return Status::InvalidArgument("node_id must be 1 to 64 characters");
   }

@@ -107,7 +107,7 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
           CompatibilityOf(config), config.peer.connect_timeout_ms,
           config.peer.handshake_timeout_ms, config.peer.write_timeout_ms,
           config.peer.max_connections, size_t{1} << 20,
-          config.peer.idle_close_ms},
+          config.peer.idle_close_ms, config.peer_tls},
       [raw](const std::string& from, const pb::PeerMessage& m) {
         raw->OnPeerMessage(from, m);
       });

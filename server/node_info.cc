@@ -71,7 +71,10 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "peer_dropped_queue_full:{}\r\npeer_connect_timeouts:{}\r\n"
         "peer_handshake_timeouts:{}\r\npeer_write_timeouts:{}\r\n"
         "peer_connections_refused:{}\r\npeer_inbound_connections:{}\r\n"
-        "peer_outbound_records:{}\r\npeer_outbound_idle_closed:{}\r\n",
+        "peer_outbound_records:{}\r\npeer_outbound_idle_closed:{}\r\n"
+        "peer_tls:{}\r\npeer_tls_handshake_failures:{}\r\n"
+        "peer_tls_name_mismatches:{}\r\npeer_plaintext_accepted:{}\r\n"
+        "peer_plaintext_fallbacks:{}\r\n",
         s.frames_sent, s.frames_received, s.bytes_sent, s.bytes_received,
         s.connections_accepted, s.connects, s.connect_failures,
         s.protocol_errors, s.dropped_unreachable, filter_.dropped(),
@@ -79,7 +82,12 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         s.last_refusal, s.dropped_wrong_from, s.dropped_oversized,
         s.dropped_queue_full, s.connect_timeouts, s.handshake_timeouts,
         s.write_timeouts, s.connections_refused, peers_->inbound_connections(),
-        peers_->outbound_records(), s.outbound_idle_closed);
+        peers_->outbound_records(), s.outbound_idle_closed,
+        config_.peer_tls.mode == PeerTlsMode::kOn           ? "on"
+        : config_.peer_tls.mode == PeerTlsMode::kPermissive ? "permissive"
+                                                            : "off",
+        s.tls_handshake_failures, s.tls_name_mismatches, s.plaintext_accepted,
+        s.plaintext_fallbacks);
   } else if (section == "replication") {
     const auto& r = replica_->stats();
     out += fmt::format(

@@ -49,6 +49,7 @@ const std::unordered_map<std::string_view, Field>& Fields() {
       {"fault_blocked", {Kind::kSkip}},
       {"disk_error", {Kind::kSkip}},
       {"peer_last_refusal", {Kind::kSkip}},
+      {"peer_tls", {Kind::kLabel}},
       {"merkle_root", {Kind::kSkip}},  // a hash, not a quantity
       {"uptime_in_seconds", {Kind::kGauge, "uptime_seconds"}},
       {"total_commands_processed", {Kind::kCounter, "commands_processed"}},

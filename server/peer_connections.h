@@ -10,6 +10,7 @@
 #include <string>
 
 #include "server/deadline.h"
+#include "server/peer_stream.h"
 #include "server/peer_transport.h"
 
 namespace gossipkv {
@@ -19,12 +20,14 @@ struct PeerTransport::Outbound {
       : address(std::move(addr)),
         lane(l),
         socket(io),
+        stream(socket),
         wake(io),
         deadline(io),
         answer_deadline(io) {}
   std::string address;
   Lane lane;
   asio::ip::tcp::socket socket;
+  PeerStream stream;  // over `socket`: plaintext or TLS
   // Waits for messages (cancelled by Send only while `idle`), for a backoff
   // or for a refused peer's hold.
   asio::steady_timer wake;
@@ -34,7 +37,8 @@ struct PeerTransport::Outbound {
   std::deque<std::string> queue;
   size_t queued_bytes = 0;
   bool connected = false;
-  uint64_t generation = 0;  // bumped at every connect
+  bool tls_refused = false;  // the last TLS handshake was refused outright
+  uint64_t generation = 0;   // bumped at every connect
   int64_t backoff_ms = 100;
   // The last connection (or attempt) failed: the next waits out backoff_ms.
   bool failed = false;
@@ -44,8 +48,9 @@ struct PeerTransport::Outbound {
 
 struct PeerTransport::Inbound {
   Inbound(asio::io_context& io, asio::ip::tcp::socket s)
-      : socket(std::move(s)), deadline(io) {}
+      : socket(std::move(s)), stream(socket), deadline(io) {}
   asio::ip::tcp::socket socket;
+  PeerStream stream;
   Deadline deadline;  // the handshake
 };
 

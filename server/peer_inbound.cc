@@ -49,6 +49,37 @@ asio::awaitable<void> PeerTransport::AcceptLoop() {
   }
 }
 
+asio::awaitable<bool> PeerTransport::AcceptTls(Inbound& inbound) {
+  if (!tls_) co_return true;
+  asio::error_code ec;
+  if (options_.tls.mode == PeerTlsMode::kPermissive) {
+    // A TLS connection opens with a handshake record (0x16); a plaintext
+    // one with a frame length, whose first byte no frame size reaches.
+    unsigned char first = 0;
+    co_await inbound.socket.async_receive(
+        asio::buffer(&first, 1), tcp::socket::message_peek,
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    if (first != 0x16) {
+      ++stats_.plaintext_accepted;
+      co_return true;
+    }
+  }
+  inbound.stream.StartTls(*tls_);
+  co_await inbound.stream.Handshake(asio::ssl::stream_base::server, ec);
+  if (!ec) co_return true;
+  if (stats_.tls_handshake_failures++ % 100 == 0) {
+    const std::string why = ec.message();
+    const auto remote = inbound.socket.remote_endpoint(ec);
+    spdlog::warn(
+        "refusing a peer connection from {}: TLS handshake failed: {} ({} so "
+        "far)",
+        fmt::format("{}:{}", remote.address().to_string(), remote.port()), why,
+        stats_.tls_handshake_failures);
+  }
+  co_return false;
+}
+
 asio::awaitable<void> PeerTransport::ServeInbound(
     std::shared_ptr<Inbound> inbound) {
   FrameReader reader(options_.max_frame_bytes);
@@ -64,9 +95,9 @@ asio::awaitable<void> PeerTransport::ServeInbound(
   inbound->deadline.Arm(
       inbound, inbound->socket,
       std::chrono::milliseconds(options_.handshake_timeout_ms));
-  while (!stopped_) {
-    size_t n = co_await inbound->socket.async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+  bool open = co_await AcceptTls(*inbound);
+  while (open && !stopped_) {
+    size_t n = co_await inbound->stream.ReadSome(asio::buffer(buffer), ec);
     if (ec) break;
     stats_.bytes_received += n;
     reader.Feed(std::string_view(buffer.data(), n));
@@ -83,12 +114,15 @@ asio::awaitable<void> PeerTransport::ServeInbound(
           outcome = FrameReader::Outcome::kError;
           break;
         }
+        if (!CertificateMatches(inbound->stream, message.handshake().node_id(),
+                                message.handshake().peer_address())) {
+          refused = true;
+          break;
+        }
         // Answered with this node's own, so the connecting side can check
         // the settings (and log why) too.
         const std::string answer = EncodeFrame(hello);
-        co_await asio::async_write(
-            inbound->socket, asio::buffer(answer),
-            asio::redirect_error(asio::use_awaitable, ec));
+        co_await inbound->stream.Write(asio::buffer(answer), ec);
         if (verdict.kind == HandshakeVerdict::Kind::kIncompatible) {
           CountRefusal(message.handshake().node_id(),
                        message.handshake().peer_address(), verdict.reason);

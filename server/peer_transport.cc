@@ -44,7 +44,46 @@ PeerTransport::Lane PeerTransport::LaneOf(const pb::PeerMessage& message) {
 }
 
 Status PeerTransport::Listen(const Endpoint& bind) {
+  if (options_.tls.enabled()) {
+    const PeerTlsSettings& t = options_.tls;
+    asio::error_code ec;
+    tls_.emplace(asio::ssl::context::tls);
+    tls_->set_options(
+        asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+            asio::ssl::context::no_tlsv1_1,
+        ec);
+    const char* step = "set TLS options";
+    if (!ec) step = "load peer.tls_cert_file";
+    if (!ec) tls_->use_certificate_chain_file(t.cert_file, ec);
+    if (!ec) step = "load peer.tls_key_file";
+    if (!ec)
+      tls_->use_private_key_file(t.key_file, asio::ssl::context::pem, ec);
+    if (!ec) step = "load peer.tls_ca_cert_file";
+    if (!ec) tls_->load_verify_file(t.ca_cert_file, ec);
+    // Both sides present a certificate of the cluster CA.
+    if (!ec)
+      tls_->set_verify_mode(
+          asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec) {
+      tls_.reset();
+      return Status::InvalidArgument(
+          fmt::format("cannot {}: {}", step, ec.message()));
+    }
+  }
   return gossipkv::Listen(acceptor_, bind, "peers", port_);
+}
+
+bool PeerTransport::CertificateMatches(PeerStream& stream,
+                                       const std::string& node_id,
+                                       const std::string& address) {
+  if (!stream.tls() || stream.CertificateNames(node_id)) return true;
+  if (stats_.tls_name_mismatches++ % 100 == 0)
+    spdlog::warn(
+        "refusing peer at {}: its certificate does not name node id '{}', "
+        "which its handshake claims ({} such refusals)",
+        address, node_id, stats_.tls_name_mismatches);
+  return false;
 }
 
 void PeerTransport::Start() {
@@ -101,8 +140,7 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
                             milliseconds(options_.handshake_timeout_ms));
   while (!stopped_) {
     asio::error_code ec;
-    size_t n = co_await peer->socket.async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await peer->stream.ReadSome(asio::buffer(buffer), ec);
     if (stopped_ || peer->generation != generation) co_return;
     if (ec) {
       peer->answer_deadline.Disarm();
@@ -128,12 +166,17 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
     if (outcome != FrameReader::Outcome::kMessage) co_return;
     const HandshakeVerdict verdict =
         CheckHandshake(Hello().handshake(), message);
-    if (verdict.kind == HandshakeVerdict::Kind::kAccept) {
+    const bool named = CertificateMatches(
+        peer->stream, message.handshake().node_id(), peer->address);
+    if (verdict.kind == HandshakeVerdict::Kind::kAccept && named) {
       peer->backoff_ms = kFirstBackoffMs;  // a working connection
       co_return;
     }
-    if (verdict.kind != HandshakeVerdict::Kind::kIncompatible) co_return;
-    CountRefusal(message.handshake().node_id(), peer->address, verdict.reason);
+    if (verdict.kind != HandshakeVerdict::Kind::kIncompatible && named)
+      co_return;
+    if (named)
+      CountRefusal(message.handshake().node_id(), peer->address,
+                   verdict.reason);
     ++peer->generation;
     asio::error_code ignored;
     peer->socket.close(ignored);
@@ -194,9 +237,25 @@ asio::awaitable<bool> PeerTransport::Connect(std::shared_ptr<Outbound> peer) {
       asio::redirect_error(asio::use_awaitable, ec));
   if (ec || results.empty() || stopped_) co_return false;
   const tcp::endpoint target = *results.begin();
+  if (!tls_ || options_.tls.mode == PeerTlsMode::kOn)
+    co_return co_await Dial(peer, target, tls_.has_value());
+  // Permissive: TLS if the peer speaks it, else plaintext (a peer still
+  // off closes a connection that opens with a TLS record).
+  if (co_await Dial(peer, target, true)) co_return true;
+  if (stopped_ || peer->tls_refused) co_return false;
+  ++stats_.plaintext_fallbacks;
+  co_return co_await Dial(peer, target, false);
+}
+
+asio::awaitable<bool> PeerTransport::Dial(std::shared_ptr<Outbound> peer,
+                                          const tcp::endpoint& target,
+                                          bool tls) {
+  asio::error_code ec;
+  peer->tls_refused = false;
   peer->answer_deadline.Disarm();  // the last connection's, if still armed
   asio::error_code ignored;
   peer->socket.close(ignored);  // whatever the last connection left open
+  peer->stream.Plain();
   peer->socket.open(target.protocol(), ec);
   if (!ec && !options_.local_host.empty() && options_.local_host != "0.0.0.0" &&
       options_.local_host != "::") {
@@ -211,12 +270,30 @@ asio::awaitable<bool> PeerTransport::Connect(std::shared_ptr<Outbound> peer) {
     peer->deadline.Disarm();
     if (ec && peer->deadline.expired()) ++stats_.connect_timeouts;
   }
+  if (!ec) peer->socket.set_option(tcp::no_delay(true), ec);
+  if (!ec && tls) {
+    peer->stream.StartTls(*tls_);
+    peer->deadline.Arm(peer, peer->socket,
+                       milliseconds(options_.handshake_timeout_ms));
+    co_await peer->stream.Handshake(asio::ssl::stream_base::client, ec);
+    peer->deadline.Disarm();
+    if (ec) {
+      ++stats_.tls_handshake_failures;
+      // The library's verdict on a certificate (another CA, none) is a
+      // refusal, never a reason to fall back to plaintext.
+      peer->tls_refused =
+          ec.category() == asio::error::get_ssl_category() &&
+          ERR_GET_REASON(ec.value()) != SSL_R_UNEXPECTED_EOF_WHILE_READING;
+      if (stats_.tls_handshake_failures % 100 == 1)
+        spdlog::warn("peer {}: TLS handshake failed: {} ({} so far)",
+                     peer->address, ec.message(),
+                     stats_.tls_handshake_failures);
+    }
+  }
   if (ec) {
-    asio::error_code ignored;
     peer->socket.close(ignored);
     co_return false;
   }
-  peer->socket.set_option(tcp::no_delay(true), ec);
   co_return true;
 }
 
@@ -292,9 +369,7 @@ asio::awaitable<void> PeerTransport::RunOutbound(
       const size_t n = std::min(kWriteSliceBytes, batch.size() - at);
       peer->deadline.Arm(peer, peer->socket,
                          milliseconds(options_.write_timeout_ms));
-      co_await asio::async_write(peer->socket,
-                                 asio::buffer(batch.data() + at, n),
-                                 asio::redirect_error(asio::use_awaitable, ec));
+      co_await peer->stream.Write(asio::buffer(batch.data() + at, n), ec);
       peer->deadline.Disarm();
     }
     if (ec) {

@@ -27,14 +27,25 @@
 // (logged with both values, counted); an outbound connection so refused is
 // retried after 5 s.
 //
+// With peer.tls on, every connection both ways is TLS with a certificate
+// of the cluster CA on each side, and a peer whose certificate does not
+// name the node id its handshake claims is refused (counted, logged). In
+// permissive mode inbound connections may be either (told apart by the
+// first byte: a TLS record opens with 0x16, which as a frame's length
+// would be over any max_frame_bytes), and a dial tries TLS first and falls
+// back to plaintext when the peer does not speak it (a node still off),
+// so a cluster moves off -> permissive -> on a node at a time.
+//
 // Lives on, and is only touched from, the node's io_context thread.
 #pragma once
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -42,6 +53,8 @@
 #include "server/peer_frame.h"
 
 namespace gossipkv {
+
+class PeerStream;
 
 struct PeerStats {
   uint64_t frames_sent = 0;
@@ -64,6 +77,14 @@ struct PeerStats {
   uint64_t write_timeouts = 0;
   uint64_t connections_refused = 0;   // inbound beyond max_connections
   uint64_t outbound_idle_closed = 0;  // records dropped after idle_close_ms
+  // Mutual TLS (peer.tls): handshakes that failed either way (another CA,
+  // no certificate, plaintext where TLS is required), certificates that
+  // do not name the node id claimed, and in permissive mode the plaintext
+  // connections accepted and the dials that fell back to plaintext.
+  uint64_t tls_handshake_failures = 0;
+  uint64_t tls_name_mismatches = 0;
+  uint64_t plaintext_accepted = 0;
+  uint64_t plaintext_fallbacks = 0;
 };
 
 class PeerTransport {
@@ -87,6 +108,7 @@ class PeerTransport {
     uint32_t max_connections = 512;            // inbound
     size_t max_control_queue_bytes = 1 << 20;  // control lane, per peer
     uint32_t idle_close_ms = 300'000;          // an idle outbound record goes
+    PeerTlsSettings tls;                       // off: plaintext only
   };
   enum class Lane { kControl, kBulk };
   // Membership gossip is control; everything else is bulk.
@@ -97,6 +119,8 @@ class PeerTransport {
   PeerTransport(asio::io_context& io, Options options, Handler handler);
   ~PeerTransport();
 
+  // Loads the TLS certificates (with peer.tls on or permissive), then
+  // binds and listens.
   Status Listen(const Endpoint& bind);
   uint16_t port() const { return port_; }
   void set_advertise_address(std::string address) {
@@ -125,6 +149,16 @@ class PeerTransport {
   // Connects `peer` (resolve, bind, connect within the timeout); false when
   // it cannot be reached.
   asio::awaitable<bool> Connect(std::shared_ptr<Outbound> peer);
+  // Connect's TCP part; `tls`: then the TLS handshake.
+  asio::awaitable<bool> Dial(std::shared_ptr<Outbound> peer,
+                             const asio::ip::tcp::endpoint& target, bool tls);
+  // The inbound side's TLS: on, a handshake; permissive, one if the first
+  // byte opens one. False if the connection must close.
+  asio::awaitable<bool> AcceptTls(Inbound& inbound);
+  // Under TLS, whether the peer's certificate names the node id it claims;
+  // counts and logs a mismatch.
+  bool CertificateMatches(PeerStream& stream, const std::string& node_id,
+                          const std::string& address);
   // Drops what `peer` has queued, counted as unreachable.
   void DropQueue(Outbound& peer);
   // Reads the handshake an outbound peer answers with, on connection
@@ -140,6 +174,7 @@ class PeerTransport {
   Options options_;
   Handler handler_;
   asio::ip::tcp::acceptor acceptor_;
+  std::optional<asio::ssl::context> tls_;  // with peer.tls on or permissive
   uint16_t port_ = 0;
   bool stopped_ = false;
   PeerStats stats_;

@@ -253,6 +253,15 @@ TEST(ConfigTest, MetricsAndPeerTlsAreReadAndChecked) {
   auto off = LoadConfigText("[peer]\ntls_cert_file = \"a\"\n");
   ASSERT_FALSE(off);
   EXPECT_NE(off.error().message().find("peer.tls is off"), std::string::npos);
+  // Permissive mode tells TLS from a frame by its first byte.
+  auto big = LoadConfigText(
+      "[peer]\ntls = \"permissive\"\ntls_cert_file = \"a\"\n"
+      "tls_key_file = \"b\"\ntls_ca_cert_file = \"c\"\n"
+      "[replication]\nmax_frame_bytes = 400000000\n"
+      "max_peer_queue_bytes = 400000000\n");
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message().find("max_frame_bytes under"),
+            std::string::npos);
   EXPECT_FALSE(LoadConfigText("[metrics]\nmax_connections = 0\n"));
   EXPECT_FALSE(LoadConfigText("[metrics]\nport = 1\n"));  // unknown key
 }

@@ -1,0 +1,73 @@
+// PeerStream: the byte stream of one peer connection over the socket its
+// record owns — plaintext, or TLS (Asio's SSL stream over OpenSSL) once
+// StartTls is called — with the checks mutual TLS adds: the peer's
+// certificate chains to the cluster CA (the context's verify mode), and
+// names the node id the peer's handshake claims. Used by PeerTransport's
+// connection records (server/peer_connections.h) only, on the io_context
+// thread.
+#pragma once
+
+#include <openssl/x509v3.h>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <optional>
+#include <string_view>
+
+namespace gossipkv {
+
+class PeerStream {
+ public:
+  using tcp = asio::ip::tcp;
+  explicit PeerStream(tcp::socket& socket) : socket_(socket) {}
+
+  // A new TLS session on the socket (each connection has its own).
+  void StartTls(asio::ssl::context& context) { tls_.emplace(socket_, context); }
+  // Plaintext from now on (a new connection after a TLS one).
+  void Plain() { tls_.reset(); }
+  bool tls() const { return tls_.has_value(); }
+
+  asio::awaitable<void> Handshake(asio::ssl::stream_base::handshake_type side,
+                                  asio::error_code& ec) {
+    co_await tls_->async_handshake(
+        side, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  asio::awaitable<size_t> ReadSome(asio::mutable_buffer buffer,
+                                   asio::error_code& ec) {
+    if (tls_) {
+      co_return co_await tls_->async_read_some(
+          buffer, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return co_await socket_.async_read_some(
+        buffer, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  asio::awaitable<void> Write(asio::const_buffer buffer, asio::error_code& ec) {
+    if (tls_) {
+      co_await asio::async_write(*tls_, buffer,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(socket_, buffer,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  // Under TLS: whether the peer's certificate (already verified against
+  // the CA) names `node_id`, as a DNS subject alternative name or, when it
+  // has none, as its common name. Plaintext names no one.
+  bool CertificateNames(std::string_view node_id) {
+    if (!tls_) return false;
+    X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+    if (cert == nullptr) return false;
+    const bool named =
+        X509_check_host(cert, node_id.data(), node_id.size(),
+                        X509_CHECK_FLAG_NO_WILDCARDS, nullptr) == 1;
+    X509_free(cert);
+    return named;
+  }
+
+ private:
+  tcp::socket& socket_;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_;
+};
+
+}  // namespace gossipkv
