@@ -10,7 +10,7 @@ packages=(
   libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev nlohmann-json3-dev
   libssl-dev openssl prometheus-cpp-dev prometheus
-  redis-tools redis-server gnuplot-nox bc python3 nftables iproute2
+  redis-tools redis-server python3-redis gnuplot-nox bc python3 nftables iproute2
 )
 
 missing=()

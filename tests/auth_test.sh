@@ -54,6 +54,18 @@ check_match failures-counted 0 "auth_failures:([3-9]|[1-9][0-9]+)" -- r -a secre
 # As Redis, an unknown command is named so even before AUTH.
 check_match unknown-before-auth 0 "^ERR unknown command 'HELLO'" -- r HELLO 3
 
+# redis-py (Debian's python3-redis): password=, and username= with it.
+py() { /usr/bin/python3 -c "import redis, sys
+r = redis.Redis(port=$port, $1)
+try:
+    print(r.$2)
+except redis.exceptions.RedisError as e:
+    print(type(e).__name__, e)"; }
+check_output redis-py-password 0 "b'w'" -- py "password='secret'" "get('k')"
+check_output redis-py-user 0 "b'w'" -- py "username='alice', password='alice-pw'" "get('k')"
+check_match redis-py-noperm 0 "^NoPermissionError" -- py "username='alice', password='alice-pw'" "set('k', 'x')"
+check_match redis-py-wrong 0 "^(AuthenticationError|ResponseError) WRONGPASS" -- py "password='nope'" "get('k')"
+
 g() { "$cli" --node "$server_client" "$@"; }
 check_match cli-noauth 2 "NOAUTH" -- g get k
 check_output cli-password 0 "w" -- g --password secret get k

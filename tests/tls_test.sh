@@ -56,6 +56,9 @@ if [[ "$plain_on_tls" != *PONG* ]]; then pass plaintext-on-tls; else
   fail "plaintext-on-tls: [$plain_on_tls]"; fi
 check_output still-serving 0 "over-tls" -- redis-cli -p "$port" GET k
 check_output tls-still-serving 0 "over-tls" -- t GET k
+# redis-py (Debian's python3-redis) with ssl=True.
+check_output redis-py-ssl 0 "b'over-tls'" -- /usr/bin/python3 -c "import redis
+print(redis.Redis(port=$tls_port, ssl=True, ssl_ca_certs='$pki/ca.crt').get('k'))"
 check_match handshake-failures 0 "tls_handshake_failures:[1-9]" -- redis-cli -p "$port" INFO stats
 # A client that opens the TLS port and says nothing is closed after the
 # handshake timeout.
