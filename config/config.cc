@@ -349,6 +349,11 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         r.Int("max_request_bytes", l.max_request_bytes, 1024, kMaxU32));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("max_inline_bytes", l.max_inline_bytes, 64, 1 << 30));
+    GOSSIPKV_RETURN_IF_ERROR(r.Int("max_unauthenticated_arguments",
+                                   l.max_unauthenticated_arguments, 3,
+                                   1 << 24));
+    GOSSIPKV_RETURN_IF_ERROR(r.Int("max_unauthenticated_bytes",
+                                   l.max_unauthenticated_bytes, 256, kMaxU32));
     GOSSIPKV_RETURN_IF_ERROR(r.Int("max_clients", l.max_clients, 1, 1'000'000));
     GOSSIPKV_RETURN_IF_ERROR(
         r.Int("idle_timeout_ms", l.idle_timeout_ms, 0, 86'400'000));

@@ -39,6 +39,11 @@ struct ClientLimits {
   uint32_t idle_timeout_ms =
       300'000;  // no complete command for this long: close
   uint32_t max_reply_bytes = 64 * 1024 * 1024;  // one reply (MGET, VGET)
+  // While AUTH is required and not yet given, as Redis: a request of at
+  // most this many arguments and bytes, so a stranger cannot make the
+  // node buffer max_request_bytes.
+  uint32_t max_unauthenticated_arguments = 10;
+  uint32_t max_unauthenticated_bytes = 16 * 1024;
   // All client sessions' buffered bytes (partial requests, pending
   // replies), as Redis's maxmemory-clients; past it the largest are closed.
   // 0: unlimited. At least max_request_bytes, so one full request fits.

@@ -69,6 +69,11 @@ Status Config::Validate() const {
         "limits.max_request_bytes must be at least max_key_bytes and "
         "max_value_bytes");
   }
+  if (limits.max_unauthenticated_bytes > limits.max_request_bytes ||
+      limits.max_unauthenticated_arguments > limits.max_arguments)
+    return Status::InvalidArgument(
+        "limits.max_unauthenticated_bytes and max_unauthenticated_arguments "
+        "must not exceed max_request_bytes and max_arguments");
   if (limits.max_client_memory_mb != 0 &&
       uint64_t{limits.max_client_memory_mb} << 20 < limits.max_request_bytes) {
     return Status::InvalidArgument(fmt::format(

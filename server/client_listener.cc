@@ -23,11 +23,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         stream_(std::move(stream)),
         timer_(stream_.socket().get_executor()),
         auth_(listener.auth_),
-        parser_(RespLimits{std::max(listener.limits_.max_key_bytes,
-                                    listener.limits_.max_value_bytes),
-                           listener.limits_.max_arguments,
-                           listener.limits_.max_request_bytes,
-                           listener.limits_.max_inline_bytes}) {}
+        parser_(auth_.authenticated() ? FullLimits()
+                                      : UnauthenticatedLimits()) {}
 
   asio::awaitable<void> Run();
   void Close() {
@@ -60,6 +57,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr size_t kMaxBatchKeys = 4096;
 
   asio::awaitable<void> Watchdog();
+  RespLimits FullLimits() const {
+    const ClientLimits& l = listener_.limits_;
+    return RespLimits{std::max(l.max_key_bytes, l.max_value_bytes),
+                      l.max_arguments, l.max_request_bytes, l.max_inline_bytes};
+  }
+  RespLimits UnauthenticatedLimits() const {
+    const ClientLimits& l = listener_.limits_;
+    return RespLimits{l.max_unauthenticated_bytes,
+                      l.max_unauthenticated_arguments,
+                      l.max_unauthenticated_bytes,
+                      std::min(l.max_inline_bytes, l.max_unauthenticated_bytes),
+                      " before AUTH"};
+  }
   void ResetDeadline() {
     deadline_ = SteadyClock::now() +
                 std::chrono::milliseconds(listener_.limits_.idle_timeout_ms);
@@ -224,8 +234,11 @@ asio::awaitable<void> ClientSession::Run() {
       }
       ++replies_;
       const size_t reply_at = out_.size();
+      const bool was_authenticated = auth_.authenticated();
       const bool admitted =
           auth_.Admit(args, out_, listener_.stats_.auth_failures);
+      if (!was_authenticated && auth_.authenticated())
+        parser_.set_limits(FullLimits());
       // Only an authenticated client keeps itself from the idle timeout.
       if (auth_.authenticated()) ResetDeadline();
       if (admitted && executor.Execute(args, committer.batch(), out_) ==

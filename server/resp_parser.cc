@@ -198,9 +198,10 @@ RespParser::Outcome RespParser::ParseMultibulk(std::vector<std::string>& args,
           return Fail(error, "Protocol error: invalid multibulk length");
         }
         if (count > static_cast<int64_t>(limits_.max_arguments)) {
-          return Fail(error,
-                      fmt::format("Protocol error: too many arguments (max {})",
-                                  limits_.max_arguments));
+          return Fail(
+              error,
+              fmt::format("Protocol error: too many arguments{} (max {})",
+                          limits_.when, limits_.max_arguments));
         }
         pos_ = nl + 1;
         if (count == 0) {  // "*0": an empty request, which Next() skips
@@ -236,13 +237,14 @@ RespParser::Outcome RespParser::ParseMultibulk(std::vector<std::string>& args,
           return Fail(error, "Protocol error: invalid bulk length");
         }
         if (len > static_cast<int64_t>(limits_.max_bulk_bytes)) {
-          return Fail(error, fmt::format("argument too large (max {} bytes)",
-                                         limits_.max_bulk_bytes));
+          return Fail(error, fmt::format("argument too large{} (max {} bytes)",
+                                         limits_.when, limits_.max_bulk_bytes));
         }
         request_bytes_ += static_cast<uint64_t>(len);
         if (request_bytes_ > limits_.max_request_bytes) {
-          return Fail(error, fmt::format("request too large (max {} bytes)",
-                                         limits_.max_request_bytes));
+          return Fail(error,
+                      fmt::format("request too large{} (max {} bytes)",
+                                  limits_.when, limits_.max_request_bytes));
         }
         pos_ = nl + 1;
         partial_.emplace_back();

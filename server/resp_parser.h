@@ -24,6 +24,8 @@ struct RespLimits {
   uint32_t max_request_bytes =
       64 * 1024 * 1024;  // all arguments of one command
   uint32_t max_inline_bytes = 64 * 1024;
+  // Named in the errors after the limit (" before AUTH").
+  const char* when = "";
 };
 
 class RespParser {
@@ -35,6 +37,10 @@ class RespParser {
   };
 
   explicit RespParser(const RespLimits& limits) : limits_(limits) {}
+
+  // New limits for the commands not yet parsed (a client that has just
+  // authenticated gets the full ones).
+  void set_limits(const RespLimits& limits) { limits_ = limits; }
 
   void Feed(std::string_view bytes);
   Outcome Next(std::vector<std::string>& args, std::string& error);

@@ -54,6 +54,11 @@ check_match failures-counted 0 "auth_failures:([3-9]|[1-9][0-9]+)" -- r -a secre
 # As Redis, an unknown command is named so even before AUTH.
 check_match unknown-before-auth 0 "^ERR unknown command 'HELLO'" -- r HELLO 3
 
+# Before AUTH a request is held to max_unauthenticated_bytes (16 KiB).
+big=$(head -c 20000 /dev/zero | tr '\0' x)
+check_match preauth-cap 0 "argument too large before AUTH \(max 16384 bytes\)" -- r SET big "$big"
+check_output postauth-big 0 "OK" -- r -a secret SET big "$big"
+
 # redis-py (Debian's python3-redis): password=, and username= with it.
 py() { /usr/bin/python3 -c "import redis, sys
 r = redis.Redis(port=$port, $1)
