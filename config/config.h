@@ -82,9 +82,10 @@ struct PeerLimits {
 // Mutual TLS between peers ([peer] tls, tls_*). Every connection, both
 // ways, presents a certificate issued by tls_ca_cert_file whose name (a DNS
 // subject alternative name, else the common name) is the node id it claims.
-// kPermissive accepts plaintext and TLS connections and dials plaintext,
-// so a running cluster can switch node by node: all nodes to permissive,
-// then each to on.
+// kPermissive accepts plaintext and TLS connections, and dials TLS with a
+// plaintext retry for a peer that closes at once (one still off), so a
+// running cluster can switch node by node: all nodes to permissive, then
+// each to on.
 enum class PeerTlsMode { kOff, kPermissive, kOn };
 struct PeerTlsSettings {
   PeerTlsMode mode = PeerTlsMode::kOff;

@@ -10,6 +10,7 @@
 #include "server/listen.h"
 #include "server/resp_parser.h"
 #include "server/resp_writer.h"
+#include "util/bytes.h"
 
 namespace gossipkv {
 
@@ -247,12 +248,16 @@ asio::awaitable<void> ClientSession::Run() {
       }
       if (listener_.metrics_ != nullptr) {
         const bool error = out_.size() > reply_at && out_[reply_at] == '-';
-        requests_.push_back(
-            {static_cast<int16_t>(admitted ? executor.last_command()
-                                           : CommandExecutor::IndexOf(args[0])),
-             !admitted ? Metrics::Result::kDenied
-             : error   ? Metrics::Result::kError
-                       : Metrics::Result::kOk});
+        const bool auth = !admitted && AsciiUpper(args[0]) == "AUTH";
+        int command = executor.last_command();
+        if (auth)
+          command = listener_.metrics_->auth_command();
+        else if (!admitted)
+          command = CommandExecutor::IndexOf(args[0]);
+        requests_.push_back({static_cast<int16_t>(command),
+                             !admitted && !auth ? Metrics::Result::kDenied
+                             : error            ? Metrics::Result::kError
+                                                : Metrics::Result::kOk});
       }
       Account();
       if (evicted_) {

@@ -41,6 +41,7 @@ Metrics::Metrics(const std::vector<std::string>& commands)
   };
   add("unknown");
   for (const auto& name : commands) add(name);
+  add("AUTH");  // answered by the session, not the executor
   read_siblings_ =
       &prometheus::BuildHistogram()
            .Name("gossipkv_read_siblings")

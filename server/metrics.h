@@ -24,8 +24,9 @@ class Metrics {
   enum class Result { kOk, kError, kDenied };
 
   // `commands`: the names of the known commands; index i of Request() is
-  // commands[i], -1 an unknown command.
+  // commands[i], -1 an unknown command, auth_command() AUTH.
   explicit Metrics(const std::vector<std::string>& commands);
+  int auth_command() const { return static_cast<int>(commands_.size()) - 2; }
 
   void Request(int command, Result result, double seconds);
   prometheus::Histogram& read_siblings() { return *read_siblings_; }

@@ -19,6 +19,7 @@
 #include <asio.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "config/config.h"
@@ -100,6 +101,7 @@ class Node final : public NodeContext {
   std::unique_ptr<ReplicaDriver> driver_;
   std::unique_ptr<Metrics> metrics_;  // with [metrics] bind only
   std::unique_ptr<MetricsListener> metrics_listener_;
+  std::map<std::string, int64_t> metrics_first_seen_;  // member id -> ms
   LinkFilter filter_;
   asio::steady_timer tick_timer_;
   asio::steady_timer disk_timer_;

@@ -6,9 +6,11 @@
 // MiB turned to seconds and bytes. Each HELP names its INFO field. Identity
 // fields become labels of gossipkv_node_info. Labelled families follow:
 // members by state, each peer's phi, and the age of the last anti-entropy
-// session that found each peer in sync (the convergence lag).
+// session that found each peer in sync (the convergence lag). A field the
+// table does not name is a counter: every such field today only grows.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <unordered_map>
@@ -203,24 +205,27 @@ std::vector<MetricFamily> Node::CollectMetrics() {
               {{"state", LivenessName(static_cast<Liveness>(s))}});
   }
   const auto& stats = replica_->stats();
-  const int64_t started_ms =
-      now - std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started_)
-                .count();
+  // When a scrape first saw each member: the lag of one never in sync.
+  std::erase_if(metrics_first_seen_, [&](const auto& seen) {
+    return std::none_of(members.begin(), members.end(),
+                        [&](const auto& m) { return m.node_id == seen.first; });
+  });
   for (const auto& m : members) {
     if (m.self) continue;
     out.Gauge("gossipkv_peer_phi",
               "Phi-accrual suspicion of each peer (suspect past phi_threshold)",
               m.phi, {{"peer", m.node_id}});
     if (m.liveness == Liveness::kLeft) continue;
-    // Never in sync since this node started: as old as the node.
+    const int64_t first_seen =
+        metrics_first_seen_.try_emplace(m.node_id, now).first->second;
     auto in_sync = stats.ae_last_in_sync_ms.find(m.node_id);
     const int64_t since = in_sync == stats.ae_last_in_sync_ms.end()
-                              ? started_ms
+                              ? first_seen
                               : in_sync->second;
     out.Gauge("gossipkv_anti_entropy_in_sync_age_seconds",
               "Since an anti-entropy session last found this node and the "
-              "peer holding the same data, or since this node started",
+              "peer holding the same data, or since a scrape first saw the "
+              "peer",
               static_cast<double>(now - since) / 1000, {{"peer", m.node_id}});
     auto session = stats.ae_last_session_ms.find(m.node_id);
     if (session != stats.ae_last_session_ms.end()) {

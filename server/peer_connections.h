@@ -37,8 +37,13 @@ struct PeerTransport::Outbound {
   std::deque<std::string> queue;
   size_t queued_bytes = 0;
   bool connected = false;
-  bool tls_refused = false;  // the last TLS handshake was refused outright
-  uint64_t generation = 0;   // bumped at every connect
+  bool answered = false;  // the handshake was answered and accepted
+  // The last TLS handshake failed as a plaintext peer's would (permissive
+  // mode may dial again in plaintext); and whether this address has ever
+  // completed one (then it never gets plaintext).
+  bool may_fall_back = false;
+  bool spoke_tls = false;
+  uint64_t generation = 0;  // bumped at every connect
   int64_t backoff_ms = 100;
   // The last connection (or attempt) failed: the next waits out backoff_ms.
   bool failed = false;

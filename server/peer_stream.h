@@ -52,15 +52,38 @@ class PeerStream {
   }
 
   // Under TLS: whether the peer's certificate (already verified against
-  // the CA) names `node_id`, as a DNS subject alternative name or, when it
-  // has none, as its common name. Plaintext names no one.
+  // the CA) names `node_id` exactly, byte for byte: as a DNS subject
+  // alternative name or, when it has none, as its common name. Plaintext
+  // names no one.
   bool CertificateNames(std::string_view node_id) {
     if (!tls_) return false;
     X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
     if (cert == nullptr) return false;
-    const bool named =
-        X509_check_host(cert, node_id.data(), node_id.size(),
-                        X509_CHECK_FLAG_NO_WILDCARDS, nullptr) == 1;
+    auto same = [&](const ASN1_STRING* name) {
+      return name != nullptr &&
+             std::string_view(
+                 reinterpret_cast<const char*>(ASN1_STRING_get0_data(name)),
+                 static_cast<size_t>(ASN1_STRING_length(name))) == node_id;
+    };
+    bool named = false, has_dns = false;
+    auto* names = static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+      if (name->type != GEN_DNS) continue;
+      has_dns = true;
+      named = named || same(name->d.dNSName);
+    }
+    GENERAL_NAMES_free(names);
+    if (!has_dns) {
+      X509_NAME* subject = X509_get_subject_name(cert);
+      const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+      // Exactly one common name.
+      if (at >= 0 &&
+          X509_NAME_get_index_by_NID(subject, NID_commonName, at) < 0)
+        named =
+            same(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+    }
     X509_free(cert);
     return named;
   }

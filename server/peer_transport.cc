@@ -11,6 +11,7 @@
 #include "server/peer_connections.h"
 #include "server/peer_frame.h"
 #include "server/peer_handshake.h"
+#include "util/bytes.h"
 
 namespace gossipkv {
 
@@ -82,7 +83,8 @@ bool PeerTransport::CertificateMatches(PeerStream& stream,
     spdlog::warn(
         "refusing peer at {}: its certificate does not name node id '{}', "
         "which its handshake claims ({} such refusals)",
-        address, node_id, stats_.tls_name_mismatches);
+        EscapeForDisplay(address, 64), EscapeForDisplay(node_id, 64),
+        stats_.tls_name_mismatches);
   return false;
 }
 
@@ -124,6 +126,16 @@ void PeerTransport::CountRefusal(const std::string& node_id,
   spdlog::warn("refusing peer {}", stats_.last_refusal);
 }
 
+void PeerTransport::Fail(Outbound& peer, uint64_t generation) {
+  if (peer.generation == generation) {
+    asio::error_code ignored;
+    peer.socket.close(ignored);
+    peer.connected = false;
+    ++peer.generation;
+  }
+  peer.failed = true;
+}
+
 void PeerTransport::DropQueue(Outbound& peer) {
   stats_.dropped_unreachable += peer.queue.size();
   peer.queue.clear();
@@ -144,6 +156,14 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
     if (stopped_ || peer->generation != generation) co_return;
     if (ec) {
       peer->answer_deadline.Disarm();
+      if (peer->stream.tls() &&
+          ec.category() == asio::error::get_ssl_category()) {
+        // Under TLS 1.3 the peer checks this node's certificate after the
+        // handshake has finished here: its refusal arrives as an alert.
+        ++stats_.tls_handshake_failures;
+        spdlog::warn("peer {}: refused this node's certificate: {}",
+                     peer->address, ec.message());
+      }
       if (peer->answer_deadline.expired()) {
         ++stats_.handshake_timeouts;
         spdlog::debug("peer {}: no handshake answer within {} ms",
@@ -170,6 +190,7 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
         peer->stream, message.handshake().node_id(), peer->address);
     if (verdict.kind == HandshakeVerdict::Kind::kAccept && named) {
       peer->backoff_ms = kFirstBackoffMs;  // a working connection
+      peer->answered = true;
       co_return;
     }
     if (verdict.kind != HandshakeVerdict::Kind::kIncompatible && named)
@@ -237,12 +258,15 @@ asio::awaitable<bool> PeerTransport::Connect(std::shared_ptr<Outbound> peer) {
       asio::redirect_error(asio::use_awaitable, ec));
   if (ec || results.empty() || stopped_) co_return false;
   const tcp::endpoint target = *results.begin();
+  if (options_.tls.enabled() && !tls_) co_return false;  // never plaintext
   if (!tls_ || options_.tls.mode == PeerTlsMode::kOn)
     co_return co_await Dial(peer, target, tls_.has_value());
-  // Permissive: TLS if the peer speaks it, else plaintext (a peer still
-  // off closes a connection that opens with a TLS record).
+  // Permissive: TLS if the peer speaks it, else plaintext — only when the
+  // peer closed the connection at once (a node still off reads the TLS
+  // record as an oversized frame and closes), never after a certificate
+  // refusal or a timeout, and never with an address that has spoken TLS.
   if (co_await Dial(peer, target, true)) co_return true;
-  if (stopped_ || peer->tls_refused) co_return false;
+  if (stopped_ || !peer->may_fall_back || peer->spoke_tls) co_return false;
   ++stats_.plaintext_fallbacks;
   co_return co_await Dial(peer, target, false);
 }
@@ -251,7 +275,8 @@ asio::awaitable<bool> PeerTransport::Dial(std::shared_ptr<Outbound> peer,
                                           const tcp::endpoint& target,
                                           bool tls) {
   asio::error_code ec;
-  peer->tls_refused = false;
+  peer->may_fall_back = false;
+  peer->answered = false;
   peer->answer_deadline.Disarm();  // the last connection's, if still armed
   asio::error_code ignored;
   peer->socket.close(ignored);  // whatever the last connection left open
@@ -279,15 +304,19 @@ asio::awaitable<bool> PeerTransport::Dial(std::shared_ptr<Outbound> peer,
     peer->deadline.Disarm();
     if (ec) {
       ++stats_.tls_handshake_failures;
-      // The library's verdict on a certificate (another CA, none) is a
-      // refusal, never a reason to fall back to plaintext.
-      peer->tls_refused =
-          ec.category() == asio::error::get_ssl_category() &&
-          ERR_GET_REASON(ec.value()) != SSL_R_UNEXPECTED_EOF_WHILE_READING;
+      const bool timed_out = peer->deadline.expired();
+      // The TLS library's verdict (another CA, no certificate) is a
+      // refusal; only a peer that closed the connection is no TLS peer.
+      peer->may_fall_back =
+          !timed_out &&
+          (ec == asio::ssl::error::stream_truncated || ec == asio::error::eof ||
+           ec == asio::error::connection_reset);
       if (stats_.tls_handshake_failures % 100 == 1)
         spdlog::warn("peer {}: TLS handshake failed: {} ({} so far)",
                      peer->address, ec.message(),
                      stats_.tls_handshake_failures);
+    } else {
+      peer->spoke_tls = true;
     }
   }
   if (ec) {
@@ -348,11 +377,29 @@ asio::awaitable<void> PeerTransport::RunOutbound(
         peer->failed = true;
         continue;
       }
-      peer->queue.push_front(HandshakeFrame());
-      peer->queued_bytes += peer->queue.front().size();
       peer->connected = true;
       ++stats_.connects;
-      asio::co_spawn(io_, ReadAnswer(peer, ++peer->generation), asio::detached);
+      const uint64_t generation = ++peer->generation;
+      if (!peer->stream.tls()) {
+        peer->queue.push_front(HandshakeFrame());
+        peer->queued_bytes += peer->queue.front().size();
+        asio::co_spawn(io_, ReadAnswer(peer, generation), asio::detached);
+      } else {
+        // Under TLS nothing but the handshake goes out before the answer's
+        // certificate has shown it names the node that answered.
+        const std::string hello = HandshakeFrame();
+        asio::error_code ec;
+        peer->deadline.Arm(peer, peer->socket,
+                           milliseconds(options_.write_timeout_ms));
+        co_await peer->stream.Write(asio::buffer(hello), ec);
+        peer->deadline.Disarm();
+        if (!ec) co_await ReadAnswer(peer, generation);
+        if (stopped_) co_return;
+        if (ec || !peer->answered) {
+          Fail(*peer, generation);
+          continue;
+        }
+      }
     }
     // Everything queued goes out in one write.
     std::string batch;
@@ -383,13 +430,7 @@ asio::awaitable<void> PeerTransport::RunOutbound(
         spdlog::debug("peer {}: write failed: {}", peer->address, ec.message());
       }
       stats_.dropped_unreachable += frames;
-      if (peer->generation == generation) {
-        asio::error_code ignored;
-        peer->socket.close(ignored);
-        peer->connected = false;
-        ++peer->generation;
-      }
-      peer->failed = true;
+      Fail(*peer, generation);
       continue;
     }
     stats_.frames_sent += frames;

@@ -28,13 +28,17 @@
 // retried after 5 s.
 //
 // With peer.tls on, every connection both ways is TLS with a certificate
-// of the cluster CA on each side, and a peer whose certificate does not
-// name the node id its handshake claims is refused (counted, logged). In
-// permissive mode inbound connections may be either (told apart by the
-// first byte: a TLS record opens with 0x16, which as a frame's length
-// would be over any max_frame_bytes), and a dial tries TLS first and falls
-// back to plaintext when the peer does not speak it (a node still off),
-// so a cluster moves off -> permissive -> on a node at a time.
+// of the cluster CA on each side. The accepting side refuses a peer whose
+// certificate does not name the node id its handshake claims (counted,
+// logged); the dialing side sends nothing but its handshake until the
+// answer's certificate names the node id the answer claims. In permissive
+// mode inbound connections may be either (told apart by the first byte: a
+// TLS record opens with 0x16, which as a frame's length would be over any
+// max_frame_bytes permissive allows), and a dial tries TLS first and
+// retries in plaintext only when the peer closed the connection at once —
+// not after a certificate refusal or a timeout, and never to an address
+// this record has spoken TLS with — so a cluster moves off -> permissive
+// -> on a node at a time.
 //
 // Lives on, and is only touched from, the node's io_context thread.
 #pragma once
@@ -159,6 +163,9 @@ class PeerTransport {
   // counts and logs a mismatch.
   bool CertificateMatches(PeerStream& stream, const std::string& node_id,
                           const std::string& address);
+  // Closes connection `generation` of `peer` if it is still the current
+  // one; the next connect waits out the backoff.
+  void Fail(Outbound& peer, uint64_t generation);
   // Drops what `peer` has queued, counted as unreachable.
   void DropQueue(Outbound& peer);
   // Reads the handshake an outbound peer answers with, on connection

@@ -37,7 +37,7 @@ sign() {  # sign FILE NAME CA: a certificate naming NAME
 }
 ca cluster
 ca other
-for n in n1 n2 n5 n6; do sign $n $n cluster; done
+for n in n1 n2 n5 n6 n8 n10; do sign $n $n cluster; done
 sign n3 n3 other      # the right name, another CA
 sign n4 n9 cluster    # the cluster CA, another name
 
@@ -118,6 +118,26 @@ mismatch=$(info n1 peer_tls_name_mismatches)
   fail "name mismatches: $mismatch"
 grep -q "does not name node id 'n4'" "$dir/n1.log" && pass "the refusal is logged with the id" ||
   fail "no log line for n4's certificate"
+grep -Eq "refused this node's certificate: .*unknown ca|TLS handshake failed: .*(unknown ca|certificate)" "$dir/n3.log" &&
+  pass "n3 logs that its certificate was refused" ||
+  fail "n3.log: $(grep -i tls "$dir/n3.log" | head -3)"
+[ "$(info n3 peer_tls_handshake_failures)" -ge 1 ] && pass "the refused dialer n3 counts it too" ||
+  fail "n3 counted no handshake failure"
+# The dialing side checks the answer: n8 dials n4, whose certificate names
+# n9, refuses it and sends it nothing.
+start_node n8 on n8 "$peer_n4"
+cli n8 SET k8 v8 >/dev/null
+sleep 1
+[ "$(info n8 peer_tls_name_mismatches)" -ge 1 ] && pass "n8 refuses n4's answer" ||
+  fail "n8 name mismatches: $(info n8 peer_tls_name_mismatches)"
+[ -z "$(cli n4 GET k8)" ] && pass "and n4 gets none of n8's data" || fail "n4 read k8"
+# A permissive node never falls back to plaintext after a certificate
+# refusal: n10 dials n3, whose certificate is another CA's.
+start_node n10 permissive n10 "$peer_n3"
+sleep 1
+[ "$(info n10 peer_tls_handshake_failures)" -ge 1 ] && [ "$(info n10 peer_plaintext_fallbacks)" == 0 ] &&
+  pass "permissive n10 refuses n3 without falling back" ||
+  fail "n10: failures $(info n10 peer_tls_handshake_failures), fallbacks $(info n10 peer_plaintext_fallbacks)"
 
 # Switching over: n6 runs plaintext (off), n5 permissive; n5 speaks TLS to
 # n1 and plaintext with n6, so data flows n6 -> n5 -> n1 and back.
@@ -150,6 +170,9 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$ok" ] && pass "the TLS local cluster replicates" || fail "n3 never read tk"
-check_output "its peers speak TLS" 0 on -- \
-  bash -c "redis-cli -p $((base + 2)) INFO peers | tr -d '\r' | sed -n 's/^peer_tls://p'"
+peers=$(redis-cli -p $((base + 2)) INFO peers | tr -d '\r')
+if [[ "$peers" == *"peer_tls:on"* && "$peers" =~ peer_connects:[1-9] &&
+      "$peers" == *"peer_tls_handshake_failures:0"* ]]; then
+  pass "its peers connect over TLS without failures"
+else fail "local n2: $(grep -E 'connects|tls' <<<"$peers")"; fi
 finish
