@@ -71,7 +71,7 @@ size_t DifferingSegments(const std::vector<uint64_t>& a,
 }  // namespace
 
 int ClusterStart(const Options& o, int n, int base_port, bool tls) {
-  LocalCluster cluster(o.dir);
+  LocalCluster cluster = ClusterOf(o);
   cluster.set_peer_tls(tls);
   if (Status s = cluster.Start(n, base_port, FindServerBinary()); !s.ok())
     return Error(s.message());
@@ -88,13 +88,13 @@ int ClusterStart(const Options& o, int n, int base_port, bool tls) {
 }
 
 int ClusterStop(const Options& o) {
-  if (Status s = LocalCluster(o.dir).Stop(); !s.ok()) return Error(s.message());
+  if (Status s = ClusterOf(o).Stop(); !s.ok()) return Error(s.message());
   std::printf("stopped the cluster in %s\n", o.dir.c_str());
   return kOk;
 }
 
 int ClusterStatus(const Options& o) {
-  LocalCluster cluster(o.dir);
+  LocalCluster cluster = ClusterOf(o);
   auto nodes = cluster.Nodes();
   if (!nodes) return Error(nodes.error().message());
   auto digests = Digests(cluster, *nodes);
@@ -112,20 +112,20 @@ int ClusterStatus(const Options& o) {
 }
 
 int Partition(const Options& o, const std::string& spec) {
-  if (Status s = LocalCluster(o.dir).Partition(spec); !s.ok())
+  if (Status s = ClusterOf(o).Partition(spec); !s.ok())
     return Error(s.message());
   std::printf("partitioned: %s\n", spec.c_str());
   return kOk;
 }
 
 int Heal(const Options& o) {
-  if (Status s = LocalCluster(o.dir).Heal(); !s.ok()) return Error(s.message());
+  if (Status s = ClusterOf(o).Heal(); !s.ok()) return Error(s.message());
   std::printf("healed: every link open again\n");
   return kOk;
 }
 
 int Converge(const Options& o, bool watch, double timeout_s) {
-  LocalCluster cluster(o.dir);
+  LocalCluster cluster = ClusterOf(o);
   auto nodes = cluster.Nodes();
   if (!nodes) return Error(nodes.error().message());
   std::vector<LocalNode> up;

@@ -13,26 +13,18 @@ int Error(const std::string& message) {
   return kError;
 }
 
-namespace {
-
-Result<std::unique_ptr<RespClient>> Authenticate(
-    Result<std::unique_ptr<RespClient>> client, const Options& o) {
-  if (!client || o.password.empty()) return client;
-  std::vector<std::string> auth{"AUTH"};
-  if (!o.user.empty()) auth.push_back(o.user);
-  auth.push_back(o.password);
-  auto reply = (*client)->Call(auth);
-  if (!reply) return reply.error();
-  if (reply->is_error()) return Status::InvalidArgument(reply->text);
-  return client;
+LocalCluster ClusterOf(const Options& o) {
+  LocalCluster cluster(o.dir);
+  cluster.set_auth(o.user, o.password);
+  return cluster;
 }
 
-Result<std::unique_ptr<RespClient>> Open(const Options& o) {
+Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o) {
   std::string host = o.host;
   int port = o.port;
   if (!o.node.empty() && o.node.find(':') == std::string::npos) {
-    // A node name of the local cluster in --dir.
-    return LocalCluster(o.dir).Connect(o.node);
+    // A node name of the local cluster in --dir (which sends AUTH).
+    return ClusterOf(o).Connect(o.node);
   }
   if (!o.node.empty()) {
     auto endpoint = ParseEndpoint(o.node);
@@ -41,13 +33,10 @@ Result<std::unique_ptr<RespClient>> Open(const Options& o) {
     host = endpoint->host;
     port = endpoint->port;
   }
-  return RespClient::Connect(host, static_cast<uint16_t>(port));
-}
-
-}  // namespace
-
-Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o) {
-  return Authenticate(Open(o), o);
+  auto client = RespClient::Connect(host, static_cast<uint16_t>(port));
+  if (!client || o.password.empty()) return client;
+  GOSSIPKV_RETURN_IF_ERROR((*client)->Authenticate(o.user, o.password));
+  return client;
 }
 
 int Run(const Options& o, const std::vector<std::string>& args,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/local_cluster.h"
 #include "cli/resp_client.h"
 #include "util/status.h"
 
@@ -34,6 +35,8 @@ int Error(const std::string& message);
 // The node named by --node (host:port, or a node name of the local cluster
 // in --dir), else by --host and --port; authenticated if a password is set.
 Result<std::unique_ptr<RespClient>> ConnectTo(const Options& o);
+// The local cluster in --dir, its connections authenticated as o says.
+LocalCluster ClusterOf(const Options& o);
 
 // Runs one command; prints errors itself. kOk with `reply` set, or the exit
 // code of the failure.

@@ -236,7 +236,10 @@ Result<std::unique_ptr<RespClient>> LocalCluster::Connect(
   if (!address) return address.error();
   auto endpoint = ParseEndpoint(*address);
   if (!endpoint) return endpoint.error();
-  return RespClient::Connect(endpoint->host, endpoint->port);
+  auto client = RespClient::Connect(endpoint->host, endpoint->port);
+  if (!client || password_.empty()) return client;
+  GOSSIPKV_RETURN_IF_ERROR((*client)->Authenticate(user_, password_));
+  return client;
 }
 
 Status LocalCluster::Partition(const std::string& spec) {

@@ -40,6 +40,11 @@ class LocalCluster {
   // With it, Start makes a CA and a certificate per node in <dir>/tls
   // (cli/cluster_certs.h) and turns peer.tls on in every config.
   void set_peer_tls(bool on) { peer_tls_ = on; }
+  // Connections to the nodes send AUTH [user] password first.
+  void set_auth(std::string user, std::string password) {
+    user_ = std::move(user);
+    password_ = std::move(password);
+  }
   // Starts the configured node `name` and waits until it serves clients.
   Status Launch(const std::string& name, const std::string& server_binary);
   // SIGTERM to every node, SIGKILL after 5 s.
@@ -64,6 +69,8 @@ class LocalCluster {
  private:
   std::string dir_;
   bool peer_tls_ = false;
+  std::string user_;
+  std::string password_;  // empty: no AUTH
 };
 
 // Parses "n1,n2 | n3,n4" into groups.

@@ -191,4 +191,15 @@ Result<RespValue> RespClient::Call(const std::vector<std::string>& args) {
   return Read();
 }
 
+Status RespClient::Authenticate(const std::string& user,
+                                const std::string& password) {
+  std::vector<std::string> auth{"AUTH"};
+  if (!user.empty()) auth.push_back(user);
+  auth.push_back(password);
+  auto reply = Call(auth);
+  if (!reply) return reply.error();
+  if (reply->is_error()) return Status::InvalidArgument(reply->text);
+  return Status::Ok();
+}
+
 }  // namespace gossipkv

@@ -39,6 +39,8 @@ class RespClient {
   // Sends one command and waits for its reply (an error reply is a value,
   // not a failed Result; the Result fails on I/O or protocol trouble).
   Result<RespValue> Call(const std::vector<std::string>& args);
+  // AUTH [user] password; the server's error if it refuses.
+  Status Authenticate(const std::string& user, const std::string& password);
   // Pipelining: send now, read later, in order.
   Status Send(const std::vector<std::string>& args);
   Status SendRaw(std::string_view bytes);

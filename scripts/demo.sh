@@ -4,7 +4,10 @@
 # writes the same key on both sides, heals, and shows the replicas converge
 # to both writes as siblings — then resolves them, deletes a key and watches
 # its tombstone leave every replica, and stops the cluster.
+# With --tls the nodes speak mutual TLS to each other (cluster start --tls).
 set -euo pipefail
+tls=()
+[ "${1:-}" == --tls ] && tls=(--tls)
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 cmake --preset release >/dev/null
@@ -18,7 +21,7 @@ trap cleanup EXIT
 say() { printf '\n\033[1m$ gossipkv %s\033[0m\n' "$*"; }
 g() { say "$*"; "$gkv" --dir "$dir" "$@"; }
 
-g cluster start -n 3 --base-port "$base"
+g cluster start -n 3 --base-port "$base" "${tls[@]}"
 sleep 1
 g cluster status
 g --node n1 put greeting "hello from n1"

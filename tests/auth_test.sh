@@ -77,6 +77,12 @@ check_output cli-password 0 "w" -- g --password secret get k
 check_output cli-env 0 "w" -- env GOSSIPKV_USER=alice GOSSIPKV_PASSWORD=alice-pw "$cli" --node "$server_client" get k
 check_match cli-env-noperm 2 "NOPERM" -- env GOSSIPKV_USER=alice GOSSIPKV_PASSWORD=alice-pw "$cli" --node "$server_client" put k x
 check_match cli-wrongpass 2 "WRONGPASS" -- g --password nope get k
+# The local-cluster commands authenticate too: this server as node n1 of a
+# cluster directory.
+mkdir -p "$dir/lc" && touch "$dir/lc/n1.toml" && ln -s "$dir/data" "$dir/lc/n1"
+check_match cluster-status-auth 0 "all 1 replicas agree" -- "$cli" --dir "$dir/lc" --password secret cluster status
+check_output cluster-node-auth 0 "w" -- "$cli" --dir "$dir/lc" --node n1 --password secret get k
+check_match cluster-heal-noauth 2 "NOAUTH" -- "$cli" --dir "$dir/lc" heal
 stop_server
 
 # A password written in the clear is refused, naming how to hash it.
