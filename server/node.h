@@ -102,6 +102,7 @@ class Node final : public NodeContext {
   std::unique_ptr<Metrics> metrics_;  // with [metrics] bind only
   std::unique_ptr<MetricsListener> metrics_listener_;
   std::map<std::string, int64_t> metrics_first_seen_;  // member id -> ms
+  bool metrics_scraped_ = false;
   LinkFilter filter_;
   asio::steady_timer tick_timer_;
   asio::steady_timer disk_timer_;

@@ -206,6 +206,13 @@ std::vector<MetricFamily> Node::CollectMetrics() {
   }
   const auto& stats = replica_->stats();
   // When a scrape first saw each member: the lag of one never in sync.
+  const int64_t seen_from =
+      metrics_scraped_
+          ? now
+          : now - std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started_)
+                      .count();
+  metrics_scraped_ = true;
   std::erase_if(metrics_first_seen_, [&](const auto& seen) {
     return std::none_of(members.begin(), members.end(),
                         [&](const auto& m) { return m.node_id == seen.first; });
@@ -216,8 +223,9 @@ std::vector<MetricFamily> Node::CollectMetrics() {
               "Phi-accrual suspicion of each peer (suspect past phi_threshold)",
               m.phi, {{"peer", m.node_id}});
     if (m.liveness == Liveness::kLeft) continue;
+    // Members there at the first scrape count from the node's start.
     const int64_t first_seen =
-        metrics_first_seen_.try_emplace(m.node_id, now).first->second;
+        metrics_first_seen_.try_emplace(m.node_id, seen_from).first->second;
     auto in_sync = stats.ae_last_in_sync_ms.find(m.node_id);
     const int64_t since = in_sync == stats.ae_last_in_sync_ms.end()
                               ? first_seen
@@ -225,7 +233,7 @@ std::vector<MetricFamily> Node::CollectMetrics() {
     out.Gauge("gossipkv_anti_entropy_in_sync_age_seconds",
               "Since an anti-entropy session last found this node and the "
               "peer holding the same data, or since a scrape first saw the "
-              "peer",
+              "peer (the node's start at its first scrape)",
               static_cast<double>(now - since) / 1000, {{"peer", m.node_id}});
     auto session = stats.ae_last_session_ms.find(m.node_id);
     if (session != stats.ae_last_session_ms.end()) {

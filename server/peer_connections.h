@@ -39,10 +39,8 @@ struct PeerTransport::Outbound {
   bool connected = false;
   bool answered = false;  // the handshake was answered and accepted
   // The last TLS handshake failed as a plaintext peer's would (permissive
-  // mode may dial again in plaintext); and whether this address has ever
-  // completed one (then it never gets plaintext).
+  // mode may dial again in plaintext).
   bool may_fall_back = false;
-  bool spoke_tls = false;
   uint64_t generation = 0;  // bumped at every connect
   int64_t backoff_ms = 100;
   // The last connection (or attempt) failed: the next waits out backoff_ms.

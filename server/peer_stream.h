@@ -66,8 +66,13 @@ class PeerStream {
                  static_cast<size_t>(ASN1_STRING_length(name))) == node_id;
     };
     bool named = false, has_dns = false;
+    int critical = -1;  // -1: no such extension; else present (or bad)
     auto* names = static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+        X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, nullptr));
+    if (names == nullptr && critical != -1) {  // duplicated or undecodable
+      X509_free(cert);
+      return false;
+    }
     for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
       if (name->type != GEN_DNS) continue;

@@ -160,9 +160,9 @@ asio::awaitable<void> PeerTransport::ReadAnswer(std::shared_ptr<Outbound> peer,
           ec.category() == asio::error::get_ssl_category()) {
         // Under TLS 1.3 the peer checks this node's certificate after the
         // handshake has finished here: its refusal arrives as an alert.
-        ++stats_.tls_handshake_failures;
-        spdlog::warn("peer {}: refused this node's certificate: {}",
-                     peer->address, ec.message());
+        if (stats_.tls_handshake_failures++ % 100 == 0)
+          spdlog::warn("peer {}: refused this node's certificate: {}",
+                       peer->address, ec.message());
       }
       if (peer->answer_deadline.expired()) {
         ++stats_.handshake_timeouts;
@@ -266,7 +266,8 @@ asio::awaitable<bool> PeerTransport::Connect(std::shared_ptr<Outbound> peer) {
   // record as an oversized frame and closes), never after a certificate
   // refusal or a timeout, and never with an address that has spoken TLS.
   if (co_await Dial(peer, target, true)) co_return true;
-  if (stopped_ || !peer->may_fall_back || peer->spoke_tls) co_return false;
+  if (stopped_ || !peer->may_fall_back || tls_addresses_.count(peer->address))
+    co_return false;
   ++stats_.plaintext_fallbacks;
   co_return co_await Dial(peer, target, false);
 }
@@ -316,7 +317,7 @@ asio::awaitable<bool> PeerTransport::Dial(std::shared_ptr<Outbound> peer,
                      peer->address, ec.message(),
                      stats_.tls_handshake_failures);
     } else {
-      peer->spoke_tls = true;
+      tls_addresses_.insert(peer->address);
     }
   }
   if (ec) {
@@ -393,6 +394,7 @@ asio::awaitable<void> PeerTransport::RunOutbound(
                            milliseconds(options_.write_timeout_ms));
         co_await peer->stream.Write(asio::buffer(hello), ec);
         peer->deadline.Disarm();
+        if (ec && peer->deadline.expired()) ++stats_.write_timeouts;
         if (!ec) co_await ReadAnswer(peer, generation);
         if (stopped_) co_return;
         if (ec || !peer->answered) {

@@ -37,7 +37,8 @@
 // max_frame_bytes permissive allows), and a dial tries TLS first and
 // retries in plaintext only when the peer closed the connection at once —
 // not after a certificate refusal or a timeout, and never to an address
-// this record has spoken TLS with — so a cluster moves off -> permissive
+// that has spoken TLS since this node started — so a cluster moves off ->
+// permissive
 // -> on a node at a time.
 //
 // Lives on, and is only touched from, the node's io_context thread.
@@ -50,6 +51,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "config/config.h"
@@ -187,6 +189,9 @@ class PeerTransport {
   PeerStats stats_;
   std::map<std::pair<std::string, Lane>, std::shared_ptr<Outbound>> outbound_;
   std::list<std::weak_ptr<Inbound>> inbound_;
+  // Addresses a TLS handshake has succeeded with since the start: never
+  // dialed in plaintext again (permissive mode).
+  std::set<std::string> tls_addresses_;
 };
 
 }  // namespace gossipkv

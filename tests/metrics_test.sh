@@ -49,6 +49,7 @@ cli GET k1 >/dev/null
 cli GET absent >/dev/null
 cli NOSUCH >/dev/null
 cli SET >/dev/null  # wrong number of arguments
+cli AUTH nopass >/dev/null  # no password is set: an error
 # Two writes from one context leave two siblings; VGET reads both.
 context=$(cli --raw VGET k1 | head -1)
 cli VSET k1 one "$context" >/dev/null
@@ -77,7 +78,8 @@ check_value "reads that found one version" 'gossipkv_read_siblings_bucket{le="1"
 check_value "and the one that found two" 'gossipkv_read_siblings_bucket{le="2"}' 3
 check_value "keys stored" 'gossipkv_keys' 3
 check_value "connected clients (none now)" 'gossipkv_connected_clients' 0
-check_value "AUTH is no unknown command" 'gossipkv_requests_total{command="unknown",result="denied"}' 0
+check_value "AUTH is counted as AUTH" 'gossipkv_requests_total{command="AUTH",result="error"}' 1
+check_value "and as no unknown command" 'gossipkv_requests_total{command="unknown",result="denied"}' 0
 check_value "members by state" 'gossipkv_members{state="alive"}' 1
 check_value "settings in base units" 'gossipkv_config_anti_entropy_interval_seconds' 0.2
 
@@ -108,7 +110,7 @@ for _ in $(seq 100); do
   scrape >"$dir/m.txt"
   lag=$(value 'gossipkv_anti_entropy_in_sync_age_seconds{peer="n2"}')
   if [ -n "$lag" ] && awk -v l="$lag" 'BEGIN { exit !(l < 1) }' && \
-     [ "$(value gossipkv_ae_sessions_in_sync_total)" != 0 ] && \
+     awk -v n="$(value gossipkv_ae_sessions_in_sync_total)" 'BEGIN { exit !(n > 0) }' && \
      [ -n "$(value 'gossipkv_peer_phi{peer="n2"}')" ]; then synced=1; break; fi
   sleep 0.1
 done

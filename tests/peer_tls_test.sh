@@ -52,6 +52,7 @@ start_node() {
     echo 'bind = "127.0.0.1:0"'
     echo '[peer]'
     echo 'bind = "127.0.0.1:0"'
+    echo 'handshake_timeout_ms = 500'
     echo "tls = \"$mode\""
     if [ "$mode" != off ]; then
       echo "tls_cert_file = \"$pki/$cert.crt\""
@@ -131,6 +132,8 @@ sleep 1
 [ "$(info n8 peer_tls_name_mismatches)" -ge 1 ] && pass "n8 refuses n4's answer" ||
   fail "n8 name mismatches: $(info n8 peer_tls_name_mismatches)"
 [ -z "$(cli n4 GET k8)" ] && pass "and n4 gets none of n8's data" || fail "n4 read k8"
+# n8 sent n4 nothing past its handshake, not even gossip naming itself.
+[[ "$(cli n4 MEMBERS)" != *n8* ]] && pass "n4 never hears of n8" || fail "n4 lists n8"
 # A permissive node never falls back to plaintext after a certificate
 # refusal: n10 dials n3, whose certificate is another CA's.
 start_node n10 permissive n10 "$peer_n3"
@@ -138,6 +141,21 @@ sleep 1
 [ "$(info n10 peer_tls_handshake_failures)" -ge 1 ] && [ "$(info n10 peer_plaintext_fallbacks)" == 0 ] &&
   pass "permissive n10 refuses n3 without falling back" ||
   fail "n10: failures $(info n10 peer_tls_handshake_failures), fallbacks $(info n10 peer_plaintext_fallbacks)"
+# Nor after a timeout: n11 dials a listener that accepts and says nothing.
+silent_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -c "import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $silent_port)); s.listen(16)
+held = []
+while True:
+    held.append(s.accept()[0])" &
+pids+=($!)
+sleep 0.3
+start_node n11 permissive n10 "127.0.0.1:$silent_port"
+sleep 2
+[ "$(info n11 peer_tls_handshake_failures)" -ge 1 ] && [ "$(info n11 peer_plaintext_fallbacks)" == 0 ] &&
+  pass "permissive n11 does not fall back after a handshake timeout" ||
+  fail "n11: failures $(info n11 peer_tls_handshake_failures), fallbacks $(info n11 peer_plaintext_fallbacks)"
 
 # Switching over: n6 runs plaintext (off), n5 permissive; n5 speaks TLS to
 # n1 and plaintext with n6, so data flows n6 -> n5 -> n1 and back.
