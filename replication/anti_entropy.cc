@@ -58,6 +58,10 @@ std::string AntiEntropy::RandomLivePeer(const std::string& except) {
 
 void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
   now_ms_ = now_ms;
+  // Forgotten members' times go with them.
+  for (auto* times : {&stats_.ae_last_session_ms, &stats_.ae_last_in_sync_ms})
+    std::erase_if(*times,
+                  [&](const auto& t) { return !membership_.Knows(t.first); });
   std::vector<std::string> retry;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (now_ms - it->second.last_activity_ms > options_.session_timeout_ms) {

@@ -91,6 +91,13 @@ class LifecycleSimTest : public ::testing::Test {
 
 TEST_F(LifecycleSimTest, AForgottenMemberIsNotBroughtBackByGossip) {
   Start();
+  auto times_of_n4 = [&](int n) {
+    const auto& stats = sim_->replica(Id(n)).stats();
+    return stats.ae_last_session_ms.count(Id(4)) +
+           stats.ae_last_in_sync_ms.count(Id(4));
+  };
+  ASSERT_TRUE(sim_->RunUntil([&] { return times_of_n4(0) == 2; }, 60'000))
+      << "n0 never synced with n4";
   sim_->Crash(Id(4));
   ASSERT_TRUE(
       sim_->RunUntil([&] { return AllSee(Id(4), Liveness::kDead); }, 60'000));
@@ -134,6 +141,8 @@ TEST_F(LifecycleSimTest, AForgottenMemberIsNotBroughtBackByGossip) {
   for (int n = 0; n < 4; ++n) {
     EXPECT_TRUE(MembershipOf(Id(n)).IsForgotten(Id(4))) << Id(n);
     EXPECT_FALSE(MembershipOf(Id(n)).Knows(Id(4))) << Id(n);
+    // Its anti-entropy times went with it (INFO, /metrics).
+    EXPECT_EQ(times_of_n4(n), 0u) << Id(n);
   }
 
   // The forget is stored: n0, restarted, refuses n4 before gossip says so.
