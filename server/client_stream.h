@@ -8,6 +8,8 @@
 #include <chrono>
 #include <optional>
 
+#include "server/tls_io.h"
+
 namespace gossipkv {
 
 class ClientStream {
@@ -32,21 +34,10 @@ class ClientStream {
   }
   asio::awaitable<size_t> ReadSome(asio::mutable_buffer buffer,
                                    asio::error_code& ec) {
-    if (tls_) {
-      co_return co_await tls_->async_read_some(
-          buffer, asio::redirect_error(asio::use_awaitable, ec));
-    }
-    co_return co_await plain_.async_read_some(
-        buffer, asio::redirect_error(asio::use_awaitable, ec));
+    return ReadSomeFrom(tls_, plain_, buffer, ec);
   }
   asio::awaitable<void> Write(asio::const_buffer buffer, asio::error_code& ec) {
-    if (tls_) {
-      co_await asio::async_write(*tls_, buffer,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    } else {
-      co_await asio::async_write(plain_, buffer,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    }
+    return WriteAllTo(tls_, plain_, buffer, ec);
   }
 
  private:

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string_view>
 
+#include "server/tls_io.h"
+
 namespace gossipkv {
 
 class PeerStream {
@@ -34,21 +36,10 @@ class PeerStream {
   }
   asio::awaitable<size_t> ReadSome(asio::mutable_buffer buffer,
                                    asio::error_code& ec) {
-    if (tls_) {
-      co_return co_await tls_->async_read_some(
-          buffer, asio::redirect_error(asio::use_awaitable, ec));
-    }
-    co_return co_await socket_.async_read_some(
-        buffer, asio::redirect_error(asio::use_awaitable, ec));
+    return ReadSomeFrom(tls_, socket_, buffer, ec);
   }
   asio::awaitable<void> Write(asio::const_buffer buffer, asio::error_code& ec) {
-    if (tls_) {
-      co_await asio::async_write(*tls_, buffer,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    } else {
-      co_await asio::async_write(socket_, buffer,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    }
+    return WriteAllTo(tls_, socket_, buffer, ec);
   }
 
   // Under TLS: whether the peer's certificate (already verified against
