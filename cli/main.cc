@@ -4,6 +4,7 @@
 //   gossipkv put KEY VALUE        gossipkv get KEY [--all]
 //   gossipkv del KEY              gossipkv info [SECTION]
 //   gossipkv members              gossipkv digest
+//   gossipkv replicas KEY         gossipkv ring
 //   gossipkv cluster start|stop|status
 //   gossipkv cluster leave        gossipkv cluster forget ID
 //   gossipkv partition "n1,n2 | n3"   gossipkv heal   gossipkv converge
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
   auto* digest = app.add_subcommand(
       "digest",
       "print the Merkle root and key count (equal roots: equal data)");
+  auto* replicas = app.add_subcommand(
+      "replicas", "print the members that own KEY, best first");
+  replicas->add_option("key", key)->required();
+  auto* ring = app.add_subcommand(
+      "ring", "print the partitions each member of the ring owns");
   auto* cluster = app.add_subcommand(
       "cluster", "run a local multi-node cluster; leave or forget a member");
   cluster->require_subcommand(1);
@@ -96,7 +102,8 @@ int main(int argc, char** argv) {
                        "with --watch: give up after this many seconds");
   auto* info = app.add_subcommand("info", "print the node's INFO");
   info->add_option("section", section,
-                   "server, clients, storage, replication, stats, keyspace");
+                   "server, clients, storage, membership, ring, peers, "
+                   "replication, stats, keyspace");
 
   try {
     app.parse(argc, argv);
@@ -118,6 +125,8 @@ int main(int argc, char** argv) {
   if (*converge) return Converge(o, watch, timeout_s);
   if (*members) return Members(o);
   if (*digest) return Digest(o);
+  if (*replicas) return Replicas(o, key);
+  if (*ring) return Ring(o);
   if (*info) return Info(o, section);
   return 2;
 }

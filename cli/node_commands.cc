@@ -3,6 +3,8 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "cli/json.h"
@@ -147,6 +149,55 @@ int Digest(const Options& o) {
                 static_cast<long long>(reply.elements[1].integer),
                 static_cast<long long>(reply.elements[2].integer));
   }
+  return kOk;
+}
+
+int Replicas(const Options& o, const std::string& key) {
+  RespValue reply;
+  if (int rc = Run(o, {"REPLICAS", key}, reply); rc != kOk) return rc;
+  Json json = Json::array();
+  for (const auto& id : reply.elements) {
+    if (o.json) {
+      json.push_back(Json{});
+      SetBytes(json.back(), "id", id.text);
+    } else {
+      std::printf("%s\n", id.text.c_str());
+    }
+  }
+  if (o.json) PrintJson(json);
+  return kOk;
+}
+
+int Ring(const Options& o) {
+  RespValue reply;
+  if (int rc = Run(o, {"CLUSTER", "RING"}, reply); rc != kOk) return rc;
+  // Lines of "id count ranges".
+  Json json = Json::array();
+  if (!o.json) std::printf("%-12s %10s  %s\n", "ID", "PARTITIONS", "RANGES");
+  size_t start = 0;
+  while (start < reply.text.size()) {
+    size_t end = reply.text.find('\n', start);
+    if (end == std::string::npos) end = reply.text.size();
+    const std::string line = reply.text.substr(start, end - start);
+    start = end + 1;
+    const size_t a = line.find(' '), b = line.find(' ', a + 1);
+    if (a == std::string::npos || b == std::string::npos)
+      return Error("unexpected CLUSTER RING line: " + line);
+    const std::string id = line.substr(0, a);
+    const std::string count = line.substr(a + 1, b - a - 1);
+    const std::string ranges = line.substr(b + 1);
+    if (o.json) {
+      Json member;
+      SetBytes(member, "id", id);
+      member["partitions"] = std::strtoll(count.c_str(), nullptr, 10);
+      SetBytes(member, "ranges", ranges);
+      json.push_back(std::move(member));
+    } else {
+      std::printf("%-12s %10s  %s\n", id.c_str(), count.c_str(),
+                  ranges.c_str());
+    }
+  }
+  if (o.json) PrintJson(json);
   return kOk;
 }
 

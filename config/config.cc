@@ -320,6 +320,10 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
                                        s.anti_entropy_interval_ms, 0,
                                        86'400'000));
         GOSSIPKV_RETURN_IF_ERROR(
+            r.Int("replication_factor", s.replication_factor, 1, 255));
+        GOSSIPKV_RETURN_IF_ERROR(
+            r.Int("partition_bits", s.partition_bits, 1, 24));
+        GOSSIPKV_RETURN_IF_ERROR(
             r.Int("max_message_bytes", s.max_message_bytes, 4096, 1 << 30));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("repair_bytes_per_second",
                                        s.repair_bytes_per_second, 4096,

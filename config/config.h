@@ -115,6 +115,10 @@ struct GossipSettings {
 };
 
 struct ReplicationSettings {
+  // The ring (cluster/ring.h): N replicas per partition, of 2^bits
+  // partitions; every member must agree on both.
+  uint32_t replication_factor = 3;
+  uint32_t partition_bits = 14;
   uint32_t rumor_fanout = 3;
   uint32_t anti_entropy_interval_ms = 10'000;
   // Entries are batched into messages up to this size; a message always

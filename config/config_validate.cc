@@ -106,7 +106,14 @@ Status Config::Validate() const {
         "log_level must be trace, debug, info, warn or error, got \"{}\"",
         log_level));
   }
-  return merkle.Validate();
+  GOSSIPKV_RETURN_IF_ERROR(merkle.Validate());
+  if (rep.partition_bits > static_cast<uint32_t>(merkle.segment_bits)) {
+    return Status::InvalidArgument(fmt::format(
+        "replication.partition_bits ({}) must be at most merkle.segment_bits "
+        "({}): a partition is a range of whole Merkle segments",
+        rep.partition_bits, merkle.segment_bits));
+  }
+  return Status::Ok();
 }
 
 }  // namespace gossipkv

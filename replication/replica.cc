@@ -2,13 +2,16 @@
 // and turns the store's commits into rumors.
 #include "replication/replica.h"
 
+#include <algorithm>
+
 namespace gossipkv {
 
 Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
                  int64_t now_ms, VersionedStore* store)
     : membership_(std::move(self), std::move(options.membership), random,
                   now_ms),
-      store_(store) {
+      store_(store),
+      ring_options_(options.ring) {
   if (store_ == nullptr) return;
   membership_.RestoreForgotten(store_->member_record().forgotten);
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
@@ -26,6 +29,17 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
           rumor_->Enqueue(key, encoded, static_cast<uint32_t>(origin));
         }
       });
+}
+
+const Ring& Replica::ring() {
+  std::vector<std::string> ids = membership_.CurrentMemberIds();
+  ids.push_back(membership_.self().node_id());
+  std::sort(ids.begin(), ids.end());
+  // Never empty (this node is in it), so the first call builds it.
+  if (ids != ring_.members()) {
+    ring_ = Ring(std::move(ids), ring_options_);
+  }
+  return ring_;
 }
 
 Replica::~Replica() {

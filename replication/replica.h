@@ -25,6 +25,7 @@
 #include <string>
 
 #include "cluster/membership.h"
+#include "cluster/ring.h"
 #include "replication/anti_entropy.h"
 #include "replication/replication_stats.h"
 #include "replication/rumor.h"
@@ -37,6 +38,7 @@ struct ReplicaOptions {
   RumorOptions rumor;
   AntiEntropyOptions anti_entropy;
   TombstoneGcOptions gc;
+  RingOptions ring;
 };
 
 class Replica {
@@ -78,6 +80,11 @@ class Replica {
   // repeat it, which the refutation rule (Membership) outvotes.
   static uint64_t NextIncarnation(VersionedStore& store, Status* stored);
 
+  // The ring (cluster/ring.h) of this node and every member that has not
+  // left or been forgotten, whatever its liveness; built again when that
+  // set changes. Placement only: every member still stores every key.
+  const Ring& ring();
+
   Membership& membership() { return membership_; }
   const Membership& membership() const { return membership_; }
   const ReplicationStats& stats() const { return stats_; }
@@ -93,6 +100,8 @@ class Replica {
   void SaveMemberRecord();
 
   std::unique_ptr<TombstoneCollector> collector_;
+  RingOptions ring_options_;
+  Ring ring_;
 };
 
 }  // namespace gossipkv

@@ -52,6 +52,7 @@ CommandExecutor::Table() {
         {"VSET", {&E::VSet, 4, 4, Role::kWrite}},
         {"VDEL", {&E::VDel, 3, 3, Role::kWrite}},
         {"MEMBERS", {&E::MembersCommand, 1, 1, Role::kRead}},
+        {"REPLICAS", {&E::ReplicasCommand, 2, 2, Role::kRead}},
         {"DIGEST", {&E::Digest, 1, 2, Role::kRead}},
         {"FAULT", {&E::FaultCommand, 2, -1, Role::kAdmin}},
         {"CLUSTER", {&E::ClusterCommand, 2, -1, Role::kAdmin}},
@@ -420,6 +421,14 @@ void CommandExecutor::MembersCommand(Call& c) {
     resp::AppendInteger(c.out, m.heartbeat_age_ms);
     resp::AppendBulk(c.out, fmt::format("{:.2f}", m.phi));
   }
+}
+
+void CommandExecutor::ReplicasCommand(Call& c) {
+  // REPLICAS key: the owners of the key's partition, best first.
+  if (!CheckKey(c, c.args[1])) return;
+  auto replicas = node_.Replicas(c.args[1]);
+  resp::AppendArrayHeader(c.out, replicas.size());
+  for (const auto& id : replicas) resp::AppendBulk(c.out, id);
 }
 
 void CommandExecutor::Digest(Call& c) {

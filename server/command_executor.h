@@ -38,11 +38,13 @@ class NodeContext {
   virtual void AppendInfo(std::string_view section, std::string& out) = 0;
   // Every member this node knows, itself first.
   virtual std::vector<MemberView> Members() = 0;
+  // The ids of the members that own `key`'s partition, best first.
+  virtual std::vector<std::string> Replicas(std::string_view key) = 0;
   // FAULT BLOCK/UNBLOCK/DROP/STATUS: `args` starts at the subcommand;
   // appends the reply.
   virtual void Fault(const std::vector<std::string>& args,
                      std::string& out) = 0;
-  // CLUSTER LEAVE | FORGET id | NODES: `args` starts at the subcommand;
+  // CLUSTER LEAVE | FORGET id | NODES | RING: `args` starts at the subcommand;
   // appends the reply.
   virtual void Cluster(const std::vector<std::string>& args,
                        std::string& out) = 0;
@@ -116,6 +118,7 @@ class CommandExecutor {
   void VSet(Call& c);
   void VDel(Call& c);
   void MembersCommand(Call& c);
+  void ReplicasCommand(Call& c);
   void Digest(Call& c);
   void FaultCommand(Call& c);
   void ClusterCommand(Call& c);

@@ -26,7 +26,7 @@ void CommandExecutor::AppendStorageInfo(std::string& out) {
 
 std::string CommandExecutor::InfoText(std::vector<std::string> asked) {
   static constexpr std::string_view kDefault[] = {
-      "server", "clients",     "storage", "membership",
+      "server", "clients",     "storage", "membership", "ring",
       "peers",  "replication", "stats",   "keyspace"};
   std::vector<std::string> sections;
   for (const auto& name : asked) {

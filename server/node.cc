@@ -175,6 +175,9 @@ Status Node::Start() {
   options.gc.interval_ms = config_.replication.gc_interval_ms;
   options.gc.batch_keys = config_.replication.gc_batch_keys;
   options.gc.max_message_bytes = config_.replication.max_message_bytes;
+  options.ring.replication_factor = config_.replication.replication_factor;
+  options.ring.partition_bits =
+      static_cast<int>(config_.replication.partition_bits);
   replica_ =
       std::make_unique<Replica>(self, options, random_, NowMs(), store_.get());
   driver_ = std::make_unique<ReplicaDriver>(*replica_, store_.get(),

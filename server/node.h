@@ -57,6 +57,7 @@ class Node final : public NodeContext {
   // NodeContext
   void AppendInfo(std::string_view section, std::string& out) override;
   std::vector<MemberView> Members() override;
+  std::vector<std::string> Replicas(std::string_view key) override;
   void Fault(const std::vector<std::string>& args, std::string& out) override;
   void Cluster(const std::vector<std::string>& args, std::string& out) override;
   std::string WriteRefusal() override;
@@ -84,6 +85,7 @@ class Node final : public NodeContext {
   // forgetting (server/node_cluster.cc).
   void LogLifecycle();
   void AppendMembershipInfo(std::string& out);
+  void AppendRingInfo(std::string& out);
   // What a scrape reads from the node (server/node_metrics.cc).
   std::vector<prometheus::MetricFamily> CollectMetrics();
 

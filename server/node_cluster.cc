@@ -1,8 +1,11 @@
-// Node: the operator's cluster commands (CLUSTER LEAVE, FORGET, NODES), the
-// membership INFO section and the lifecycle log lines.
+// Node: the operator's cluster commands (CLUSTER LEAVE, FORGET, NODES,
+// RING), REPLICAS, the membership and ring INFO sections and the lifecycle
+// log lines.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "server/node.h"
 #include "server/resp_writer.h"
@@ -55,11 +58,42 @@ void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
           m.self ? "self" : LivenessName(m.liveness), m.incarnation);
     }
     resp::AppendBulk(out, lines);
+  } else if (sub == "RING" && args.size() == 1) {
+    // One line per ring member: id, partitions owned, and which ("0-3,7").
+    const Ring& ring = replica_->ring();
+    std::string lines;
+    for (size_t i = 0; i < ring.members().size(); ++i) {
+      const auto owned = ring.PartitionsOf(static_cast<int>(i));
+      lines += fmt::format("{} {} {}\n", ring.members()[i], owned.size(),
+                           PartitionRanges(owned));
+    }
+    resp::AppendBulk(out, lines);
   } else {
     resp::AppendError(out,
                       "ERR usage: CLUSTER LEAVE | CLUSTER FORGET node-id | "
-                      "CLUSTER NODES");
+                      "CLUSTER NODES | CLUSTER RING");
   }
+}
+
+std::vector<std::string> Node::Replicas(std::string_view key) {
+  const Ring& ring = replica_->ring();
+  return ring.OwnerIds(ring.PartitionOfKey(key));
+}
+
+void Node::AppendRingInfo(std::string& out) {
+  const Ring& ring = replica_->ring();
+  const int self = ring.IndexOf(config_.node_id);
+  const auto& loads = ring.loads();
+  const double mean = static_cast<double>(ring.partition_count()) *
+                      ring.replicas() / static_cast<double>(loads.size());
+  const uint32_t most = *std::max_element(loads.begin(), loads.end());
+  out += fmt::format(
+      "replication_factor:{}\r\nring_replicas:{}\r\nring_partitions:{}\r\n"
+      "ring_members:{}\r\nring_owned_partitions:{}\r\n"
+      "ring_max_over_mean:{:.4f}\r\nring_fingerprint:{:016x}\r\n",
+      ring.options().replication_factor, ring.replicas(),
+      ring.partition_count(), ring.members().size(), self < 0 ? 0 : loads[self],
+      most / mean, ring.fingerprint());
 }
 
 std::string Node::WriteRefusal() {

@@ -56,6 +56,8 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         config_.disk_retry_ms);
   } else if (section == "membership") {
     AppendMembershipInfo(out);
+  } else if (section == "ring") {
+    AppendRingInfo(out);
   } else if (section == "peers") {
     const auto& s = peers_->stats();
     out += fmt::format(

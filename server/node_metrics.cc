@@ -53,6 +53,13 @@ const std::unordered_map<std::string_view, Field>& Fields() {
       {"peer_last_refusal", {Kind::kSkip}},
       {"peer_tls", {Kind::kLabel}},
       {"merkle_root", {Kind::kSkip}},  // a hash, not a quantity
+      {"ring_fingerprint", {Kind::kSkip}},
+      {"ring_members", {Kind::kGauge}},
+      {"ring_owned_partitions", {Kind::kGauge}},
+      {"ring_max_over_mean", {Kind::kGauge}},
+      {"replication_factor", {Kind::kSetting}},
+      {"ring_replicas", {Kind::kSetting}},
+      {"ring_partitions", {Kind::kSetting}},
       {"uptime_in_seconds", {Kind::kGauge, "uptime_seconds"}},
       {"total_commands_processed", {Kind::kCounter, "commands_processed"}},
       {"total_connections_received", {Kind::kCounter, "connections_received"}},

@@ -29,6 +29,8 @@ pb::Compatibility CompatibilityOf(const Config& config) {
   c.set_merkle_segment_bits(static_cast<uint32_t>(config.merkle.segment_bits));
   c.set_merkle_fanout_bits(static_cast<uint32_t>(config.merkle.fanout_bits));
   c.set_tombstone_gc(config.replication.gc_interval_ms > 0);
+  c.set_replication_factor(config.replication.replication_factor);
+  c.set_partition_bits(config.replication.partition_bits);
   return c;
 }
 
@@ -76,6 +78,15 @@ HandshakeVerdict CheckHandshake(const pb::Handshake& here,
                   fmt::format("tombstone GC {} here, {} there",
                               mine.tombstone_gc() ? "on" : "off",
                               theirs.tombstone_gc() ? "on" : "off"));
+  }
+  if (mine.replication_factor() != theirs.replication_factor() ||
+      mine.partition_bits() != theirs.partition_bits()) {
+    return Refuse(
+        Kind::kIncompatible,
+        fmt::format("ring of {} replicas over 2^{} partitions here, "
+                    "{} replicas over 2^{} there",
+                    mine.replication_factor(), mine.partition_bits(),
+                    theirs.replication_factor(), theirs.partition_bits()));
   }
   return {};
 }

@@ -24,6 +24,10 @@ class FakeNode : public NodeContext {
                     false};
     return {self, peer};
   }
+  std::vector<std::string> Replicas(std::string_view key) override {
+    replicas_asked = std::string(key);
+    return {"n2", "n1"};
+  }
   void Fault(const std::vector<std::string>& args, std::string& out) override {
     fault_args = args;
     out += "+OK\r\n";
@@ -34,6 +38,7 @@ class FakeNode : public NodeContext {
     out += "+OK\r\n";
   }
   std::vector<std::string> fault_args;
+  std::string replicas_asked;
   std::vector<std::string> cluster_args;
 };
 
@@ -376,6 +381,10 @@ TEST_F(CommandExecutorTest, MembersAndFaultGoToTheNode) {
   EXPECT_EQ(info_.cluster_args, (std::vector<std::string>{"leave"}));
   EXPECT_EQ(Run({"CLUSTER"}),
             "-ERR wrong number of arguments for 'cluster' command\r\n");
+  EXPECT_EQ(Run({"replicas", "k1"}), "*2\r\n$2\r\nn2\r\n$2\r\nn1\r\n");
+  EXPECT_EQ(info_.replicas_asked, "k1");
+  EXPECT_EQ(Run({"REPLICAS", std::string(20, 'k')}),
+            "-ERR key too large: 20 bytes (max 16 bytes)\r\n");
 }
 
 TEST(CommandExecutorDiskTest, WritesAreRefusedWithMisconfAndReadsServed) {

@@ -53,6 +53,8 @@ fanout = 2
 phi_threshold = 10.5
 dead_after_ms = 5000
 [replication]
+replication_factor = 2
+partition_bits = 12
 rumor_fanout = 4
 anti_entropy_interval_ms = 0
 [limits]
@@ -85,6 +87,8 @@ idle_timeout_ms = 0
   EXPECT_DOUBLE_EQ(config->gossip.phi_threshold, 10.5);
   EXPECT_EQ(config->gossip.dead_after_ms, 5000u);
   EXPECT_EQ(config->replication.rumor_fanout, 4u);
+  EXPECT_EQ(config->replication.replication_factor, 2u);
+  EXPECT_EQ(config->replication.partition_bits, 12u);
   EXPECT_EQ(config->replication.anti_entropy_interval_ms, 0u);
   EXPECT_EQ(config->limits.max_key_bytes, 100u);
   EXPECT_EQ(config->limits.max_value_bytes, 1000u);
@@ -115,6 +119,11 @@ TEST(ConfigTest, OutOfRangeValuesAreErrors) {
   ExpectError("[merkle]\nfanout = 12\n", "power of two");
   ExpectError("[merkle]\nsegment_bits = 16\nfanout = 8\n",
               "multiple of log2(fanout)");
+  ExpectError("[merkle]\nsegment_bits = 12\nfanout = 8\n",
+              "replication.partition_bits (14) must be at most "
+              "merkle.segment_bits (12)");
+  ExpectError("[replication]\nreplication_factor = 0\n",
+              "'replication.replication_factor' must be in [1, 255]");
   ExpectError("[storage]\ndurability = \"sometimes\"\n",
               "'storage.durability' must be");
   ExpectError("[client]\nbind = \"localhost\"\n", "expected host:port");

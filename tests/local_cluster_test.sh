@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local-cluster commands end to end: cluster start/status/stop,
-# partition, heal, converge, and --node by name.
+# partition, heal, converge, ring, replicas, and --node by name.
 # Usage: local_cluster_test.sh PATH/TO/gossipkv
 set -uo pipefail
 gkv=$1
@@ -44,6 +44,17 @@ check_match disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n
 check_match heal 0 "healed" -- g heal
 check_match converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
 check_match siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
+# Three members and three replicas: each owns every partition, and every
+# node names the same owners, best first.
+check_match ring 0 "n2 +16384 +0-16383" -- g --node n1 ring
+check_match ring-json 0 '"id":"n3","partitions":16384,"ranges":"0-16383"' -- g --node n3 ring --json
+owners1=$(g --node n1 replicas k2 | sort | tr '\n' ' ')
+if [ "$owners1" == "n1 n2 n3 " ] && [ "$(g --node n1 replicas k2)" == "$(g --node n3 replicas k2)" ]; then
+  pass replicas
+else
+  fail "replicas: n1 says [$(g --node n1 replicas k2 | tr '\n' ' ')], n3 [$(g --node n3 replicas k2 | tr '\n' ' ')]"
+fi
+check_match ring-info 0 "ring_members:3" -- g --node n2 info ring
 # A delete leaves every replica's disk once all three hold it (GC every 5 s):
 # each node collects that one tombstone, once.
 info_field() {  # info_field NODE SECTION NAME

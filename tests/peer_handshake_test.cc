@@ -51,6 +51,10 @@ TEST(PeerHandshakeTest, EachSettingRefusedNamingBothValues) {
   fanout.merkle.segment_bits = 16;
   Config no_gc = here;
   no_gc.replication.gc_interval_ms = 0;
+  Config two = here;
+  two.replication.replication_factor = 2;
+  Config bits = here;
+  bits.replication.partition_bits = 12;
   const std::vector<std::pair<Config, std::string>> cases = {
       {lww, "conflict_mode siblings here, last-write-wins there"},
       {shape,
@@ -60,6 +64,12 @@ TEST(PeerHandshakeTest, EachSettingRefusedNamingBothValues) {
        "merkle shape 16 segment bits, fanout 16 here, 16 segment bits, "
        "fanout 4 there"},
       {no_gc, "tombstone GC on here, off there"},
+      {two,
+       "ring of 3 replicas over 2^14 partitions here, 2 replicas over 2^14 "
+       "there"},
+      {bits,
+       "ring of 3 replicas over 2^14 partitions here, 3 replicas over 2^12 "
+       "there"},
   };
   for (const auto& [there, reason] : cases) {
     const auto verdict =

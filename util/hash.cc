@@ -12,6 +12,10 @@ uint64_t Hash64(std::string_view bytes) {
   return XXH3_64bits(bytes.data(), bytes.size());
 }
 
+uint64_t Hash64(uint64_t value, uint64_t seed) {
+  return XXH3_64bits_withSeed(&value, sizeof value, seed);
+}
+
 uint64_t Hash64(std::string_view first, std::string_view second) {
   XXH3_state_t state;
   XXH3_64bits_reset(&state);

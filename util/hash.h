@@ -1,5 +1,6 @@
 // 64-bit hashing on XXH3, the one hash function gossipkv uses for key
-// placement (Merkle segments) and entry digests. Pure functions; any thread.
+// placement (Merkle segments, the ring) and entry digests. Pure functions; any
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,10 @@ uint64_t Hash64(std::string_view bytes);
 
 // Hash of two byte strings as if concatenated, without concatenating.
 uint64_t Hash64(std::string_view first, std::string_view second);
+
+// Hash of a number under a seed (XXH3 with seed): the ring's score of a
+// (partition, member) pair.
+uint64_t Hash64(uint64_t value, uint64_t seed);
 
 // Hash for string-keyed containers that look up by string_view without
 // building a std::string (heterogeneous lookup).
