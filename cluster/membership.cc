@@ -309,6 +309,36 @@ void Membership::RestoreForgotten(
   for (const auto& [id, incarnation] : forgotten) AddForgotten(id, incarnation);
 }
 
+void Membership::RestoreMembers(
+    const std::map<std::string, std::string>& members, int64_t now_ms) {
+  for (const auto& [id, address] : members) {
+    if (id.empty() || id == self_.node_id() || IsForgotten(id) ||
+        FindMember(id) != nullptr)
+      continue;
+    Member m{
+        pb::MemberState(),
+        PhiAccrualDetector(static_cast<double>(options_.gossip_interval_ms))};
+    m.state.set_node_id(id);
+    m.state.set_peer_address(address);
+    m.detector.Heartbeat(now_ms);
+    // (0, 0): older than any state gossiped of it.
+    m.liveness = Liveness::kAlive;
+    ++alive_;
+    index_.emplace(id, members_.size());
+    by_address_[address] = members_.size();
+    members_.push_back(std::move(m));
+  }
+}
+
+std::map<std::string, std::string> Membership::CurrentMembers() const {
+  std::map<std::string, std::string> out;
+  for (const auto& m : members_) {
+    if (m.liveness != Liveness::kLeft)
+      out[m.state.node_id()] = m.state.peer_address();
+  }
+  return out;
+}
+
 void Membership::LearnForgotten(
     const google::protobuf::RepeatedPtrField<pb::MemberDigest>& forgotten) {
   for (const auto& f : forgotten) {

@@ -11,7 +11,9 @@
 // dead_after_ms makes it dead. Verdicts are local, as in Cassandra; what a
 // member says of itself (alive, left) is gossiped. Dead members are still
 // contacted now and then, and seeds whenever nobody is alive, so a healed
-// partition or a restarted seed merges back without an operator. A restart
+// partition or a restarted seed merges back without an operator. The
+// members are stored (MemberRecord), so a restarted node starts knowing
+// them and gossips with them without a seed. A restart
 // gets a new incarnation (a stored counter, MemberRecord), which supersedes
 // the old state everywhere; hearing a state of itself from a newer
 // incarnation than its own (its counter was lost with its disk), a node
@@ -100,6 +102,16 @@ class Membership {
   Status Forget(const std::string& node_id, bool remembered = false);
   // Takes forgotten ids as stored (at start).
   void RestoreForgotten(const std::map<std::string, uint64_t>& forgotten);
+  // Takes the members stored at the last run (id -> peer address; at
+  // start, after RestoreForgotten): each is known and alive, as a member
+  // first named by gossip is, its heartbeat age counting from `now_ms` (so
+  // one that stays silent is suspected, then dead), with a state any
+  // gossip about it supersedes.
+  void RestoreMembers(const std::map<std::string, std::string>& members,
+                      int64_t now_ms);
+  // Every other member not left, id -> peer address: what the driver
+  // stores for RestoreMembers.
+  std::map<std::string, std::string> CurrentMembers() const;
   // True when `node_id` (not this node) has been forgotten.
   bool IsForgotten(const std::string& node_id) const {
     return forgotten_.count(node_id) > 0;

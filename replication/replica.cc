@@ -14,6 +14,7 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
       ring_options_(options.ring) {
   if (store_ == nullptr) return;
   membership_.RestoreForgotten(store_->member_record().forgotten);
+  membership_.RestoreMembers(store_->member_record().members, now_ms);
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
                                          options.rumor, stats_);
   options.anti_entropy.tombstone_gc = options.gc.interval_ms > 0;
@@ -126,6 +127,7 @@ void Replica::SaveMemberRecord() {
   if (membership_.self().incarnation() > record.incarnation)
     record.incarnation = membership_.self().incarnation();
   record.forgotten = membership_.forgotten();
+  record.members = membership_.CurrentMembers();
   if (record != store_->batch().member_record())
     store_->batch().SetMemberRecord(std::move(record));
 }

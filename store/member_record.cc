@@ -1,4 +1,4 @@
-// MemberRecord: three records in the meta column family.
+// MemberRecord: four records in the meta column family.
 #include "store/member_record.h"
 
 #include <fmt/format.h>
@@ -11,6 +11,22 @@ namespace {
 constexpr std::string_view kIncarnationKey = "incarnation";
 constexpr std::string_view kForgottenKey = "forgotten";
 constexpr std::string_view kFillKey = "fill";
+constexpr std::string_view kMembersKey = "members";
+
+// Takes one be32-length-prefixed string off `rest`; false if truncated.
+bool TakeString(std::string_view& rest, std::string& out) {
+  if (rest.size() < 4) return false;
+  const uint32_t size = ReadBigEndian32(rest);
+  if (rest.size() - 4 < size) return false;
+  out.assign(rest.substr(4, size));
+  rest.remove_prefix(4 + size);
+  return true;
+}
+
+void AppendString(std::string& out, std::string_view s) {
+  AppendBigEndian32(out, static_cast<uint32_t>(s.size()));
+  out += s;
+}
 
 Status Malformed(std::string_view key, std::string_view why) {
   return Status::Corruption(
@@ -41,6 +57,16 @@ Result<MemberRecord> MemberRecord::Load(Engine& engine) {
         ReadBigEndian64(rest.substr(4 + size));
     rest.remove_prefix(4 + size + 8);
   }
+  auto members = engine.Get(Column::kMeta, kMembersKey);
+  if (!members) return members.error();
+  const std::string member_bytes = members->value_or(std::string());
+  rest = member_bytes;
+  while (!rest.empty()) {
+    std::string id, address;
+    if (!TakeString(rest, id) || !TakeString(rest, address))
+      return Malformed(kMembersKey, "truncated");
+    record.members[std::move(id)] = std::move(address);
+  }
   auto fill = engine.Get(Column::kMeta, kFillKey);
   if (!fill) return fill.error();
   if (fill->has_value()) {
@@ -65,6 +91,14 @@ void MemberRecord::StageChanges(const MemberRecord& next,
       AppendBigEndian64(bytes, seen);
     }
     batch.Put(Column::kMeta, kForgottenKey, bytes);
+  }
+  if (next.members != members) {
+    std::string bytes;
+    for (const auto& [id, address] : next.members) {
+      AppendString(bytes, id);
+      AppendString(bytes, address);
+    }
+    batch.Put(Column::kMeta, kMembersKey, bytes);
   }
   if (next.fill_next != fill_next) {
     if (next.fill_next) {

@@ -1,7 +1,8 @@
-// The incarnation counter and the forgotten members, stored in meta: the
-// incarnation grows by one at every start and past any state of this node
-// from a newer incarnation, across store reopens; CLUSTER FORGET's
-// refusals, and a forgotten member stays forgotten after a restart.
+// The incarnation counter, the forgotten and the other members, stored in
+// meta: the incarnation grows by one at every start and past any state of
+// this node from a newer incarnation, across store reopens; CLUSTER
+// FORGET's refusals, and a forgotten member stays forgotten after a
+// restart; the other members are known again after one.
 #include <gtest/gtest.h>
 
 #include "replication/replica.h"
@@ -140,6 +141,44 @@ TEST_F(MemberRecordTest, AMalformedRecordIsAnErrorNamingIt) {
   loaded = MemberRecord::Load(engine_);
   ASSERT_FALSE(loaded);
   EXPECT_NE(loaded.error().message().find("incarnation"), std::string::npos);
+}
+
+TEST_F(MemberRecordTest, MembersAreStoredAndKnownAfterARestart) {
+  Boot();
+  Tell(State("b", 4));
+  Tell(State("c", 2), "c");
+  Boot();
+  const Membership& m = replica_->membership();
+  ASSERT_TRUE(m.Knows("b"));
+  ASSERT_TRUE(m.Knows("c"));
+  EXPECT_EQ(m.AddressOf("c"), "addr-c");
+  EXPECT_EQ(m.LivePeerAddresses().size(), 2u);  // gossiped with at once
+  EXPECT_EQ(replica_->ring().members(),
+            (std::vector<std::string>{"a", "b", "c"}));
+  // Any gossip about a restored member supersedes its state.
+  Tell(State("b", 1));
+  EXPECT_EQ(m.Members(clock_.MonotonicMillis())[1].incarnation, 1u);
+  // One that left is no longer stored.
+  pb::MemberState left = State("c", 2);
+  left.set_version(9);
+  left.set_status(pb::MEMBER_LEFT);
+  Tell(left, "c");
+  EXPECT_EQ(store_->member_record().members.count("c"), 0u);
+  Boot();
+  EXPECT_FALSE(replica_->membership().Knows("c"));
+  EXPECT_EQ(replica_->ring().members(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(MemberRecordTest, TruncatedMembersAreAnErrorNamingThem) {
+  WriteBatch batch;
+  batch.Put(Column::kMeta, "members",
+            std::string("\0\0\0\x01"
+                        "b\0\0",
+                        7));
+  ASSERT_TRUE(engine_.Write(batch).ok());
+  auto loaded = MemberRecord::Load(engine_);
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().message().find("members"), std::string::npos);
 }
 
 // A start whose incarnation could not be stored (here: changes were

@@ -397,7 +397,7 @@ void RunChaos(uint64_t seed, const Scenario& sc) {
   ASSERT_TRUE(h.sim().RunUntil([&] { return h.Converged(); }, 60'000, 100))
       << "replicas still differ 60 s after healing";
   const int64_t converged_ms = h.sim().now() - healed;
-  // docs/architecture.md: the seeds of these tests converge in 0.5 to 4.7 s
+  // docs/architecture.md: the seeds of these tests converge in 0.3 to 4.7 s
   // and are held to 5 s (other seeds only to the 60 s bound). The slowest
   // waits for tombstone GC to collect a tombstone only one node holds.
   if (std::getenv("GOSSIPKV_SEED") == nullptr &&

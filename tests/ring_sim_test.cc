@@ -113,10 +113,19 @@ TEST_F(RingSimTest, LivenessNeverMovesAPartition) {
   sim_->Partition({{Id(0), Id(1), Id(3)}, {Id(4), Id(5), Id(6)}});
   StaysAt(Ids(), 5'000);
   sim_->Heal();
-  // The restarted member learns the others again by gossip; nobody else's
-  // ring moves meanwhile.
+  // The restarted member starts from the members it stored: its ring is
+  // everyone's from its first step.
   sim_->Restart(Id(2));
-  StaysAt(Ids(), 5'000, Id(2));
+  StaysAt(Ids(), 5'000);
+}
+
+TEST_F(RingSimTest, AMemberRestartedWithoutItsDiskLearnsTheRingByGossip) {
+  ASSERT_TRUE(ConvergeTo(Ids(), 60'000));
+  sim_->Crash(Id(4));
+  sim_->Restart(Id(4), /*lose_data=*/true);
+  EXPECT_EQ(sim_->replica(Id(4)).ring().members().size(), 1u);
+  // Nobody else's ring moves meanwhile.
+  StaysAt(Ids(), 2'000, Id(4));
   EXPECT_TRUE(ConvergeTo(Ids(), 30'000));
 }
 
