@@ -10,7 +10,9 @@
 
 namespace gossipkv::cli {
 
-int ClusterStart(const Options& o, int n, int base_port, bool tls);
+// `replication_factor` 0 keeps the server's default.
+int ClusterStart(const Options& o, int n, int base_port, bool tls,
+                 int replication_factor);
 int ClusterStop(const Options& o);
 int ClusterStatus(const Options& o);
 int Partition(const Options& o, const std::string& spec);

@@ -134,6 +134,9 @@ Status LocalCluster::Start(int n, int base_port,
          "demos\ndead_after_ms = 2000\n"
       << "[replication]\nanti_entropy_interval_ms = 2000\ngc_interval_ms = "
          "5000            # deleted keys leave the disk within seconds\n"
+      << (replication_factor_ > 0
+              ? fmt::format("replication_factor = {}\n", replication_factor_)
+              : "")
       << extra_toml;
     if (!f) return Status::IOError("cannot write " + config.string());
   }

@@ -40,6 +40,9 @@ class LocalCluster {
   // With it, Start makes a CA and a certificate per node in <dir>/tls
   // (cli/cluster_certs.h) and turns peer.tls on in every config.
   void set_peer_tls(bool on) { peer_tls_ = on; }
+  // With it (1 to 255), Start sets replication.replication_factor in every
+  // config; 0 keeps the default.
+  void set_replication_factor(int n) { replication_factor_ = n; }
   // Connections to the nodes send AUTH [user] password first.
   void set_auth(std::string user, std::string password) {
     user_ = std::move(user);
@@ -69,6 +72,7 @@ class LocalCluster {
  private:
   std::string dir_;
   bool peer_tls_ = false;
+  int replication_factor_ = 0;
   std::string user_;
   std::string password_;  // empty: no AUTH
 };

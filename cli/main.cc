@@ -75,6 +75,12 @@ int main(int argc, char** argv) {
       ->add_option("--base-port", base_port,
                    "clients on base+i, peers on base+100+i")
       ->check(CLI::Range(1024, 65000));
+  int replication_factor = 0;
+  cluster_start
+      ->add_option("--replication-factor", replication_factor,
+                   "replicas of each partition (default 3; every node's with "
+                   "at most that many nodes)")
+      ->check(CLI::Range(1, 255));
   bool tls = false;
   cluster_start->add_flag(
       "--tls", tls,
@@ -114,7 +120,8 @@ int main(int argc, char** argv) {
   if (*put) return Put(o, key, value);
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
-  if (*cluster_start) return ClusterStart(o, nodes, base_port, tls);
+  if (*cluster_start)
+    return ClusterStart(o, nodes, base_port, tls, replication_factor);
   if (*cluster_stop) return ClusterStop(o);
   if (*cluster_status) return ClusterStatus(o);
   if (admin.chosen())

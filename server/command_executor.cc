@@ -1,4 +1,5 @@
-// The client command table and its handlers. Each handler reads its
+// The client command table and its handlers (the node-level ones are in
+// command_cluster.cc). Each handler reads its
 // arguments from a Call, does its work through the Call's WriteSet, and
 // appends exactly one reply.
 #include "server/command_executor.h"
@@ -8,18 +9,12 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "server/command_call.h"
 #include "server/resp_writer.h"
 #include "util/bytes.h"
 #include "versioning/entry_codec.h"
 
 namespace gossipkv {
-
-struct CommandExecutor::Call {
-  std::vector<std::string>& args;
-  WriteSet& batch;
-  std::string& out;
-  After after = After::kContinue;
-};
 
 struct CommandExecutor::CommandSpec {
   Handler handler;
@@ -48,7 +43,7 @@ CommandExecutor::Table() {
         {"COMMAND", {&E::Command, 1, -1, Role::kRead}},
         {"CONFIG", {&E::Config, 2, -1, Role::kAdmin}},
         {"SELECT", {&E::Select, 2, 2, Role::kRead}},
-        {"VGET", {&E::VGet, 2, 2, Role::kRead}},
+        {"VGET", {&E::VGet, 2, 3, Role::kRead}},
         {"VSET", {&E::VSet, 4, 4, Role::kWrite}},
         {"VDEL", {&E::VDel, 3, 3, Role::kWrite}},
         {"MEMBERS", {&E::MembersCommand, 1, 1, Role::kRead}},
@@ -329,6 +324,12 @@ void CommandExecutor::Select(Call& c) {
 }
 
 void CommandExecutor::VGet(Call& c) {
+  // VGET key LOCAL: this node's replica only (every read is, so far).
+  if (c.args.size() == 3 && AsciiLower(c.args[2]) != "local") {
+    resp::AppendError(c.out, "ERR usage: VGET key [LOCAL]");
+    ++stats_.error_replies;
+    return;
+  }
   if (!CheckKey(c, c.args[1])) return;
   auto entry = c.batch.Read(c.args[1]);
   if (!entry) return StorageError(c, entry.error());
@@ -405,66 +406,6 @@ void CommandExecutor::VDel(Call& c) {
   if (!written) return StorageError(c, written.error());
   ++stats_.keys_written;
   resp::AppendInteger(c.out, 1);
-}
-
-void CommandExecutor::MembersCommand(Call& c) {
-  // One row per member: id, peer address, client address, status ("self"
-  // for this node), heartbeat age in ms, phi.
-  auto members = node_.Members();
-  resp::AppendArrayHeader(c.out, members.size());
-  for (const auto& m : members) {
-    resp::AppendArrayHeader(c.out, 6);
-    resp::AppendBulk(c.out, m.node_id);
-    resp::AppendBulk(c.out, m.peer_address);
-    resp::AppendBulk(c.out, m.client_address);
-    resp::AppendBulk(c.out, m.self ? "self" : LivenessName(m.liveness));
-    resp::AppendInteger(c.out, m.heartbeat_age_ms);
-    resp::AppendBulk(c.out, fmt::format("{:.2f}", m.phi));
-  }
-}
-
-void CommandExecutor::ReplicasCommand(Call& c) {
-  // REPLICAS key: the owners of the key's partition, best first.
-  if (!CheckKey(c, c.args[1])) return;
-  auto replicas = node_.Replicas(c.args[1]);
-  resp::AppendArrayHeader(c.out, replicas.size());
-  for (const auto& id : replicas) resp::AppendBulk(c.out, id);
-}
-
-void CommandExecutor::Digest(Call& c) {
-  // DIGEST LEAVES: every segment hash, packed big-endian u64s, so a tool can
-  // count the segments in which two nodes differ.
-  if (c.args.size() == 2) {
-    if (AsciiLower(c.args[1]) != "leaves") {
-      resp::AppendError(c.out, "ERR usage: DIGEST [LEAVES]");
-      ++stats_.error_replies;
-      return;
-    }
-    const MerkleTree& tree = store_.tree();
-    std::string packed;
-    packed.reserve(tree.shape().segment_count() * 8);
-    for (uint32_t i = 0; i < tree.NodesAt(tree.depth()); ++i) {
-      AppendBigEndian64(packed, tree.Node(tree.depth(), i));
-    }
-    resp::AppendBulk(c.out, packed);
-    return;
-  }
-  // [root hash (hex), keys stored (tombstones included), live keys]: equal
-  // roots on two nodes mean equal data.
-  resp::AppendArrayHeader(c.out, 3);
-  resp::AppendBulk(c.out, fmt::format("{:016x}", store_.tree().Root()));
-  resp::AppendInteger(c.out, static_cast<int64_t>(store_.key_count()));
-  resp::AppendInteger(c.out, static_cast<int64_t>(store_.live_key_count()));
-}
-
-void CommandExecutor::FaultCommand(Call& c) {
-  std::vector<std::string> args(c.args.begin() + 1, c.args.end());
-  node_.Fault(args, c.out);
-}
-
-void CommandExecutor::ClusterCommand(Call& c) {
-  std::vector<std::string> args(c.args.begin() + 1, c.args.end());
-  node_.Cluster(args, c.out);
 }
 
 }  // namespace gossipkv

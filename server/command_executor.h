@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cluster/membership.h"
+#include "cluster/ring.h"
 #include "config/config.h"
 #include "store/versioned_store.h"
 
@@ -38,8 +39,10 @@ class NodeContext {
   virtual void AppendInfo(std::string_view section, std::string& out) = 0;
   // Every member this node knows, itself first.
   virtual std::vector<MemberView> Members() = 0;
-  // The ids of the members that own `key`'s partition, best first.
-  virtual std::vector<std::string> Replicas(std::string_view key) = 0;
+  // The ring of the members this node knows (cluster/ring.h), and the
+  // partitions this node owns in it.
+  virtual const Ring& ring() = 0;
+  virtual std::vector<uint32_t> OwnedPartitions() = 0;
   // FAULT BLOCK/UNBLOCK/DROP/STATUS: `args` starts at the subcommand;
   // appends the reply.
   virtual void Fault(const std::vector<std::string>& args,

@@ -57,7 +57,8 @@ class Node final : public NodeContext {
   // NodeContext
   void AppendInfo(std::string_view section, std::string& out) override;
   std::vector<MemberView> Members() override;
-  std::vector<std::string> Replicas(std::string_view key) override;
+  const Ring& ring() override { return replica_->ring(); }
+  std::vector<uint32_t> OwnedPartitions() override;
   void Fault(const std::vector<std::string>& args, std::string& out) override;
   void Cluster(const std::vector<std::string>& args, std::string& out) override;
   std::string WriteRefusal() override;

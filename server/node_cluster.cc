@@ -75,9 +75,9 @@ void Node::Cluster(const std::vector<std::string>& args, std::string& out) {
   }
 }
 
-std::vector<std::string> Node::Replicas(std::string_view key) {
+std::vector<uint32_t> Node::OwnedPartitions() {
   const Ring& ring = replica_->ring();
-  return ring.OwnerIds(ring.PartitionOfKey(key));
+  return ring.PartitionsOf(ring.IndexOf(config_.node_id));
 }
 
 void Node::AppendRingInfo(std::string& out) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/memory_engine.h"
+#include "util/bytes.h"
 #include "versioning/entry_codec.h"
 
 namespace gossipkv {
@@ -24,10 +25,11 @@ class FakeNode : public NodeContext {
                     false};
     return {self, peer};
   }
-  std::vector<std::string> Replicas(std::string_view key) override {
-    replicas_asked = std::string(key);
-    return {"n2", "n1"};
-  }
+  const Ring& ring() override { return ring_; }
+  std::vector<uint32_t> OwnedPartitions() override { return {0, 1, 2, 3}; }
+  // Two members, so each owns every partition: 4 of them, over the
+  // fixture's 2^16 segments.
+  Ring ring_{{"n1", "n2"}, {.partition_bits = 2}};
   void Fault(const std::vector<std::string>& args, std::string& out) override {
     fault_args = args;
     out += "+OK\r\n";
@@ -38,7 +40,6 @@ class FakeNode : public NodeContext {
     out += "+OK\r\n";
   }
   std::vector<std::string> fault_args;
-  std::string replicas_asked;
   std::vector<std::string> cluster_args;
 };
 
@@ -381,8 +382,11 @@ TEST_F(CommandExecutorTest, MembersAndFaultGoToTheNode) {
   EXPECT_EQ(info_.cluster_args, (std::vector<std::string>{"leave"}));
   EXPECT_EQ(Run({"CLUSTER"}),
             "-ERR wrong number of arguments for 'cluster' command\r\n");
-  EXPECT_EQ(Run({"replicas", "k1"}), "*2\r\n$2\r\nn2\r\n$2\r\nn1\r\n");
-  EXPECT_EQ(info_.replicas_asked, "k1");
+  const Ring& ring = info_.ring_;
+  const auto owners = ring.OwnerIds(ring.PartitionOfKey("k1"));
+  EXPECT_EQ(
+      Run({"replicas", "k1"}),
+      fmt::format("*2\r\n$2\r\n{}\r\n$2\r\n{}\r\n", owners[0], owners[1]));
   EXPECT_EQ(Run({"REPLICAS", std::string(20, 'k')}),
             "-ERR key too large: 20 bytes (max 16 bytes)\r\n");
 }
@@ -431,6 +435,45 @@ TEST(CommandExecutorDiskTest, WritesAreRefusedWithMisconfAndReadsServed) {
   engine.refusal.clear();
   EXPECT_EQ(run({"SET", "k", "w"}), "+OK\r\n");
   EXPECT_EQ(run({"GET", "k"}), "$1\r\nw\r\n");
+}
+
+TEST_F(CommandExecutorTest, DigestPartitionsSumsTheirSegments) {
+  Run({"SET", "a", "1"});
+  Run({"SET", "b", "2"});
+  Run({"SET", "c", "3"});
+  auto partitions = [&] {
+    std::string reply = Run({"DIGEST", "partitions"});
+    const size_t body = reply.find("\r\n") + 2;
+    std::vector<std::pair<uint32_t, uint64_t>> out;
+    for (size_t i = body; i + 12 <= reply.size() - 2; i += 12) {
+      out.emplace_back(ReadBigEndian32(std::string_view(reply).substr(i)),
+                       ReadBigEndian64(std::string_view(reply).substr(i + 4)));
+    }
+    return out;
+  };
+  auto before = partitions();
+  ASSERT_EQ(before.size(), 4u);
+  uint64_t sum = 0;
+  for (size_t p = 0; p < 4; ++p) {
+    EXPECT_EQ(before[p].first, p);
+    sum += before[p].second;
+  }
+  EXPECT_EQ(sum, store_->tree().Root());  // the tree sums its children
+  // A write changes its own partition's hash only.
+  Run({"SET", "a", "other"});
+  auto after = partitions();
+  const uint32_t moved = info_.ring_.PartitionOfKey("a");
+  for (size_t p = 0; p < 4; ++p) {
+    if (p == moved) {
+      EXPECT_NE(after[p].second, before[p].second);
+    } else {
+      EXPECT_EQ(after[p].second, before[p].second) << p;
+    }
+  }
+  EXPECT_EQ(Run({"DIGEST", "trees"}),
+            "-ERR usage: DIGEST [LEAVES | PARTITIONS]\r\n");
+  EXPECT_EQ(Run({"VGET", "a", "local"}), Run({"VGET", "a"}));
+  EXPECT_EQ(Run({"VGET", "a", "remote"}), "-ERR usage: VGET key [LOCAL]\r\n");
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ PY
 )
 g() { "$gkv" --dir "$dir" "$@"; }
 
-check_match start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base"
+check_match start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base" --replication-factor 2
 check_match status 0 "n3 +[0-9]+ +127.0.0.1:$((base + 3)) +yes.*all 3 replicas agree" -- g cluster status
 check_match put-n1 0 "^OK$" -- g --node n1 put k1 v1
 # Replication is asynchronous: give the rumor up to 10 s on a loaded machine.
@@ -44,15 +44,27 @@ check_match disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n
 check_match heal 0 "healed" -- g heal
 check_match converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
 check_match siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
-# Three members and three replicas: each owns every partition, and every
-# node names the same owners, best first.
-check_match ring 0 "n2 +16384 +0-16383" -- g --node n1 ring
-check_match ring-json 0 '"id":"n3","partitions":16384,"ranges":"0-16383"' -- g --node n3 ring --json
-owners1=$(g --node n1 replicas k2 | sort | tr '\n' ' ')
-if [ "$owners1" == "n1 n2 n3 " ] && [ "$(g --node n1 replicas k2)" == "$(g --node n3 replicas k2)" ]; then
-  pass replicas
+# Three members, two replicas each: every process computes the same
+# ring, each member owns about two thirds of the 16384 partitions (at most
+# 1.03 x its share), and every node names the same two owners of a key.
+ring1=$(g --node n1 ring)
+ring3=$(g --node n3 ring)
+counts=$(echo "$ring1" | awk 'NR > 1 {print $2}' | tr '\n' ' ')
+total=$(echo "$ring1" | awk 'NR > 1 {s += $2} END {print s}')
+most=$(echo "$ring1" | awk 'NR > 1 && $2 > m {m = $2} END {print m}')
+if [ "$ring1" == "$ring3" ] && [ "$total" == 32768 ] && [ "$most" -le 11250 ] &&
+  [ "$(echo "$ring1" | wc -l)" == 4 ]; then
+  pass "ring ($counts)"
 else
-  fail "replicas: n1 says [$(g --node n1 replicas k2 | tr '\n' ' ')], n3 [$(g --node n3 replicas k2 | tr '\n' ' ')]"
+  fail "ring: n1 [$ring1] n3 [$ring3]"
+fi
+check_match ring-json 0 '"id":"n3","partitions":[0-9]+,"ranges":"[0-9]' -- g --node n3 ring --json
+owners1=$(g --node n1 replicas k2)
+if [ "$(echo "$owners1" | wc -l)" == 2 ] && [ "$owners1" == "$(g --node n2 replicas k2)" ] &&
+  [ "$owners1" == "$(g --node n3 replicas k2)" ]; then
+  pass "replicas ($(echo $owners1))"
+else
+  fail "replicas: n1 [$owners1], n2 [$(g --node n2 replicas k2)], n3 [$(g --node n3 replicas k2)]"
 fi
 check_match ring-info 0 "ring_members:3" -- g --node n2 info ring
 # A delete leaves every replica's disk once all three hold it (GC every 5 s):
