@@ -19,6 +19,8 @@ bool ReplicaDriver::VouchesForNothing(const pb::PeerMessage& message) {
     case pb::PeerMessage::kGcQuery:
     case pb::PeerMessage::kGcAck:
     case pb::PeerMessage::kGcCollected:
+    case pb::PeerMessage::kReplicaWrite:
+    case pb::PeerMessage::kReplicaAck:
       return false;
     default:
       return true;
@@ -82,6 +84,7 @@ void ReplicaDriver::Uncount(const HeldMessage& h) {
 }
 
 void ReplicaDriver::Tick(int64_t now_ms) {
+  now_ms_ = now_ms;
   Outbox out;
   replica_.Tick(now_ms, out);
   Route(out);
@@ -89,6 +92,7 @@ void ReplicaDriver::Tick(int64_t now_ms) {
 
 void ReplicaDriver::Step(int64_t now_ms, const std::string& reply_to,
                          const pb::PeerMessage& message) {
+  now_ms_ = now_ms;
   Outbox out;
   replica_.Step(now_ms, reply_to, message, out);
   Route(out);
@@ -109,6 +113,26 @@ void ReplicaDriver::Leave(int64_t now_ms) {
 
 Status ReplicaDriver::Forget(const std::string& node_id) {
   return replica_.Forget(node_id);
+}
+
+void ReplicaDriver::WhenReplicated(std::vector<std::string> keys,
+                                   uint32_t quorum, Completion done) {
+  if (quorum <= 1 || keys.empty()) {
+    WhenDurable(std::move(done));
+    return;
+  }
+  WhenDurable([this, keys = std::move(keys), quorum,
+               done = std::move(done)](const Status& stored) mutable {
+    if (!stored.ok()) {
+      done(stored);
+      return;
+    }
+    // The entries sent are read now: what they carry beyond this write is
+    // in the batch being gathered, and Route holds them for its commit.
+    Outbox out;
+    replica_.Replicate(now_ms_, keys, quorum, std::move(done), out);
+    Route(out);
+  });
 }
 
 void ReplicaDriver::WhenDurable(Completion done) {

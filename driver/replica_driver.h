@@ -82,6 +82,13 @@ class ReplicaDriver {
   // Runs `done` once every change made so far is durable: at once when
   // nothing is pending or in flight, else after the commit that holds them.
   void WhenDurable(Completion done);
+  // A client write of `keys`: once durable here (WhenDurable), with
+  // `quorum` above 1, the replica sends the keys to their other owners
+  // (Replica::Replicate) and `done` waits until `quorum` owners hold each
+  // (or their deadline). With `quorum` 1, this node's durability is the
+  // acknowledgement.
+  void WhenReplicated(std::vector<std::string> keys, uint32_t quorum,
+                      Completion done);
 
   // Stages the batch for writing; true when the environment must now write
   // the store's staged() batch and call Persisted(), false when there was
@@ -160,6 +167,7 @@ class ReplicaDriver {
   Replica& replica_;
   VersionedStore* store_;
   Send send_;
+  int64_t now_ms_ = 0;        // the latest time Tick or Step was given
   uint64_t staged_seq_ = 0;   // the last commit started
   uint64_t durable_seq_ = 0;  // the last commit persisted (or failed)
   bool in_flight_ = false;

@@ -22,6 +22,8 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
       *store_, membership_, random, options.anti_entropy, stats_, now_ms);
   collector_ = std::make_unique<TombstoneCollector>(
       *store_, membership_, random, options.gc, stats_, now_ms);
+  coordinator_ = std::make_unique<Coordinator>(*store_, membership_, now_ms,
+                                               options.coordinator, stats_);
   store_->set_commit_observer(
       [this](std::string_view key, std::string_view encoded, int origin) {
         // Client writes and news from rumors spread by rumor; what anti-entropy
@@ -59,6 +61,7 @@ void Replica::Tick(int64_t now_ms, Outbox& out) {
   }
   anti_entropy_->Tick(now_ms, out);
   collector_->Tick(now_ms, out);
+  coordinator_->Tick(now_ms, out);
   rumor_->Flush(out);
   SaveMemberRecord();
 }
@@ -83,6 +86,12 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
     case pb::PeerMessage::kGcCollected:
       if (collector_) collector_->Handle(reply_to, message, out);
       break;
+    case pb::PeerMessage::kReplicaWrite:
+      if (coordinator_) coordinator_->HandleWrite(reply_to, message, out);
+      break;
+    case pb::PeerMessage::kReplicaAck:
+      if (coordinator_) coordinator_->HandleAck(message);
+      break;
     default:
       membership_.Handle(now_ms, reply_to, message, out);
       SaveMemberRecord();
@@ -100,6 +109,16 @@ void Replica::FlushRumors(Outbox& out) {
 void Replica::StartAntiEntropy(int64_t now_ms, const std::string& address,
                                Outbox& out) {
   if (anti_entropy_) anti_entropy_->StartWith(now_ms, address, out);
+}
+
+void Replica::Replicate(int64_t now_ms, const std::vector<std::string>& keys,
+                        uint32_t quorum, Coordinator::Completion done,
+                        Outbox& out) {
+  if (!coordinator_) {
+    done(Status::InvalidArgument("a node without a store coordinates nothing"));
+    return;
+  }
+  coordinator_->Replicate(now_ms, ring(), keys, quorum, std::move(done), out);
 }
 
 void Replica::Leave(int64_t now_ms, Outbox& out) {

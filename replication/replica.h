@@ -27,6 +27,7 @@
 #include "cluster/membership.h"
 #include "cluster/ring.h"
 #include "replication/anti_entropy.h"
+#include "replication/coordinator.h"
 #include "replication/replication_stats.h"
 #include "replication/rumor.h"
 #include "replication/tombstone_gc.h"
@@ -39,6 +40,7 @@ struct ReplicaOptions {
   AntiEntropyOptions anti_entropy;
   TombstoneGcOptions gc;
   RingOptions ring;
+  CoordinatorOptions coordinator;
 };
 
 class Replica {
@@ -63,6 +65,10 @@ class Replica {
   // Opens an anti-entropy session with the peer at `address` now.
   void StartAntiEntropy(int64_t now_ms, const std::string& address,
                         Outbox& out);
+  // A quorum write (Coordinator::Replicate): `keys`, durable here, are
+  // sent to their other owners; `done` once `quorum` owners hold each.
+  void Replicate(int64_t now_ms, const std::vector<std::string>& keys,
+                 uint32_t quorum, Coordinator::Completion done, Outbox& out);
   // Graceful shutdown: tells peers this node leaves.
   void Leave(int64_t now_ms, Outbox& out);
   // CLUSTER FORGET: removes member `node_id` for good (Membership::Forget);
@@ -100,6 +106,7 @@ class Replica {
   void SaveMemberRecord();
 
   std::unique_ptr<TombstoneCollector> collector_;
+  std::unique_ptr<Coordinator> coordinator_;
   RingOptions ring_options_;
   Ring ring_;
 };

@@ -18,6 +18,14 @@ struct ReplicationStats {
   uint64_t rumor_entries_forwarded = 0;
   uint64_t bad_entries = 0;  // from a peer, failed to decode or merge
 
+  // Quorum writes (replication/coordinator.h).
+  uint64_t quorum_writes = 0;            // coordinated here past this node
+  uint64_t quorum_writes_failed = 0;     // too few owners acknowledged in time
+  uint64_t replica_writes_sent = 0;      // messages to owners
+  uint64_t replica_writes_resent = 0;    // unanswered halfway, sent again
+  uint64_t replica_writes_received = 0;  // as an owner
+  uint64_t replica_acks_received = 0;
+
   uint64_t ae_sessions_started = 0;
   uint64_t ae_sessions_in_sync = 0;    // roots equal at once
   uint64_t ae_sessions_repaired = 0;   // reached the entry exchange

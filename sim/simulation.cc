@@ -187,7 +187,7 @@ void Simulation::Restart(const std::string& id, bool lose_data) {
 Result<Entry> Simulation::Submit(const std::string& id, const std::string& key,
                                  std::optional<std::string> value,
                                  const VersionVector* context,
-                                 WriteCallbacks callbacks) {
+                                 WriteCallbacks callbacks, uint32_t quorum) {
   Node& node = At(id);
   if (!node.up) return Status::IOError(id + " is down");
   if (node.faulty) GOSSIPKV_RETURN_IF_ERROR(node.faulty->Writable());
@@ -196,11 +196,13 @@ Result<Entry> Simulation::Submit(const std::string& id, const std::string& key,
   auto written = node.store->batch().Write(key, v, context);
   if (!written) return written;
   node.durable.push_back(std::move(callbacks.durable));
-  node.driver->WhenDurable(
-      [acked = std::move(callbacks.acked),
-       failed = std::move(callbacks.failed)](const Status& s) {
+  node.driver->WhenReplicated(
+      {key}, quorum,
+      [acked = std::move(callbacks.acked), failed = std::move(callbacks.failed),
+       answered = std::move(callbacks.answered)](const Status& s) {
         if (s.ok() && acked) acked();
         if (!s.ok() && failed) failed();
+        if (answered) answered(s);
       });
   AfterStep(node.index);
   return written;

@@ -99,6 +99,7 @@ struct WriteCallbacks {
   std::function<void()> durable;
   std::function<void()> acked;
   std::function<void()> failed;
+  std::function<void(const Status&)> answered;  // with the reply's status
 };
 
 class Simulation {
@@ -130,10 +131,13 @@ class Simulation {
   // A client write that joins the node's batch and is stored with it, as
   // the disk and the crash faults allow; the entry as it will be stored.
   // Refused at once while the node's engine refuses writes (as the server
-  // answers -MISCONF).
+  // answers -MISCONF). With `quorum` above 1 it is acknowledged (`acked`)
+  // once that many of the key's owners hold it, or fails (`failed`) at the
+  // coordinator's deadline (ReplicaDriver::WhenReplicated).
   Result<Entry> Submit(const std::string& id, const std::string& key,
                        std::optional<std::string> value,
-                       const VersionVector* context, WriteCallbacks callbacks);
+                       const VersionVector* context, WriteCallbacks callbacks,
+                       uint32_t quorum = 1);
   Result<std::optional<Entry>> Get(const std::string& id,
                                    const std::string& key);
   // `from` opens an anti-entropy session with `to` now.

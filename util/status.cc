@@ -23,6 +23,9 @@ std::string Status::ToString() const {
     case Code::kLimitExceeded:
       name = "LimitExceeded";
       break;
+    case Code::kUnavailable:
+      name = "Unavailable";
+      break;
   }
   return std::string(name) + ": " + message_;
 }

@@ -25,6 +25,7 @@ class [[nodiscard]] Status {
     kInvalidArgument,  // the caller's input is wrong; retrying will not help
     kIOError,          // the disk or the network failed; may succeed later
     kLimitExceeded,    // a configured bound was hit
+    kUnavailable,      // too few replicas answered in time
   };
 
   Status() = default;
@@ -43,6 +44,9 @@ class [[nodiscard]] Status {
   }
   static Status LimitExceeded(std::string msg) {
     return {Code::kLimitExceeded, std::move(msg)};
+  }
+  static Status Unavailable(std::string msg) {
+    return {Code::kUnavailable, std::move(msg)};
   }
 
   bool ok() const { return code_ == Code::kOk; }

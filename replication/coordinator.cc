@@ -1,0 +1,165 @@
+// Coordinator: ReplicaWrite chunks out, ReplicaAcks counted per key.
+#include "replication/coordinator.h"
+
+#include <fmt/format.h>
+
+#include "util/hash.h"
+#include "versioning/entry_codec.h"
+
+namespace gossipkv {
+
+Coordinator::Coordinator(VersionedStore& store, Membership& membership,
+                         int64_t now_ms, CoordinatorOptions options,
+                         ReplicationStats& stats)
+    : store_(store),
+      membership_(membership),
+      options_(options),
+      stats_(stats),
+      next_id_(Hash64(membership.self().incarnation(),
+                      static_cast<uint64_t>(now_ms))) {}
+
+void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
+                            const std::vector<std::string>& keys,
+                            uint32_t quorum, Completion done, Outbox& out) {
+  const std::string& self = membership_.self().node_id();
+  const int self_index = ring.IndexOf(self);
+  quorum = std::min(quorum, ring.replicas());
+  const uint64_t id = next_id_++;
+  Request request;
+  request.quorum = quorum;
+  request.deadline_ms = now_ms + options_.request_timeout_ms;
+  request.resend_ms =
+      now_ms + std::max<int64_t>(options_.request_timeout_ms / 2, 1);
+  request.acks.assign(keys.size(), 0);
+  // Per owner, the chunk being filled.
+  std::map<std::string, std::pair<pb::PeerMessage, Chunk>> open;
+  auto ship = [&](std::string owner) {
+    auto& [message, chunk] = open.at(owner);
+    const uint64_t chunk_id = next_id_++;
+    message.mutable_replica_write()->set_request(chunk_id);
+    chunk.request = id;
+    chunk.sent = {membership_.AddressOf(owner), std::move(message)};
+    out.push_back(chunk.sent);
+    chunks_.emplace(chunk_id, std::move(chunk));
+    request.chunks.push_back(chunk_id);
+    ++stats_.replica_writes_sent;
+    open.erase(owner);
+  };
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const uint32_t partition = ring.PartitionOfKey(keys[k]);
+    if (self_index >= 0 && ring.Owns(self_index, partition))
+      request.acks[k] = 1;
+    auto entry = store_.Get(keys[k]);
+    if (!entry || !entry->has_value()) {
+      // Collected (every member held it) or unreadable here: nothing to
+      // send; a read error leaves it under its quorum.
+      if (entry) request.acks[k] = quorum;
+    } else {
+      const std::string encoded = EncodeEntry(**entry);
+      for (uint16_t owner_index : ring.Owners(partition)) {
+        const std::string& owner = ring.members()[owner_index];
+        if (owner == self || membership_.AddressOf(owner).empty()) continue;
+        auto it = open.find(owner);
+        if (it == open.end()) {
+          it = open.try_emplace(owner).first;
+          it->second.first.set_from(self);
+          it->second.second.owner = owner;
+        }
+        auto* write = it->second.first.mutable_replica_write();
+        pb::KeyEntry* e = write->add_entries();
+        e->set_key(keys[k]);
+        e->set_entry(encoded);
+        it->second.second.keys.push_back(static_cast<uint32_t>(k));
+        if (it->second.first.ByteSizeLong() >= options_.max_message_bytes)
+          ship(owner);
+      }
+    }
+    if (request.acks[k] < quorum) ++request.short_keys;
+  }
+  while (!open.empty()) ship(open.begin()->first);
+  if (request.short_keys == 0) {
+    // Nobody waits for the chunks' answers.
+    for (uint64_t chunk : request.chunks) chunks_.erase(chunk);
+    done(Status::Ok());
+    return;
+  }
+  ++stats_.quorum_writes;
+  request.done = std::move(done);
+  requests_.emplace(id, std::move(request));
+}
+
+void Coordinator::HandleWrite(const std::string& reply_to,
+                              const pb::PeerMessage& message, Outbox& out) {
+  ++stats_.replica_writes_received;
+  bool ok = true;
+  WriteSet& set = store_.batch();
+  for (const auto& e : message.replica_write().entries()) {
+    auto entry = DecodeEntry(e.entry());
+    if (!entry || !set.Merge(e.key(), *entry, kRepair)) {
+      ++stats_.bad_entries;
+      ok = false;
+    }
+  }
+  pb::PeerMessage ack;
+  ack.set_from(membership_.self().node_id());
+  ack.mutable_replica_ack()->set_request(message.replica_write().request());
+  ack.mutable_replica_ack()->set_ok(ok);
+  out.push_back({reply_to, std::move(ack)});
+}
+
+void Coordinator::HandleAck(const pb::PeerMessage& message) {
+  ++stats_.replica_acks_received;
+  auto chunk = chunks_.find(message.replica_ack().request());
+  // Only the owner it went to answers for a chunk, once.
+  if (chunk == chunks_.end() || chunk->second.owner != message.from()) return;
+  const Chunk done = std::move(chunk->second);
+  chunks_.erase(chunk);
+  if (!message.replica_ack().ok()) return;
+  auto request = requests_.find(done.request);
+  if (request == requests_.end()) return;
+  Request& r = request->second;
+  for (uint32_t k : done.keys) {
+    if (++r.acks[k] == r.quorum) --r.short_keys;
+  }
+  if (r.short_keys == 0) Finish(done.request, Status::Ok());
+}
+
+void Coordinator::Tick(int64_t now_ms, Outbox& out) {
+  // Resend times grow with ids too: the ones due are the first after the
+  // last resent.
+  for (auto it = requests_.lower_bound(resend_next_);
+       it != requests_.end() && it->second.resend_ms <= now_ms; ++it) {
+    resend_next_ = it->first + 1;
+    Request& r = it->second;
+    for (uint64_t chunk : r.chunks) {
+      auto it = chunks_.find(chunk);
+      if (it == chunks_.end()) continue;
+      out.push_back(it->second.sent);
+      ++stats_.replica_writes_resent;
+    }
+  }
+  while (!requests_.empty() &&
+         requests_.begin()->second.deadline_ms <= now_ms) {
+    auto late = requests_.begin();
+    const Request& r = late->second;
+    uint32_t fewest = r.quorum;
+    for (uint32_t acks : r.acks) fewest = std::min(fewest, acks);
+    ++stats_.quorum_writes_failed;
+    Finish(late->first,
+           Status::Unavailable(fmt::format(
+               "only {} of the {} replicas needed acknowledged within {} ms; "
+               "the write is stored on this node and may still reach the "
+               "others",
+               fewest, r.quorum, options_.request_timeout_ms)));
+  }
+}
+
+void Coordinator::Finish(uint64_t request, const Status& status) {
+  auto it = requests_.find(request);
+  Completion done = std::move(it->second.done);
+  for (uint64_t chunk : it->second.chunks) chunks_.erase(chunk);
+  requests_.erase(it);
+  done(status);
+}
+
+}  // namespace gossipkv

@@ -1,0 +1,102 @@
+// Coordinator: quorum writes. A client's write is acknowledged once
+// `write_quorum` of its key's owners (cluster/ring.h) hold it durably, not
+// only this node. The driver calls Replicate() once the write is durable
+// here; the coordinator sends the key's current entry to every other owner
+// in a ReplicaWrite, and each owner merges it and answers ReplicaAck —
+// an answer the owner's driver holds until the merge is on its disk, like
+// every message that vouches for stored state. This node counts for a key
+// it owns. Once every key of the request has its quorum the completion gets
+// Ok; at the deadline it gets an error naming how many owners answered
+// (the write is stored here and may still reach the others: rumor and
+// anti-entropy carry it on).
+//
+// Owners are asked whatever their liveness; an owner that is down does
+// not answer, and the request fails at its deadline if too few did. A
+// ReplicaWrite still unanswered halfway to the deadline is sent once more
+// (a lost message, or a lost answer: merging twice changes nothing). Acks
+// count only from the owner a ReplicaWrite went to (the sender's id is the
+// one its connection proved). Request ids start at a hash of the
+// incarnation and the start time, so an ack meant for an earlier run
+// matches nothing.
+//
+// Sans I/O, one thread: owned by the Replica.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/membership.h"
+#include "cluster/outbox.h"
+#include "cluster/ring.h"
+#include "replication/replication_stats.h"
+#include "store/versioned_store.h"
+#include "util/status.h"
+
+namespace gossipkv {
+
+struct CoordinatorOptions {
+  int64_t request_timeout_ms = 2000;
+  uint32_t max_message_bytes = 1 << 20;  // entries per ReplicaWrite
+};
+
+class Coordinator {
+ public:
+  using Completion = std::function<void(const Status&)>;
+
+  Coordinator(VersionedStore& store, Membership& membership, int64_t now_ms,
+              CoordinatorOptions options, ReplicationStats& stats);
+
+  // `keys` were written here and are durable here: sends each key's
+  // current entry to its owners in `ring` other than this node. `done`
+  // gets Ok once `quorum` owners hold every key (at once when that needs
+  // nobody else), else at the deadline an error naming how many did. A key
+  // this node no longer stores (collected) needs nobody.
+  void Replicate(int64_t now_ms, const Ring& ring,
+                 const std::vector<std::string>& keys, uint32_t quorum,
+                 Completion done, Outbox& out);
+  // An owner's side: merges a ReplicaWrite into the store's batch and
+  // answers (held by the driver until the merge is durable).
+  void HandleWrite(const std::string& reply_to, const pb::PeerMessage& message,
+                   Outbox& out);
+  void HandleAck(const pb::PeerMessage& message);
+  // Sends again what is unanswered halfway, fails what is past its
+  // deadline.
+  void Tick(int64_t now_ms, Outbox& out);
+
+  size_t pending() const { return requests_.size(); }
+
+ private:
+  struct Request {
+    std::vector<uint32_t> acks;  // per key: owners that hold it
+    uint32_t quorum = 0;
+    size_t short_keys = 0;  // keys still under the quorum
+    int64_t deadline_ms = 0;
+    Completion done;
+    std::vector<uint64_t> chunks;  // its ReplicaWrites still unanswered
+    int64_t resend_ms = 0;         // when they are sent again
+  };
+  struct Chunk {  // one ReplicaWrite: to whom, for which keys
+    uint64_t request = 0;
+    std::string owner;
+    std::vector<uint32_t> keys;  // indexes into Request::acks
+    Outgoing sent;               // kept for the one resend
+  };
+  void Finish(uint64_t request, const Status& status);
+
+  VersionedStore& store_;
+  Membership& membership_;
+  CoordinatorOptions options_;
+  ReplicationStats& stats_;
+  uint64_t next_id_;
+  // By id: ids grow with time and the timeout is one, so the first is
+  // always the next to expire.
+  std::map<uint64_t, Request> requests_;
+  std::unordered_map<uint64_t, Chunk> chunks_;  // by ReplicaWrite request
+  uint64_t resend_next_ = 0;  // requests below this id were resent
+};
+
+}  // namespace gossipkv
