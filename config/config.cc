@@ -323,6 +323,9 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
             r.Int("replication_factor", s.replication_factor, 1, 255));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("partition_bits", s.partition_bits, 1, 24));
+        GOSSIPKV_RETURN_IF_ERROR(r.Int("write_quorum", s.write_quorum, 1, 255));
+        GOSSIPKV_RETURN_IF_ERROR(
+            r.Int("request_timeout_ms", s.request_timeout_ms, 10, 600'000));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("max_message_bytes", s.max_message_bytes, 4096, 1 << 30));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("repair_bytes_per_second",

@@ -119,6 +119,11 @@ struct ReplicationSettings {
   // partitions; every member must agree on both.
   uint32_t replication_factor = 3;
   uint32_t partition_bits = 14;
+  // Owners a client's write waits for (1: this node's disk only; at most
+  // replication_factor), and for how long before it is answered
+  // -NOREPLICAS.
+  uint32_t write_quorum = 1;
+  uint32_t request_timeout_ms = 2000;
   uint32_t rumor_fanout = 3;
   uint32_t anti_entropy_interval_ms = 10'000;
   // Entries are batched into messages up to this size; a message always

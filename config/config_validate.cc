@@ -113,6 +113,12 @@ Status Config::Validate() const {
         "({}): a partition is a range of whole Merkle segments",
         rep.partition_bits, merkle.segment_bits));
   }
+  if (rep.write_quorum > rep.replication_factor) {
+    return Status::InvalidArgument(fmt::format(
+        "replication.write_quorum ({}) must be at most replication_factor "
+        "({}): a write cannot wait for more owners than a key has",
+        rep.write_quorum, rep.replication_factor));
+  }
   return Status::Ok();
 }
 

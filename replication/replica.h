@@ -88,7 +88,8 @@ class Replica {
 
   // The ring (cluster/ring.h) of this node and every member that has not
   // left or been forgotten, whatever its liveness; built again when that
-  // set changes. Placement only: every member still stores every key.
+  // set changes. It names the owners a quorum write waits for; every
+  // member still stores every key.
   const Ring& ring();
 
   Membership& membership() { return membership_; }

@@ -24,6 +24,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         stream_(std::move(stream)),
         timer_(stream_.socket().get_executor()),
         auth_(listener.auth_),
+        quorum_(listener.write_quorum_),
         parser_(auth_.authenticated() ? FullLimits()
                                       : UnauthenticatedLimits()) {}
 
@@ -109,6 +110,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Replies in out_; should their round fail to commit, every one becomes an
   // error (a read may have seen another session's uncommitted write).
   size_t replies_ = 0;
+  // Owners this connection's writes wait for (CONSISTENCY), and the writes
+  // in out_ that wait: their keys, and where each reply lies in out_ (it
+  // becomes -NOREPLICAS should too few owners answer).
+  uint32_t quorum_;
+  std::vector<std::string> quorum_keys_;
+  struct QuorumReply {
+    size_t begin, end, index;  // index: among the replies in out_
+  };
+  std::vector<QuorumReply> quorum_replies_;
   std::vector<Request> requests_;    // with metrics: one per reply in out_
   SteadyClock::time_point read_at_;  // when their commands were read
   size_t accounted_ = 0;
@@ -158,9 +168,32 @@ void ClientSession::RecordRequests(bool committed) {
 asio::awaitable<bool> ClientSession::Flush() {
   GroupCommitter& committer = listener_.committer_;
   bool committed_ok = true;
-  if (committer.pending()) {
-    Status committed = co_await committer.Commit();
-    if (!committed.ok()) {
+  if (committer.pending() || !quorum_keys_.empty()) {
+    // No co_await inside ?: — GCC 12 frees the coroutine frame wrongly.
+    Status committed;
+    if (quorum_keys_.empty()) {
+      committed = co_await committer.Commit();
+    } else {
+      std::vector<std::string> keys = std::move(quorum_keys_);
+      quorum_keys_.clear();
+      committed = co_await committer.Commit(std::move(keys), quorum_);
+    }
+    if (committed.code() == Status::Code::kUnavailable) {
+      // Stored here, too few owners answered: each waiting write says so;
+      // the other replies stand.
+      std::string out;
+      size_t at = 0;
+      for (const QuorumReply& r : quorum_replies_) {
+        out.append(out_, at, r.begin - at);
+        resp::AppendError(out, "NOREPLICAS " + committed.message());
+        at = r.end;
+        if (r.index < requests_.size())
+          requests_[r.index].result = Metrics::Result::kError;
+        ++listener_.stats_.quorum_failures;
+      }
+      out.append(out_, at, std::string::npos);
+      out_ = std::move(out);
+    } else if (!committed.ok()) {
       committed_ok = false;
       ++listener_.stats_.commit_failures;
       out_.clear();
@@ -170,6 +203,7 @@ asio::awaitable<bool> ClientSession::Flush() {
     }
   }
   replies_ = 0;
+  quorum_replies_.clear();
   if (out_.empty()) co_return true;
   asio::error_code ec;
   writing_ = true;
@@ -245,6 +279,15 @@ asio::awaitable<void> ClientSession::Run() {
       if (admitted && executor.Execute(args, committer.batch(), out_) ==
                           CommandExecutor::After::kClose) {
         open = false;
+      }
+      if (admitted) {
+        if (auto level = executor.last_consistency()) quorum_ = *level;
+        const auto& written = executor.last_written();
+        if (quorum_ > 1 && !written.empty()) {
+          quorum_keys_.insert(quorum_keys_.end(), written.begin(),
+                              written.end());
+          quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1});
+        }
       }
       if (listener_.metrics_ != nullptr) {
         const bool error = out_.size() > reply_at && out_[reply_at] == '-';

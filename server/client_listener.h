@@ -43,9 +43,11 @@ struct ClientStats {
   uint64_t protocol_errors = 0;
   uint64_t idle_timeouts = 0;
   uint64_t commit_failures = 0;
-  uint64_t evicted_memory = 0;          // closed past max_client_memory_mb
-  uint64_t auth_failures = 0;           // AUTH with a wrong user or password
-  uint64_t tls_handshake_failures = 0;  // or not finished in time
+  uint64_t evicted_memory = 0;  // closed past max_client_memory_mb
+  uint64_t auth_failures = 0;   // AUTH with a wrong user or password
+  uint64_t tls_handshake_failures = 0;
+  uint64_t quorum_failures =
+      0;  // writes answered -NOREPLICAS  // or not finished in time
 };
 
 class ClientSession;
@@ -72,6 +74,9 @@ class ClientListener {
   uint64_t client_memory() const { return client_memory_; }
   // Counts every request in `metrics` (outlives the listener) from now on.
   void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+  // Owners a write waits for (replication.write_quorum) unless its
+  // connection said otherwise (CONSISTENCY); 1 by default.
+  void set_write_quorum(uint32_t quorum) { write_quorum_ = quorum; }
   const GroupCommitter& committer() const { return committer_; }
   GroupCommitter& committer() { return committer_; }
 
@@ -95,6 +100,7 @@ class ClientListener {
   ClientStats stats_;
   uint64_t client_memory_ = 0;
   Metrics* metrics_ = nullptr;
+  uint32_t write_quorum_ = 1;
   std::list<std::weak_ptr<ClientSession>> sessions_;
   bool stopped_ = false;
 };

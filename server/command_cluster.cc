@@ -1,5 +1,5 @@
 // CommandExecutor's handlers for what the node knows beyond the store:
-// MEMBERS, REPLICAS, DIGEST, FAULT and CLUSTER.
+// MEMBERS, REPLICAS, CONSISTENCY, DIGEST, FAULT and CLUSTER.
 #include <fmt/format.h>
 
 #include "server/command_call.h"
@@ -31,6 +31,25 @@ void CommandExecutor::ReplicasCommand(Call& c) {
   auto replicas = ring.OwnerIds(ring.PartitionOfKey(c.args[1]));
   resp::AppendArrayHeader(c.out, replicas.size());
   for (const auto& id : replicas) resp::AppendBulk(c.out, id);
+}
+
+void CommandExecutor::Consistency(Call& c) {
+  // CONSISTENCY ONE | QUORUM | ALL: how many owners this connection's
+  // writes wait for. The session keeps it.
+  const uint32_t n = node_.ring().options().replication_factor;
+  const std::string level = AsciiUpper(c.args[1]);
+  if (level == "ONE") {
+    consistency_ = 1;
+  } else if (level == "QUORUM") {
+    consistency_ = n / 2 + 1;
+  } else if (level == "ALL") {
+    consistency_ = n;
+  } else {
+    resp::AppendError(c.out, "ERR usage: CONSISTENCY ONE | QUORUM | ALL");
+    ++stats_.error_replies;
+    return;
+  }
+  resp::AppendSimple(c.out, "OK");
 }
 
 void CommandExecutor::Digest(Call& c) {

@@ -48,6 +48,7 @@ CommandExecutor::Table() {
         {"VDEL", {&E::VDel, 3, 3, Role::kWrite}},
         {"MEMBERS", {&E::MembersCommand, 1, 1, Role::kRead}},
         {"REPLICAS", {&E::ReplicasCommand, 2, 2, Role::kRead}},
+        {"CONSISTENCY", {&E::Consistency, 2, 2, Role::kRead}},
         {"DIGEST", {&E::Digest, 1, 2, Role::kRead}},
         {"FAULT", {&E::FaultCommand, 2, -1, Role::kAdmin}},
         {"CLUSTER", {&E::ClusterCommand, 2, -1, Role::kAdmin}},
@@ -95,6 +96,8 @@ CommandExecutor::After CommandExecutor::Execute(std::vector<std::string>& args,
                                                 WriteSet& batch,
                                                 std::string& out) {
   ++stats_.commands_processed;
+  written_.clear();
+  consistency_.reset();
   const CommandSpec* spec = Find(args[0]);
   last_command_ = spec == nullptr ? -1 : spec->index;
   if (spec == nullptr) {
@@ -199,7 +202,7 @@ void CommandExecutor::Set(Call& c) {
   if (!CheckWritable(c)) return;
   auto written = c.batch.Write(c.args[1], c.args[2], nullptr);
   if (!written) return StorageError(c, written.error());
-  ++stats_.keys_written;
+  Wrote(c.args[1]);
   resp::AppendSimple(c.out, "OK");
 }
 
@@ -221,7 +224,7 @@ void CommandExecutor::MSet(Call& c) {
   for (size_t i = 1; i < c.args.size(); i += 2) {
     auto written = c.batch.Write(c.args[i], c.args[i + 1], nullptr);
     if (!written) return StorageError(c, written.error());
-    ++stats_.keys_written;
+    Wrote(c.args[i]);
   }
   resp::AppendSimple(c.out, "OK");
 }
@@ -241,7 +244,7 @@ void CommandExecutor::Del(Call& c) {
     if (!(*entry)->IsDeleted()) ++removed;
     auto written = c.batch.Write(c.args[i], std::nullopt, nullptr);
     if (!written) return StorageError(c, written.error());
-    ++stats_.keys_written;
+    Wrote(c.args[i]);
   }
   resp::AppendInteger(c.out, removed);
 }
@@ -387,7 +390,7 @@ void CommandExecutor::VSet(Call& c) {
   }
   auto written = c.batch.Write(c.args[1], c.args[2], &*context);
   if (!written) return StorageError(c, written.error());
-  ++stats_.keys_written;
+  Wrote(c.args[1]);
   resp::AppendSimple(c.out, "OK");
 }
 
@@ -404,7 +407,7 @@ void CommandExecutor::VDel(Call& c) {
   }
   auto written = c.batch.Write(c.args[1], std::nullopt, &*context);
   if (!written) return StorageError(c, written.error());
-  ++stats_.keys_written;
+  Wrote(c.args[1]);
   resp::AppendInteger(c.out, 1);
 }
 

@@ -91,6 +91,13 @@ class CommandExecutor {
   static int IndexOf(std::string_view name);
   // The index of the command the last Execute ran; -1 if it was unknown.
   int last_command() const { return last_command_; }
+  // The keys the last Execute wrote (a client's write the session may make
+  // wait for other owners, Coordinator).
+  const std::vector<std::string>& last_written() const { return written_; }
+  // The write quorum the last Execute set (CONSISTENCY ONE | QUORUM |
+  // ALL: 1, N/2 + 1 or N of the ring's N), for its session; none if it set
+  // none.
+  std::optional<uint32_t> last_consistency() const { return consistency_; }
   // Where reads record how many versions they found; none by default.
   void set_read_siblings(prometheus::Histogram* histogram) {
     read_siblings_ = histogram;
@@ -122,6 +129,7 @@ class CommandExecutor {
   void VDel(Call& c);
   void MembersCommand(Call& c);
   void ReplicasCommand(Call& c);
+  void Consistency(Call& c);
   void Digest(Call& c);
   void FaultCommand(Call& c);
   void ClusterCommand(Call& c);
@@ -136,12 +144,18 @@ class CommandExecutor {
       read_siblings_->Observe(static_cast<double>(entry.siblings.size()));
   }
   void AppendStorageInfo(std::string& out);
+  void Wrote(std::string_view key) {
+    ++stats_.keys_written;
+    written_.emplace_back(key);
+  }
 
   VersionedStore& store_;
   ClientLimits limits_;
   NodeContext& node_;
   CommandStats stats_;
   int last_command_ = -1;
+  std::vector<std::string> written_;
+  std::optional<uint32_t> consistency_;
   prometheus::Histogram* read_siblings_ = nullptr;
 };
 

@@ -30,14 +30,18 @@ void GroupCommitter::Schedule() {
   asio::post(io_, [this] { Flush(); });
 }
 
-asio::awaitable<Status> GroupCommitter::Commit() {
+asio::awaitable<Status> GroupCommitter::Commit() { return Commit({}, 1); }
+
+asio::awaitable<Status> GroupCommitter::Commit(std::vector<std::string> keys,
+                                               uint32_t quorum) {
   auto waiter = std::make_shared<Waiter>(io_);
   waiter->done.expires_at(asio::steady_timer::time_point::max());
-  driver_->WhenDurable([waiter](const Status& status) {
-    waiter->status = status;
-    waiter->finished = true;
-    waiter->done.cancel();
-  });
+  driver_->WhenReplicated(std::move(keys), quorum,
+                          [waiter](const Status& status) {
+                            waiter->status = status;
+                            waiter->finished = true;
+                            waiter->done.cancel();
+                          });
   if (!waiter->finished) Schedule();
   while (!waiter->finished) {
     asio::error_code ignored;

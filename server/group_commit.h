@@ -42,6 +42,11 @@ class GroupCommitter {
 
   // Waits until everything written so far is durable; that commit's status.
   asio::awaitable<Status> Commit();
+  // Commit(), then, with `quorum` above 1, until that many owners of each
+  // of `keys` hold it (ReplicaDriver::WhenReplicated): an Unavailable
+  // status when too few answered in time.
+  asio::awaitable<Status> Commit(std::vector<std::string> keys,
+                                 uint32_t quorum);
   // Commits the current round soon, with nobody waiting (peer merges).
   void Schedule();
 

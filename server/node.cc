@@ -175,6 +175,10 @@ Status Node::Start() {
   options.gc.interval_ms = config_.replication.gc_interval_ms;
   options.gc.batch_keys = config_.replication.gc_batch_keys;
   options.gc.max_message_bytes = config_.replication.max_message_bytes;
+  options.coordinator.request_timeout_ms =
+      config_.replication.request_timeout_ms;
+  options.coordinator.max_message_bytes = config_.replication.max_message_bytes;
+  listener_->set_write_quorum(config_.replication.write_quorum);
   options.ring.replication_factor = config_.replication.replication_factor;
   options.ring.partition_bits =
       static_cast<int>(config_.replication.partition_bits);

@@ -36,10 +36,11 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         "errors:{}\r\n"
         "idle_timeouts:{}\r\ncommit_failures:{}\r\ngroup_commits:{}\r\n"
         "evicted_clients_memory:{}\r\nauth_failures:{}\r\n"
-        "tls_handshake_failures:{}\r\n",
+        "tls_handshake_failures:{}\r\nquorum_failures:{}\r\n",
         s.connections_received, s.rejected_max_clients, s.protocol_errors,
         s.idle_timeouts, s.commit_failures, listener_->committer().rounds(),
-        s.evicted_memory, s.auth_failures, s.tls_handshake_failures);
+        s.evicted_memory, s.auth_failures, s.tls_handshake_failures,
+        s.quorum_failures);
   } else if (section == "storage") {
     const auto& cache = store_->cache();
     out += fmt::format(
@@ -127,6 +128,15 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         r.gc_queries_answered, r.gc_messages_sent, r.gc_bytes_sent,
         store_->tombstoned_keys().size(), store_->grave_count(),
         store_->gc_floor());
+    out += fmt::format(
+        "write_quorum:{}\r\nrequest_timeout_ms:{}\r\nquorum_writes:{}\r\n"
+        "quorum_writes_failed:{}\r\nreplica_writes_sent:{}\r\n"
+        "replica_writes_resent:{}\r\nreplica_writes_received:{}\r\n"
+        "replica_acks_received:{}\r\n",
+        config_.replication.write_quorum,
+        config_.replication.request_timeout_ms, r.quorum_writes,
+        r.quorum_writes_failed, r.replica_writes_sent, r.replica_writes_resent,
+        r.replica_writes_received, r.replica_acks_received);
     out += fmt::format("gc_blocked_by:{}\r\n",
                        fmt::join(replica_->GcBlockedBy(), ","));
     out += fmt::format(

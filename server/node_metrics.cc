@@ -100,6 +100,8 @@ const std::unordered_map<std::string_view, Field>& Fields() {
       {"rumor_fanout", {Kind::kSetting}},
       {"anti_entropy_interval_ms", {Kind::kSetting}},
       {"gc_interval_ms", {Kind::kSetting}},
+      {"write_quorum", {Kind::kSetting}},
+      {"request_timeout_ms", {Kind::kSetting}},
   };
   return kFields;
 }

@@ -124,6 +124,9 @@ TEST(ConfigTest, OutOfRangeValuesAreErrors) {
               "merkle.segment_bits (12)");
   ExpectError("[replication]\nreplication_factor = 0\n",
               "'replication.replication_factor' must be in [1, 255]");
+  ExpectError("[replication]\nreplication_factor = 2\nwrite_quorum = 3\n",
+              "replication.write_quorum (3) must be at most "
+              "replication_factor (2)");
   ExpectError("[storage]\ndurability = \"sometimes\"\n",
               "'storage.durability' must be");
   ExpectError("[client]\nbind = \"localhost\"\n", "expected host:port");

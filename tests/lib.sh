@@ -62,3 +62,21 @@ stop_server() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   server_pid=
 }
+
+# free_base COUNT: a base port B whose client ports B+1..B+COUNT and peer
+# ports B+101..B+100+COUNT are free right now (gossipkv cluster start's).
+free_base() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(100):
+    b = random.randrange(20000, 60000)
+    try:
+        socks = []
+        for p in [b + i for i in range(1, n + 1)] + [b + 100 + i for i in range(1, n + 1)]:
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(b); break
+    except OSError:
+        pass
+PY
+}

@@ -9,20 +9,7 @@ work=$(mktemp -d)
 dir=$work/cluster
 cleanup() { "$gkv" --dir "$dir" cluster stop >/dev/null 2>&1; rm -rf "$work"; }
 trap cleanup EXIT
-# A base port whose 2 x 3 ports are free right now.
-base=$(python3 - <<'PY'
-import random, socket
-for _ in range(100):
-    b = random.randrange(20000, 60000)
-    try:
-        socks = []
-        for p in [b + i for i in (1, 2, 3, 101, 102, 103)]:
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(b); break
-    except OSError:
-        pass
-PY
-)
+base=$(free_base 3)
 g() { "$gkv" --dir "$dir" "$@"; }
 
 check_match start 0 "started 3 nodes" -- g cluster start -n 3 --base-port "$base" --replication-factor 2

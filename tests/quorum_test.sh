@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Quorum writes on real processes: five nodes, three replicas per key. A
+# connection that asks CONSISTENCY QUORUM has its SET acknowledged once
+# two of the key's owners hold it; with one owner killed writes still
+# succeed, with two they are answered -NOREPLICAS naming how many owners
+# answered, and CONSISTENCY ONE takes them again (this node's disk).
+# Usage: quorum_test.sh PATH/TO/gossipkv
+set -uo pipefail
+gkv=$1
+. "$(dirname "$0")/lib.sh"
+work=$(mktemp -d)
+dir=$work/cluster
+cleanup() { "$gkv" --dir "$dir" cluster stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] && cp -r "$dir" /tmp/quorum-kept; rm -rf "$work"; }
+trap cleanup EXIT
+base=$(free_base 5)
+g() { "$gkv" --dir "$dir" "$@"; }
+# rcli NODE COMMANDS...: runs the commands, one per line, on one connection.
+rcli() {
+  local port=$((base + ${1#n}))
+  shift
+  printf '%s\n' "$@" | redis-cli -p "$port" 2>&1
+}
+pid_of() { g cluster status | awk -v n="$1" '$1 == n {print $2}'; }
+
+check_match start 0 "started 5 nodes" -- g cluster start -n 5 --base-port "$base" --replication-factor 3
+for _ in $(seq 200); do
+  [ "$(g --node n1 info ring 2>/dev/null | tr -d '\r' | sed -n 's/^ring_members://p')" == 5 ] && break
+  sleep 0.1
+done
+check_match ring-formed 0 "ring_members:5" -- g --node n1 info ring
+# A key n1 does not own: every acknowledgement comes from other nodes.
+key=""
+for i in $(seq 100); do
+  owners=$(g --node n1 replicas "k$i")
+  if ! grep -qx n1 <<<"$owners"; then key="k$i"; break; fi
+done
+read -r -a own <<<"$(echo $owners)"
+echo "key $key owners ${own[*]}"
+check_output quorum-set 0 $'OK\nOK' -- rcli n1 "CONSISTENCY QUORUM" "SET $key v1"
+kill -9 "$(pid_of "${own[0]}")"
+check_output one-owner-down 0 $'OK\nOK' -- rcli n1 "CONSISTENCY QUORUM" "SET $key v2"
+kill -9 "$(pid_of "${own[1]}")"
+start=$(date +%s%N)
+check_match two-owners-down 0 "^OK
+NOREPLICAS only 1 of the 2 replicas needed acknowledged within 2000 ms; the write is stored on this node and may still reach the others$" -- rcli n1 "CONSISTENCY QUORUM" "SET $key v3"
+waited=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$waited" -ge 1900 ] && [ "$waited" -lt 10000 ]; then pass "waited ${waited} ms"; else
+  fail "the NOREPLICAS answer came after $waited ms (want the 2000 ms timeout)"; fi
+check_output all-down-for-all 0 $'OK\nNOREPLICAS only 1 of the 3 replicas needed acknowledged within 2000 ms; the write is stored on this node and may still reach the others' -- rcli n1 "CONSISTENCY ALL" "SET $key v4"
+check_output one 0 $'OK\nOK' -- rcli n1 "CONSISTENCY ONE" "SET $key v5"
+check_output default-one 0 "OK" -- rcli n1 "SET $key v6"
+check_match bad-level 0 "ERR usage: CONSISTENCY ONE \| QUORUM \| ALL" -- rcli n1 "CONSISTENCY TWO"
+# The surviving owner took every write it was sent.
+check_output survivor 0 "v6" -- rcli "${own[2]}" "GET $key"
+info_field() { g --node "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"; }
+check_output quorum-failures 0 "2" -- info_field n1 stats quorum_failures
+check_output quorum-writes-failed 0 "2" -- info_field n1 replication quorum_writes_failed
+finish
