@@ -67,6 +67,7 @@ struct Scenario {
   bool gc = false;    // tombstone GC
   bool harsh = true;  // skew, crashes at commits, slow and capped network
   size_t max_graves = 100'000;  // with gc
+  uint32_t quorum = 1;          // owners each write waits for (Coordinator)
 };
 
 class Harness {
@@ -138,7 +139,8 @@ class Harness {
     auto written = sim_.Submit(node, key, value, context,
                                {[this, index] { durable_.push_back(index); },
                                 [this, index] { acked_.insert(index); },
-                                [this, index] { failed_.insert(index); }});
+                                [this, index] { failed_.insert(index); }},
+                               sc_.quorum);
     if (!written) {
       ++refused_;  // down, or its disk refuses writes: nothing was written
       return;
@@ -480,6 +482,22 @@ TEST(ReplicationSimTest, FiftyNodes) {
   RunChaos(Simulation::SeedFromEnv(78), sc);
   if (::testing::Test::HasFatalFailure()) return;
   EXPECT_GT(disk_failures_injected, disk_failures_before) << "no disk failure";
+}
+
+// Writes that wait for two of their three owners, through the same chaos:
+// crashes between persist, send and acknowledge now fall on owners'
+// answers too. Acknowledged writes are stored and kept; a write whose
+// owners did not answer in time is stored and kept as well (its client
+// heard an error, never OK).
+TEST(ReplicationSimTest, QuorumWritesUnderChaos) {
+  const uint64_t crashes_before = crashes_injected;
+  for (uint64_t s = 61; s <= 63; ++s) {
+    Scenario sc;
+    sc.quorum = 2;
+    RunChaos(Simulation::SeedFromEnv(s), sc);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(crashes_injected, crashes_before) << "no crash at a commit";
 }
 
 TEST(ReplicationSimTest, LastWriteWinsConvergesToTheGlobalMaximum) {
