@@ -71,10 +71,11 @@ size_t DifferingSegments(const std::vector<uint64_t>& a,
 }  // namespace
 
 int ClusterStart(const Options& o, int n, int base_port, bool tls,
-                 int replication_factor) {
+                 int replication_factor, int write_quorum) {
   LocalCluster cluster = ClusterOf(o);
   cluster.set_peer_tls(tls);
   cluster.set_replication_factor(replication_factor);
+  cluster.set_write_quorum(write_quorum);
   if (Status s = cluster.Start(n, base_port, FindServerBinary()); !s.ok())
     return Error(s.message());
   std::printf(

@@ -137,6 +137,8 @@ Status LocalCluster::Start(int n, int base_port,
       << (replication_factor_ > 0
               ? fmt::format("replication_factor = {}\n", replication_factor_)
               : "")
+      << (write_quorum_ > 0 ? fmt::format("write_quorum = {}\n", write_quorum_)
+                            : "")
       << extra_toml;
     if (!f) return Status::IOError("cannot write " + config.string());
   }

@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
                    "replicas of each partition (default 3; every node's with "
                    "at most that many nodes)")
       ->check(CLI::Range(1, 255));
+  int write_quorum = 0;
+  cluster_start
+      ->add_option("--write-quorum", write_quorum,
+                   "owners a write waits for by default (1: the node's own "
+                   "disk)")
+      ->check(CLI::Range(1, 255));
   bool tls = false;
   cluster_start->add_flag(
       "--tls", tls,
@@ -121,7 +127,8 @@ int main(int argc, char** argv) {
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
   if (*cluster_start)
-    return ClusterStart(o, nodes, base_port, tls, replication_factor);
+    return ClusterStart(o, nodes, base_port, tls, replication_factor,
+                        write_quorum);
   if (*cluster_stop) return ClusterStop(o);
   if (*cluster_status) return ClusterStatus(o);
   if (admin.chosen())

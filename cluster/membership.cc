@@ -64,6 +64,8 @@ Membership::Member* Membership::FindMember(const std::string& node_id) {
 }
 
 void Membership::SetLiveness(Member& m, Liveness liveness) {
+  if ((m.liveness == Liveness::kLeft) != (liveness == Liveness::kLeft))
+    ++generation_;
   if (m.liveness == Liveness::kAlive) --alive_;
   if (liveness == Liveness::kAlive) ++alive_;
   m.liveness = liveness;
@@ -227,6 +229,7 @@ void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
     index_.emplace(state.node_id(), members_.size());
     by_address_[state.peer_address()] = members_.size();
     members_.push_back(std::move(m));
+    ++generation_;
     if (state.status() != pb::MEMBER_LEFT) {
       SetLiveness(members_.back(), Liveness::kAlive);
       reachable_.push_back(state.node_id());
@@ -240,12 +243,16 @@ void Membership::Apply(int64_t now_ms, const pb::MemberState& state) {
   }
   const bool restarted = state.incarnation() != m.state.incarnation();
   if (state.peer_address() != m.state.peer_address()) {
+    ++generation_;
     auto old = by_address_.find(m.state.peer_address());
     if (old != by_address_.end() && old->second == index_.at(state.node_id()))
       by_address_.erase(old);
     by_address_[state.peer_address()] = index_.at(state.node_id());
   }
-  const bool gap = m.detector.Phi(now_ms) >= options_.gap_phi;
+  // First news of a member restored from disk: it may have missed writes
+  // while this node was down, so it is reachable again like a restart.
+  const bool gap = m.detector.Phi(now_ms) >= options_.gap_phi || m.restored;
+  m.restored = false;
   if (restarted)
     m.detector =
         PhiAccrualDetector(static_cast<double>(options_.gossip_interval_ms));
@@ -309,9 +316,9 @@ void Membership::RestoreForgotten(
   for (const auto& [id, incarnation] : forgotten) AddForgotten(id, incarnation);
 }
 
-void Membership::RestoreMembers(
-    const std::map<std::string, std::string>& members, int64_t now_ms) {
-  for (const auto& [id, address] : members) {
+void Membership::RestoreMembers(const KnownMembers& members, int64_t now_ms) {
+  for (const auto& [id, known] : members) {
+    const auto& [address, incarnation] = known;
     if (id.empty() || id == self_.node_id() || IsForgotten(id) ||
         FindMember(id) != nullptr)
       continue;
@@ -320,21 +327,24 @@ void Membership::RestoreMembers(
         PhiAccrualDetector(static_cast<double>(options_.gossip_interval_ms))};
     m.state.set_node_id(id);
     m.state.set_peer_address(address);
+    m.state.set_incarnation(incarnation);
+    m.restored = true;
     m.detector.Heartbeat(now_ms);
-    // (0, 0): older than any state gossiped of it.
+    // Version 0: older than any state of this incarnation gossiped.
     m.liveness = Liveness::kAlive;
     ++alive_;
     index_.emplace(id, members_.size());
     by_address_[address] = members_.size();
     members_.push_back(std::move(m));
+    ++generation_;
   }
 }
 
-std::map<std::string, std::string> Membership::CurrentMembers() const {
-  std::map<std::string, std::string> out;
+Membership::KnownMembers Membership::CurrentMembers() const {
+  KnownMembers out;
   for (const auto& m : members_) {
     if (m.liveness != Liveness::kLeft)
-      out[m.state.node_id()] = m.state.peer_address();
+      out[m.state.node_id()] = {m.state.peer_address(), m.state.incarnation()};
   }
   return out;
 }
@@ -363,6 +373,7 @@ void Membership::AddForgotten(const std::string& node_id,
   if (members_[gone].liveness == Liveness::kAlive) --alive_;
   it->second = std::max(it->second, members_[gone].state.incarnation());
   members_.erase(members_.begin() + static_cast<std::ptrdiff_t>(gone));
+  ++generation_;
   index_.clear();
   by_address_.clear();
   for (size_t i = 0; i < members_.size(); ++i) {

@@ -102,16 +102,21 @@ class Membership {
   Status Forget(const std::string& node_id, bool remembered = false);
   // Takes forgotten ids as stored (at start).
   void RestoreForgotten(const std::map<std::string, uint64_t>& forgotten);
-  // Takes the members stored at the last run (id -> peer address; at
-  // start, after RestoreForgotten): each is known and alive, as a member
-  // first named by gossip is, its heartbeat age counting from `now_ms` (so
-  // one that stays silent is suspected, then dead), with a state any
-  // gossip about it supersedes.
-  void RestoreMembers(const std::map<std::string, std::string>& members,
-                      int64_t now_ms);
-  // Every other member not left, id -> peer address: what the driver
-  // stores for RestoreMembers.
-  std::map<std::string, std::string> CurrentMembers() const;
+  // id -> (peer address, incarnation): what a node stores of its members.
+  using KnownMembers = std::map<std::string, std::pair<std::string, uint64_t>>;
+  // Takes the members stored at the last run (at start, after
+  // RestoreForgotten): each is known and alive, as a member first named by
+  // gossip is, its heartbeat age counting from `now_ms` (so one that stays
+  // silent is suspected, then dead), with the stored incarnation and
+  // version 0, so gossip of that incarnation or a later one supersedes it
+  // and a state of an earlier one does not.
+  void RestoreMembers(const KnownMembers& members, int64_t now_ms);
+  // Every other member not left: what the driver stores for
+  // RestoreMembers.
+  KnownMembers CurrentMembers() const;
+  // Changes whenever that set, or a member's peer address, changes: when
+  // the ring or the stored members need building again.
+  uint64_t generation() const { return generation_; }
   // True when `node_id` (not this node) has been forgotten.
   bool IsForgotten(const std::string& node_id) const {
     return forgotten_.count(node_id) > 0;
@@ -167,6 +172,7 @@ class Membership {
     Liveness liveness = Liveness::kAlive;
     int64_t suspect_since_ms = 0;
     uint64_t mentioned = 0;  // stamp of the last SYN that named it
+    bool restored = false;   // from the stored members, not heard since
   };
 
   void Apply(int64_t now_ms, const pb::MemberState& state);
@@ -205,6 +211,7 @@ class Membership {
   std::vector<std::string> newly_refused_;  // not yet taken
   uint64_t refused_messages_ = 0;
   uint64_t refutations_ = 0;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace gossipkv

@@ -18,12 +18,14 @@ Ring::Ring(std::vector<std::string> members, RingOptions options)
   members.erase(std::unique(members.begin(), members.end()), members.end());
   if (members.size() > UINT16_MAX) members.resize(UINT16_MAX);
   members_ = std::move(members);
-  std::string identity = fmt::format("{}|{}", options_.replication_factor,
-                                     options_.partition_bits);
+  // The algorithm's version, every option, then each id with its length
+  // (so no two member lists read alike).
+  std::string identity =
+      fmt::format("ring1|{}|{}|{}", options_.replication_factor,
+                  options_.partition_bits, options_.max_load_factor);
   for (const auto& id : members_) {
     member_hashes_.push_back(Hash64(id));
-    identity += '|';
-    identity += id;
+    identity += fmt::format("|{}:{}", id.size(), id);
   }
   fingerprint_ = Hash64(identity);
 

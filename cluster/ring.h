@@ -75,8 +75,8 @@ class Ring {
   std::vector<uint32_t> PartitionsOf(int member) const;
   // Partitions each member owns, by index.
   const std::vector<uint32_t>& loads() const { return loads_; }
-  // Identifies members and options (so the whole table): equal rings have
-  // equal fingerprints.
+  // Identifies the members, the options and the algorithm's version, so
+  // the whole table: equal fingerprints, equal rings.
   uint64_t fingerprint() const { return fingerprint_; }
 
   // Replica slots that change hands from `before` to `after`: for each

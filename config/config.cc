@@ -322,7 +322,7 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("replication_factor", s.replication_factor, 1, 255));
         GOSSIPKV_RETURN_IF_ERROR(
-            r.Int("partition_bits", s.partition_bits, 1, 24));
+            r.Int("partition_bits", s.partition_bits, 1, 16));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("write_quorum", s.write_quorum, 1, 255));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("request_timeout_ms", s.request_timeout_ms, 10, 600'000));

@@ -35,6 +35,9 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
 }
 
 const Ring& Replica::ring() {
+  if (ring_built_ && ring_generation_ == membership_.generation()) return ring_;
+  ring_built_ = true;
+  ring_generation_ = membership_.generation();
   std::vector<std::string> ids = membership_.CurrentMemberIds();
   ids.push_back(membership_.self().node_id());
   std::sort(ids.begin(), ids.end());

@@ -110,6 +110,8 @@ class Replica {
   std::unique_ptr<Coordinator> coordinator_;
   RingOptions ring_options_;
   Ring ring_;
+  bool ring_built_ = false;
+  uint64_t ring_generation_ = 0;  // Membership::generation() it was built at
 };
 
 }  // namespace gossipkv

@@ -75,6 +75,11 @@ Result<std::unique_ptr<Node>> Node::Open(const Config& config,
         node->store_->corrupt_records(),
         node->store_->corrupt_samples().front());
   }
+  if (node->store_->member_record().members_malformed) {
+    spdlog::warn(
+        "the stored member list does not decode and was left out: this node "
+        "learns its members again by gossip, from its seeds");
+  }
   if (node->store_->corrupt_graves() > 0) {
     spdlog::error(
         "{} graves of collected tombstones did not decode and were dropped",

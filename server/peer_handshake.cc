@@ -79,8 +79,10 @@ HandshakeVerdict CheckHandshake(const pb::Handshake& here,
                               mine.tombstone_gc() ? "on" : "off",
                               theirs.tombstone_gc() ? "on" : "off"));
   }
-  if (mine.replication_factor() != theirs.replication_factor() ||
-      mine.partition_bits() != theirs.partition_bits()) {
+  // 0: a node from before the ring, which stores every key; not checked.
+  if (theirs.replication_factor() != 0 &&
+      (mine.replication_factor() != theirs.replication_factor() ||
+       mine.partition_bits() != theirs.partition_bits())) {
     return Refuse(
         Kind::kIncompatible,
         fmt::format("ring of {} replicas over 2^{} partitions here, "

@@ -63,9 +63,14 @@ Result<MemberRecord> MemberRecord::Load(Engine& engine) {
   rest = member_bytes;
   while (!rest.empty()) {
     std::string id, address;
-    if (!TakeString(rest, id) || !TakeString(rest, address))
-      return Malformed(kMembersKey, "truncated");
-    record.members[std::move(id)] = std::move(address);
+    if (!TakeString(rest, id) || !TakeString(rest, address) || id.empty() ||
+        address.empty() || rest.size() < 8) {
+      record.members.clear();
+      record.members_malformed = true;
+      break;
+    }
+    record.members[std::move(id)] = {std::move(address), ReadBigEndian64(rest)};
+    rest.remove_prefix(8);
   }
   auto fill = engine.Get(Column::kMeta, kFillKey);
   if (!fill) return fill.error();
@@ -94,9 +99,10 @@ void MemberRecord::StageChanges(const MemberRecord& next,
   }
   if (next.members != members) {
     std::string bytes;
-    for (const auto& [id, address] : next.members) {
+    for (const auto& [id, known] : next.members) {
       AppendString(bytes, id);
-      AppendString(bytes, address);
+      AppendString(bytes, known.first);
+      AppendBigEndian64(bytes, known.second);
     }
     batch.Put(Column::kMeta, kMembersKey, bytes);
   }

@@ -12,9 +12,10 @@
 //     then. A forgotten id is refused for good, so it never comes back from
 //     a peer's stale gossip or from its own return;
 //   - the members ("members", repeated be32 length ++ id ++ be32 length ++
-//     peer address): every other member not left or forgotten when last
-//     stored, so a restarted node's ring (cluster/ring.h) has them before
-//     gossip names them again, and it can reach them without a seed;
+//     peer address ++ be64 incarnation): every other member not left or
+//     forgotten when last stored, so a restarted node's ring (cluster/ring.h)
+//     has them before gossip names them again, and it can reach them without a
+//     seed; a malformed one is left out (members_malformed), not an error;
 //   - the fill cursor ("fill", be32): present while the node is being
 //     filled by an anti-entropy stream, the first segment it has not yet
 //     received whole. Stored with the entries it follows, so a fill
@@ -34,8 +35,12 @@ namespace gossipkv {
 struct MemberRecord {
   uint64_t incarnation = 0;  // 0: never started with this store
   std::map<std::string, uint64_t> forgotten;
-  std::map<std::string, std::string> members;  // id -> peer address
-  std::optional<uint32_t> fill_next;           // none: not being filled
+  // id -> (peer address, the highest incarnation known of it)
+  std::map<std::string, std::pair<std::string, uint64_t>> members;
+  // The stored members did not decode: Load left them out (they are only
+  // what gossip would tell again) and the node logs it.
+  bool members_malformed = false;
+  std::optional<uint32_t> fill_next;  // none: not being filled
 
   bool operator==(const MemberRecord&) const = default;
 

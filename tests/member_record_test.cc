@@ -155,9 +155,16 @@ TEST_F(MemberRecordTest, MembersAreStoredAndKnownAfterARestart) {
   EXPECT_EQ(m.LivePeerAddresses().size(), 2u);  // gossiped with at once
   EXPECT_EQ(replica_->ring().members(),
             (std::vector<std::string>{"a", "b", "c"}));
-  // Any gossip about a restored member supersedes its state.
-  Tell(State("b", 1));
-  EXPECT_EQ(m.Members(clock_.MonotonicMillis())[1].incarnation, 1u);
+  // Gossip of the stored incarnation supersedes the restored state; a
+  // state of an earlier one does not (it says nothing newer).
+  EXPECT_EQ(m.Members(clock_.MonotonicMillis())[1].incarnation, 4u);
+  pb::MemberState stale_left = State("b", 3);
+  stale_left.set_version(50);
+  stale_left.set_status(pb::MEMBER_LEFT);
+  Tell(stale_left);
+  EXPECT_NE(m.LivenessOf("b"), Liveness::kLeft);
+  Tell(State("b", 5));
+  EXPECT_EQ(m.Members(clock_.MonotonicMillis())[1].incarnation, 5u);
   // One that left is no longer stored.
   pb::MemberState left = State("c", 2);
   left.set_version(9);
@@ -169,16 +176,31 @@ TEST_F(MemberRecordTest, MembersAreStoredAndKnownAfterARestart) {
   EXPECT_EQ(replica_->ring().members(), (std::vector<std::string>{"a", "b"}));
 }
 
-TEST_F(MemberRecordTest, TruncatedMembersAreAnErrorNamingThem) {
-  WriteBatch batch;
-  batch.Put(Column::kMeta, "members",
-            std::string("\0\0\0\x01"
-                        "b\0\0",
-                        7));
-  ASSERT_TRUE(engine_.Write(batch).ok());
+TEST_F(MemberRecordTest, MalformedMembersAreLeftOutNotAnError) {
+  const std::string records[] = {
+      std::string("\0\0\0\x01"
+                  "b\0\0",
+                  7),                         // truncated
+      std::string("\0\0\0\0\0\0\0\x01x", 9),  // an empty id
+      std::string("\0\0\0\x01"
+                  "b\0\0\0\x01x\0",
+                  11),  // a short incarnation
+  };
+  for (const auto& bytes : records) {
+    WriteBatch batch;
+    batch.Put(Column::kMeta, "members", bytes);
+    ASSERT_TRUE(engine_.Write(batch).ok());
+    auto loaded = MemberRecord::Load(engine_);
+    ASSERT_TRUE(loaded) << loaded.error().ToString();
+    EXPECT_TRUE(loaded->members.empty());
+    EXPECT_TRUE(loaded->members_malformed);
+  }
+  Boot();  // the node starts, and stores a good record again
+  Tell(State("b", 4));
   auto loaded = MemberRecord::Load(engine_);
-  ASSERT_FALSE(loaded);
-  EXPECT_NE(loaded.error().message().find("members"), std::string::npos);
+  ASSERT_TRUE(loaded);
+  EXPECT_FALSE(loaded->members_malformed);
+  EXPECT_EQ(loaded->members.count("b"), 1u);
 }
 
 // A start whose incarnation could not be stored (here: changes were

@@ -79,6 +79,15 @@ TEST(PeerHandshakeTest, EachSettingRefusedNamingBothValues) {
   }
 }
 
+TEST(PeerHandshakeTest, OlderPeerWithoutTheRingIsNotChecked) {
+  Config here;
+  pb::PeerMessage old = Hello("n2", here);
+  old.mutable_handshake()->mutable_settings()->clear_replication_factor();
+  old.mutable_handshake()->mutable_settings()->clear_partition_bits();
+  EXPECT_EQ(CheckHandshake(Hello("n1", here).handshake(), old).kind,
+            Kind::kAccept);
+}
+
 TEST(PeerHandshakeTest, OlderPeerWithoutSettingsIsNotChecked) {
   Config here;
   pb::PeerMessage old = Hello("n2", here);

@@ -155,6 +155,36 @@ TEST(RingTest, IndexOfAndPartitionsOfAgreeWithOwners) {
   for (uint32_t p : mine) EXPECT_TRUE(ring.Owns(n3, p));
 }
 
+// The ring is part of the protocol: nodes of other builds and machines
+// must compute the same owners. These were computed once from the
+// algorithm as documented (cluster/ring.h); a change to the hash, its byte
+// order, the cap or the tie-breaks shows here first.
+TEST(RingTest, OwnersArePinnedAcrossBuilds) {
+  Ring ring({"n1", "n2", "n3", "n4", "n5"}, {});
+  EXPECT_EQ(ring.OwnerIds(0), (std::vector<std::string>{"n5", "n3", "n4"}));
+  EXPECT_EQ(ring.OwnerIds(1), (std::vector<std::string>{"n5", "n4", "n2"}));
+  EXPECT_EQ(ring.OwnerIds(12345), (std::vector<std::string>{"n4", "n3", "n2"}));
+  EXPECT_EQ(ring.OwnerIds(16383), (std::vector<std::string>{"n2", "n1", "n5"}));
+  EXPECT_EQ(ring.loads(),
+            (std::vector<uint32_t>{9708, 9835, 9819, 9827, 9963}));
+  EXPECT_EQ(ring.fingerprint(), 0xb91b25011cc1ab64u);
+}
+
+// Few partitions per member: the cap rounds, and a partition may have to
+// go over it (the fallback) — still N distinct owners each.
+TEST(RingTest, FewPartitionsStillGiveNDistinctOwners) {
+  for (int bits : {2, 4, 6, 9}) {
+    for (size_t m : {4, 5, 16, 64}) {
+      Ring ring(Ids(m), {.partition_bits = bits});
+      for (uint32_t p = 0; p < ring.partition_count(); ++p) {
+        auto owners = ring.Owners(p);
+        std::set<uint16_t> distinct(owners.begin(), owners.end());
+        ASSERT_EQ(distinct.size(), 3u) << bits << " bits, " << m << " members";
+      }
+    }
+  }
+}
+
 TEST(RingTest, PartitionRangesJoinsRuns) {
   EXPECT_EQ(PartitionRanges({}), "");
   EXPECT_EQ(PartitionRanges({0, 1, 2, 3, 7, 9, 10}), "0-3,7,9-10");

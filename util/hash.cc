@@ -13,7 +13,11 @@ uint64_t Hash64(std::string_view bytes) {
 }
 
 uint64_t Hash64(uint64_t value, uint64_t seed) {
-  return XXH3_64bits_withSeed(&value, sizeof value, seed);
+  // Little-endian bytes whatever the machine, so every node scores alike.
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i)
+    bytes[i] = static_cast<unsigned char>(value >> (8 * i));
+  return XXH3_64bits_withSeed(bytes, sizeof bytes, seed);
 }
 
 uint64_t Hash64(std::string_view first, std::string_view second) {
