@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "util/hash.h"
 #include "versioning/entry_codec.h"
 
@@ -19,11 +21,16 @@ Coordinator::Coordinator(VersionedStore& store, Membership& membership,
                       static_cast<uint64_t>(now_ms))) {}
 
 void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
-                            const std::vector<std::string>& keys,
+                            const std::vector<std::string>& written,
                             uint32_t quorum, Completion done, Outbox& out) {
   const std::string& self = membership_.self().node_id();
   const int self_index = ring.IndexOf(self);
-  quorum = std::min(quorum, ring.replicas());
+  // Each key once (an MSET may name one many times). The quorum is not
+  // lowered to the members this node knows: too few is -NOREPLICAS.
+  std::vector<std::string> keys = written;
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::map<std::string, size_t> chunk_bytes;  // of the open chunks
   const uint64_t id = next_id_++;
   Request request;
   request.quorum = quorum;
@@ -70,8 +77,12 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
         e->set_key(keys[k]);
         e->set_entry(encoded);
         it->second.second.keys.push_back(static_cast<uint32_t>(k));
-        if (it->second.first.ByteSizeLong() >= options_.max_message_bytes)
+        size_t& bytes = chunk_bytes[owner];
+        bytes += keys[k].size() + encoded.size() + 16;
+        if (bytes >= options_.max_message_bytes) {
+          bytes = 0;
           ship(owner);
+        }
       }
     }
     if (request.acks[k] < quorum) ++request.short_keys;

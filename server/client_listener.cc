@@ -114,6 +114,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // in out_ that wait: their keys, and where each reply lies in out_ (it
   // becomes -NOREPLICAS should too few owners answer).
   uint32_t quorum_;
+  uint32_t round_quorum_ = 1;  // the most its waiting writes asked for
   std::vector<std::string> quorum_keys_;
   struct QuorumReply {
     size_t begin, end, index;  // index: among the replies in out_
@@ -176,7 +177,9 @@ asio::awaitable<bool> ClientSession::Flush() {
     } else {
       std::vector<std::string> keys = std::move(quorum_keys_);
       quorum_keys_.clear();
-      committed = co_await committer.Commit(std::move(keys), quorum_);
+      const uint32_t quorum = round_quorum_;
+      round_quorum_ = 1;
+      committed = co_await committer.Commit(std::move(keys), quorum);
     }
     if (committed.code() == Status::Code::kUnavailable) {
       // Stored here, too few owners answered: each waiting write says so;
@@ -286,6 +289,8 @@ asio::awaitable<void> ClientSession::Run() {
         if (quorum_ > 1 && !written.empty()) {
           quorum_keys_.insert(quorum_keys_.end(), written.begin(),
                               written.end());
+          // The round waits for the most any of its writes asked.
+          round_quorum_ = std::max(round_quorum_, quorum_);
           quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1});
         }
       }

@@ -27,6 +27,11 @@ class QuorumSimTest : public ::testing::Test {
     net.slow = 0.02;
     net.max_slow_latency_ms = 500;
     sim_ = std::make_unique<Simulation>(seed, net);
+    // Commits take time: an owner that answered before its merge was on
+    // its disk would be caught by the crash below.
+    FaultOptions faults;
+    faults.max_disk_latency_ms = 50;
+    sim_->set_faults(faults);
     ReplicaOptions o;
     o.membership.gossip_interval_ms = 500;
     o.membership.seeds = {Id(0)};
@@ -161,9 +166,6 @@ TEST_F(QuorumSimTest, TooFewOwnersIsAnErrorNamingHowManyAnswered) {
       << short_one->error;
   EXPECT_EQ(short_one->error.substr(6, 24), " of the 3 replicas neede")
       << short_one->error;
-  EXPECT_EQ(sim_->replica(Id(1)).membership().LivenessOf(down),
-            Liveness::kAlive)
-      << "still trusted alive: the deadline, not the detector, failed it";
 }
 
 }  // namespace
