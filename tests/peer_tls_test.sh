@@ -172,7 +172,7 @@ wait_get n6 k1 v1 && pass "and the TLS node's writes reach the plaintext one" ||
   fail "n5 never fell back"
 
 # The local cluster with --tls: certificates made with openssl, nodes agree.
-base=$((20000 + RANDOM % 20000))
+base=$(free_base 3)  # free now, not just random
 if "$gossipkv" --dir "$dir/local" cluster start -n 3 --tls --base-port $base >/dev/null; then
   pass "cluster start --tls"
 else fail "cluster start --tls failed"; fi
