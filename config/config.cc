@@ -324,6 +324,10 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("partition_bits", s.partition_bits, 1, 16));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("write_quorum", s.write_quorum, 1, 255));
+        GOSSIPKV_RETURN_IF_ERROR(r.Int("read_quorum", s.read_quorum, 1, 255));
+        GOSSIPKV_RETURN_IF_ERROR(r.Bool("read_repair", s.read_repair));
+        GOSSIPKV_RETURN_IF_ERROR(r.Int("max_pending_repairs",
+                                       s.max_pending_repairs, 0, 1'000'000));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("request_timeout_ms", s.request_timeout_ms, 10, 600'000));
         GOSSIPKV_RETURN_IF_ERROR(

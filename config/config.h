@@ -123,6 +123,12 @@ struct ReplicationSettings {
   // replication_factor), and for how long before it is answered
   // -NOREPLICAS.
   uint32_t write_quorum = 1;
+  // Owners a client's read asks and joins (1: this node's replica only; at
+  // most replication_factor); a read past this node repairs the owners
+  // that differ, at most max_pending_repairs reads waiting to.
+  uint32_t read_quorum = 1;
+  bool read_repair = true;
+  uint32_t max_pending_repairs = 1024;
   uint32_t request_timeout_ms = 2000;
   uint32_t rumor_fanout = 3;
   uint32_t anti_entropy_interval_ms = 10'000;

@@ -119,6 +119,12 @@ Status Config::Validate() const {
         "({}): a write cannot wait for more owners than a key has",
         rep.write_quorum, rep.replication_factor));
   }
+  if (rep.read_quorum > rep.replication_factor) {
+    return Status::InvalidArgument(fmt::format(
+        "replication.read_quorum ({}) must be at most replication_factor "
+        "({}): a read cannot wait for more owners than a key has",
+        rep.read_quorum, rep.replication_factor));
+  }
   return Status::Ok();
 }
 

@@ -21,6 +21,7 @@ bool ReplicaDriver::VouchesForNothing(const pb::PeerMessage& message) {
     case pb::PeerMessage::kGcCollected:
     case pb::PeerMessage::kReplicaWrite:
     case pb::PeerMessage::kReplicaAck:
+    case pb::PeerMessage::kReadReply:
       return false;
     default:
       return true;
@@ -133,6 +134,24 @@ void ReplicaDriver::WhenReplicated(std::vector<std::string> keys,
     replica_.Replicate(now_ms_, keys, quorum, std::move(done), out);
     Route(out);
   });
+}
+
+void ReplicaDriver::Read(int64_t now_ms, std::vector<std::string> keys,
+                         uint32_t quorum, ReadCompletion done) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  Outbox out;
+  replica_.Read(
+      now_ms_, keys, quorum,
+      [this, done = std::move(done)](std::vector<KeyRead> reads) mutable {
+        // This node's part was read through the batch: the reply waits
+        // until that is durable.
+        WhenDurable([done = std::move(done),
+                     reads = std::move(reads)](const Status& stored) mutable {
+          done(stored, std::move(reads));
+        });
+      },
+      out);
+  Route(out);
 }
 
 void ReplicaDriver::WhenDurable(Completion done) {

@@ -89,6 +89,14 @@ class ReplicaDriver {
   // acknowledgement.
   void WhenReplicated(std::vector<std::string> keys, uint32_t quorum,
                       Completion done);
+  // A client read of `keys` at `quorum` above 1 (Replica::Read): `done`
+  // gets the reads once `quorum` owners answered for each (or at the
+  // deadline) and what this node answered from is durable, with the
+  // status of that commit.
+  using ReadCompletion =
+      std::function<void(const Status&, std::vector<KeyRead>)>;
+  void Read(int64_t now_ms, std::vector<std::string> keys, uint32_t quorum,
+            ReadCompletion done);
 
   // Stages the batch for writing; true when the environment must now write
   // the store's staged() batch and call Persisted(), false when there was

@@ -111,6 +111,8 @@ void Coordinator::HandleWrite(const std::string& reply_to,
       ok = false;
     }
   }
+  // Request 0 is a read repair's push: nobody waits for an answer.
+  if (message.replica_write().request() == 0) return;
   pb::PeerMessage ack;
   ack.set_from(membership_.self().node_id());
   ack.mutable_replica_ack()->set_request(message.replica_write().request());

@@ -41,6 +41,10 @@ namespace gossipkv {
 struct CoordinatorOptions {
   int64_t request_timeout_ms = 2000;
   uint32_t max_message_bytes = 1 << 20;  // entries per ReplicaWrite
+  // Quorum reads (replication/quorum_read.h): whether they repair the
+  // owners that differ, and how many completed reads may wait to.
+  bool read_repair = true;
+  uint32_t max_pending_repairs = 1024;
 };
 
 class Coordinator {

@@ -24,6 +24,8 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
       *store_, membership_, random, options.gc, stats_, now_ms);
   coordinator_ = std::make_unique<Coordinator>(*store_, membership_, now_ms,
                                                options.coordinator, stats_);
+  reader_ = std::make_unique<QuorumReader>(*store_, membership_, now_ms,
+                                           options.coordinator, stats_);
   store_->set_commit_observer(
       [this](std::string_view key, std::string_view encoded, int origin) {
         // Client writes and news from rumors spread by rumor; what anti-entropy
@@ -65,6 +67,7 @@ void Replica::Tick(int64_t now_ms, Outbox& out) {
   anti_entropy_->Tick(now_ms, out);
   collector_->Tick(now_ms, out);
   coordinator_->Tick(now_ms, out);
+  reader_->Tick(now_ms, out);
   rumor_->Flush(out);
   SaveMemberRecord();
 }
@@ -95,6 +98,12 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
     case pb::PeerMessage::kReplicaAck:
       if (coordinator_) coordinator_->HandleAck(message);
       break;
+    case pb::PeerMessage::kReadRequest:
+      if (reader_) reader_->HandleRequest(reply_to, message, out);
+      break;
+    case pb::PeerMessage::kReadReply:
+      if (reader_) reader_->HandleReply(message, out);
+      break;
     default:
       membership_.Handle(now_ms, reply_to, message, out);
       SaveMemberRecord();
@@ -122,6 +131,16 @@ void Replica::Replicate(int64_t now_ms, const std::vector<std::string>& keys,
     return;
   }
   coordinator_->Replicate(now_ms, ring(), keys, quorum, std::move(done), out);
+}
+
+void Replica::Read(int64_t now_ms, const std::vector<std::string>& keys,
+                   uint32_t quorum, QuorumReader::Completion done,
+                   Outbox& out) {
+  if (!reader_) {
+    done(std::vector<KeyRead>(keys.size()));
+    return;
+  }
+  reader_->Read(now_ms, ring(), keys, quorum, std::move(done), out);
 }
 
 void Replica::Leave(int64_t now_ms, Outbox& out) {

@@ -28,6 +28,7 @@
 #include "cluster/ring.h"
 #include "replication/anti_entropy.h"
 #include "replication/coordinator.h"
+#include "replication/quorum_read.h"
 #include "replication/replication_stats.h"
 #include "replication/rumor.h"
 #include "replication/tombstone_gc.h"
@@ -69,6 +70,10 @@ class Replica {
   // sent to their other owners; `done` once `quorum` owners hold each.
   void Replicate(int64_t now_ms, const std::vector<std::string>& keys,
                  uint32_t quorum, Coordinator::Completion done, Outbox& out);
+  // A quorum read (QuorumReader::Read): `keys` from their owners; `done`
+  // once `quorum` answered for each, or at the deadline.
+  void Read(int64_t now_ms, const std::vector<std::string>& keys,
+            uint32_t quorum, QuorumReader::Completion done, Outbox& out);
   // Graceful shutdown: tells peers this node leaves.
   void Leave(int64_t now_ms, Outbox& out);
   // CLUSTER FORGET: removes member `node_id` for good (Membership::Forget);
@@ -108,6 +113,7 @@ class Replica {
 
   std::unique_ptr<TombstoneCollector> collector_;
   std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<QuorumReader> reader_;
   RingOptions ring_options_;
   Ring ring_;
   bool ring_built_ = false;

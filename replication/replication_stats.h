@@ -26,6 +26,15 @@ struct ReplicationStats {
   uint64_t replica_writes_received = 0;  // as an owner
   uint64_t replica_acks_received = 0;
 
+  // Quorum reads and read repair (replication/quorum_read.h).
+  uint64_t quorum_reads = 0;            // read from other owners
+  uint64_t quorum_reads_failed = 0;     // too few owners answered in time
+  uint64_t read_requests_sent = 0;      // messages to owners
+  uint64_t read_requests_resent = 0;    // unanswered halfway, sent again
+  uint64_t read_requests_received = 0;  // as an owner
+  uint64_t read_repairs = 0;            // entries pushed to differing owners
+  uint64_t read_repairs_skipped = 0;    // reads past max_pending_repairs
+
   uint64_t ae_sessions_started = 0;
   uint64_t ae_sessions_in_sync = 0;    // roots equal at once
   uint64_t ae_sessions_repaired = 0;   // reached the entry exchange

@@ -46,8 +46,7 @@ struct ClientStats {
   uint64_t evicted_memory = 0;  // closed past max_client_memory_mb
   uint64_t auth_failures = 0;   // AUTH with a wrong user or password
   uint64_t tls_handshake_failures = 0;
-  uint64_t quorum_failures =
-      0;  // writes answered -NOREPLICAS  // or not finished in time
+  uint64_t quorum_failures = 0;  // writes answered -NOREPLICAS
 };
 
 class ClientSession;
@@ -77,6 +76,13 @@ class ClientListener {
   // Owners a write waits for (replication.write_quorum) unless its
   // connection said otherwise (CONSISTENCY); 1 by default.
   void set_write_quorum(uint32_t quorum) { write_quorum_ = quorum; }
+  // Owners a read asks (replication.read_quorum) unless its connection
+  // said otherwise (CONSISTENCY); 1 by default.
+  // `timeout_ms` is how long it waits (named in -NOREPLICAS).
+  void set_read_quorum(uint32_t quorum, uint32_t timeout_ms) {
+    read_quorum_ = quorum;
+    read_timeout_ms_ = timeout_ms;
+  }
   const GroupCommitter& committer() const { return committer_; }
   GroupCommitter& committer() { return committer_; }
 
@@ -101,6 +107,8 @@ class ClientListener {
   uint64_t client_memory_ = 0;
   Metrics* metrics_ = nullptr;
   uint32_t write_quorum_ = 1;
+  uint32_t read_quorum_ = 1;
+  uint32_t read_timeout_ms_ = 2000;
   std::list<std::weak_ptr<ClientSession>> sessions_;
   bool stopped_ = false;
 };

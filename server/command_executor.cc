@@ -181,8 +181,8 @@ void CommandExecutor::Ping(Call& c) {
 void CommandExecutor::Echo(Call& c) { resp::AppendBulk(c.out, c.args[1]); }
 
 void CommandExecutor::Get(Call& c) {
-  if (!CheckKey(c, c.args[1])) return;
-  auto entry = c.batch.Read(c.args[1]);
+  if (!CheckKey(c, c.args[1]) || !CheckReadQuorum(c, 1)) return;
+  auto entry = ReadKey(c, c.args[1]);
   if (!entry) return StorageError(c, entry.error());
   if (!entry->has_value() || (*entry)->IsDeleted())
     return resp::AppendNull(c.out);
@@ -253,7 +253,10 @@ void CommandExecutor::Exists(Call& c) {
   int64_t found = 0;
   for (size_t i = 1; i < c.args.size(); ++i) {
     if (!CheckKey(c, c.args[i])) return;
-    auto entry = c.batch.Read(c.args[i]);
+  }
+  if (!CheckReadQuorum(c, 1)) return;
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    auto entry = ReadKey(c, c.args[i]);
     if (!entry) return StorageError(c, entry.error());
     if (entry->has_value() && !(*entry)->IsDeleted()) ++found;
   }
@@ -264,10 +267,11 @@ void CommandExecutor::MGet(Call& c) {
   for (size_t i = 1; i < c.args.size(); ++i) {
     if (!CheckKey(c, c.args[i])) return;
   }
+  if (!CheckReadQuorum(c, 1)) return;
   std::string reply;
   resp::AppendArrayHeader(reply, c.args.size() - 1);
   for (size_t i = 1; i < c.args.size(); ++i) {
-    auto entry = c.batch.Read(c.args[i]);
+    auto entry = ReadKey(c, c.args[i]);
     if (!entry) return StorageError(c, entry.error());
     if (!entry->has_value() || (*entry)->IsDeleted()) {
       resp::AppendNull(reply);
@@ -327,14 +331,16 @@ void CommandExecutor::Select(Call& c) {
 }
 
 void CommandExecutor::VGet(Call& c) {
-  // VGET key LOCAL: this node's replica only (every read is, so far).
-  if (c.args.size() == 3 && AsciiLower(c.args[2]) != "local") {
+  // VGET key LOCAL: this node's replica only, whatever the read level.
+  const bool local = c.args.size() == 3;
+  if (local && AsciiLower(c.args[2]) != "local") {
     resp::AppendError(c.out, "ERR usage: VGET key [LOCAL]");
     ++stats_.error_replies;
     return;
   }
   if (!CheckKey(c, c.args[1])) return;
-  auto entry = c.batch.Read(c.args[1]);
+  if (!local && !CheckReadQuorum(c, 1)) return;
+  auto entry = local ? c.batch.Read(c.args[1]) : ReadKey(c, c.args[1]);
   if (!entry) return StorageError(c, entry.error());
   // [context, [[value-or-nil, dot, timestamp_ms], ...]]; tombstones appear
   // as nil values so a client sees a delete that conflicts with a write.

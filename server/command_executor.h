@@ -26,6 +26,7 @@
 #include "cluster/membership.h"
 #include "cluster/ring.h"
 #include "config/config.h"
+#include "replication/quorum_read.h"
 #include "store/versioned_store.h"
 
 namespace gossipkv {
@@ -57,12 +58,24 @@ class NodeContext {
   virtual std::string WriteRefusal() { return {}; }
 };
 
+// What a session's quorum read found (GroupCommitter::Read), for the reads
+// it runs next: per key, the join of its owners' answers and how many
+// answered. Reads at `level` above 1 join this node's entry with it, and
+// are -NOREPLICAS for a key fewer than `level` owners answered.
+struct ReadView {
+  const std::unordered_map<std::string, KeyRead>* reads = nullptr;
+  uint32_t level = 1;
+  uint32_t timeout_ms = 0;  // named in -NOREPLICAS
+  Status failed;            // the commit this node's answers waited for
+};
+
 struct CommandStats {
   uint64_t commands_processed = 0;
   uint64_t error_replies = 0;
   uint64_t keys_written = 0;
   uint64_t storage_errors = 0;
-  uint64_t writes_refused_disk = 0;  // -MISCONF: the disk refuses writes
+  uint64_t writes_refused_disk = 0;   // -MISCONF: the disk refuses writes
+  uint64_t read_quorum_failures = 0;  // reads answered -NOREPLICAS
 };
 
 class CommandExecutor {
@@ -98,6 +111,14 @@ class CommandExecutor {
   // ALL: 1, N/2 + 1 or N of the ring's N), for its session; none if it set
   // none.
   std::optional<uint32_t> last_consistency() const { return consistency_; }
+  // The keys command `args` reads from its owners when its connection's
+  // read level is above 1 (GET, MGET, EXISTS, VGET without LOCAL); empty
+  // for any other command.
+  static std::vector<std::string> QuorumReadKeys(
+      const std::vector<std::string>& args);
+  // What the next Executes read beside this node's store (null: nothing,
+  // reads are this node's alone); the caller keeps it alive meanwhile.
+  void set_read_view(const ReadView* view) { view_ = view; }
   // Where reads record how many versions they found; none by default.
   void set_read_siblings(prometheus::Histogram* histogram) {
     read_siblings_ = histogram;
@@ -144,6 +165,11 @@ class CommandExecutor {
       read_siblings_->Observe(static_cast<double>(entry.siblings.size()));
   }
   void AppendStorageInfo(std::string& out);
+  // Quorum reads (command_read.cc): false, with -NOREPLICAS (or the
+  // commit's error) in the reply, when a key of args[first..] is short of
+  // the read level; ReadKey joins this node's entry with the owners'.
+  bool CheckReadQuorum(Call& c, size_t first);
+  Result<std::optional<Entry>> ReadKey(Call& c, const std::string& key);
   void Wrote(std::string_view key) {
     ++stats_.keys_written;
     written_.emplace_back(key);
@@ -157,6 +183,7 @@ class CommandExecutor {
   std::vector<std::string> written_;
   std::optional<uint32_t> consistency_;
   prometheus::Histogram* read_siblings_ = nullptr;
+  const ReadView* view_ = nullptr;
 };
 
 }  // namespace gossipkv

@@ -16,12 +16,12 @@ void CommandExecutor::AppendStorageInfo(std::string& out) {
       "keys:{}\r\nkeys_with_tombstones:{}\r\nmerkle_root:{:016x}\r\nmerkle_"
       "segments:{}\r\n"
       "merkle_depth:{}\r\nmerkle_memory_bytes:{}\r\nconflict_mode:{}\r\n"
-      "writes_refused_disk:{}\r\n",
+      "writes_refused_disk:{}\r\nread_quorum_failures:{}\r\n",
       store_.live_key_count(), store_.key_count(), tree.Root(),
       tree.shape().segment_count(), tree.depth(), tree.MemoryBytes(),
       store_.options().conflict_mode == ConflictMode::kSiblings ? "siblings"
                                                                 : "lww",
-      stats_.writes_refused_disk);
+      stats_.writes_refused_disk, stats_.read_quorum_failures);
 }
 
 std::string CommandExecutor::InfoText(std::vector<std::string> asked) {

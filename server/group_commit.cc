@@ -51,6 +51,32 @@ asio::awaitable<Status> GroupCommitter::Commit(std::vector<std::string> keys,
   co_return waiter->status;
 }
 
+asio::awaitable<GroupCommitter::QuorumRead> GroupCommitter::Read(
+    std::vector<std::string> keys, uint32_t quorum) {
+  struct ReadWaiter {
+    explicit ReadWaiter(asio::io_context& io) : done(io) {}
+    asio::steady_timer done;
+    bool finished = false;
+    QuorumRead result;
+  };
+  auto waiter = std::make_shared<ReadWaiter>(io_);
+  waiter->done.expires_at(asio::steady_timer::time_point::max());
+  driver_->Read(clock_(), std::move(keys), quorum,
+                [waiter](const Status& status, std::vector<KeyRead> reads) {
+                  waiter->result = {status, std::move(reads)};
+                  waiter->finished = true;
+                  waiter->done.cancel();
+                });
+  // The replies it sends wait for no commit, but this node's answer may.
+  if (!waiter->finished && driver_->commit_needed()) Schedule();
+  while (!waiter->finished) {
+    asio::error_code ignored;
+    co_await waiter->done.async_wait(
+        asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  co_return std::move(waiter->result);
+}
+
 void GroupCommitter::Flush() {
   flush_scheduled_ = false;
   // A commit being written: its completion starts the next one.

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <memory>
 
 #include "driver/replica_driver.h"
@@ -30,9 +31,12 @@ class GroupCommitter {
  public:
   GroupCommitter(asio::io_context& io, VersionedStore& store);
 
-  // The driver that orders commits and what waits for them; set by the
-  // node before any session runs.
-  void set_driver(ReplicaDriver* driver) { driver_ = driver; }
+  // The driver that orders commits and what waits for them, and the
+  // node's monotonic clock (ms); set by the node before any session runs.
+  void set_driver(ReplicaDriver* driver, std::function<int64_t()> clock) {
+    driver_ = driver;
+    clock_ = std::move(clock);
+  }
 
   // The batch of the current round: the store's one batch.
   WriteSet& batch() { return store_.batch(); }
@@ -47,6 +51,15 @@ class GroupCommitter {
   // status when too few answered in time.
   asio::awaitable<Status> Commit(std::vector<std::string> keys,
                                  uint32_t quorum);
+  // A quorum read of `keys` (ReplicaDriver::Read): once `quorum` owners
+  // answered for each, or at the deadline, and what this node answered
+  // from is durable.
+  struct QuorumRead {
+    Status status;  // of the commit this node's answer waited for
+    std::vector<KeyRead> reads;
+  };
+  asio::awaitable<QuorumRead> Read(std::vector<std::string> keys,
+                                   uint32_t quorum);
   // Commits the current round soon, with nobody waiting (peer merges).
   void Schedule();
 
@@ -60,6 +73,7 @@ class GroupCommitter {
   asio::io_context& io_;
   VersionedStore& store_;
   ReplicaDriver* driver_ = nullptr;
+  std::function<int64_t()> clock_;
   DiskWriter writer_;
   bool flush_scheduled_ = false;
   uint64_t rounds_ = 0;

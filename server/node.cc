@@ -183,7 +183,12 @@ Status Node::Start() {
   options.coordinator.request_timeout_ms =
       config_.replication.request_timeout_ms;
   options.coordinator.max_message_bytes = config_.replication.max_message_bytes;
+  options.coordinator.read_repair = config_.replication.read_repair;
+  options.coordinator.max_pending_repairs =
+      config_.replication.max_pending_repairs;
   listener_->set_write_quorum(config_.replication.write_quorum);
+  listener_->set_read_quorum(config_.replication.read_quorum,
+                             config_.replication.request_timeout_ms);
   options.ring.replication_factor = config_.replication.replication_factor;
   options.ring.partition_bits =
       static_cast<int>(config_.replication.partition_bits);
@@ -191,7 +196,7 @@ Status Node::Start() {
       std::make_unique<Replica>(self, options, random_, NowMs(), store_.get());
   driver_ = std::make_unique<ReplicaDriver>(*replica_, store_.get(),
                                             [this](Outgoing& o) { Send(o); });
-  listener_->committer().set_driver(driver_.get());
+  listener_->committer().set_driver(driver_.get(), [this] { return NowMs(); });
 
   listener_->Start();
   peers_->Start();

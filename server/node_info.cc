@@ -137,6 +137,15 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         config_.replication.request_timeout_ms, r.quorum_writes,
         r.quorum_writes_failed, r.replica_writes_sent, r.replica_writes_resent,
         r.replica_writes_received, r.replica_acks_received);
+    out += fmt::format(
+        "read_quorum:{}\r\nread_repair:{}\r\nquorum_reads:{}\r\n"
+        "quorum_reads_failed:{}\r\nread_requests_sent:{}\r\n"
+        "read_requests_resent:{}\r\nread_requests_received:{}\r\n"
+        "read_repairs:{}\r\nread_repairs_skipped:{}\r\n",
+        config_.replication.read_quorum,
+        config_.replication.read_repair ? "yes" : "no", r.quorum_reads,
+        r.quorum_reads_failed, r.read_requests_sent, r.read_requests_resent,
+        r.read_requests_received, r.read_repairs, r.read_repairs_skipped);
     out += fmt::format("gc_blocked_by:{}\r\n",
                        fmt::join(replica_->GcBlockedBy(), ","));
     out += fmt::format(

@@ -101,6 +101,8 @@ const std::unordered_map<std::string_view, Field>& Fields() {
       {"anti_entropy_interval_ms", {Kind::kSetting}},
       {"gc_interval_ms", {Kind::kSetting}},
       {"write_quorum", {Kind::kSetting}},
+      {"read_quorum", {Kind::kSetting}},
+      {"read_repair", {Kind::kLabel}},
       {"request_timeout_ms", {Kind::kSetting}},
   };
   return kFields;

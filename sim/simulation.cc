@@ -225,6 +225,16 @@ Result<Entry> Simulation::Write(const std::string& id, const std::string& key,
   return written;
 }
 
+Status Simulation::Read(const std::string& id,
+                        const std::vector<std::string>& keys, uint32_t quorum,
+                        ReplicaDriver::ReadCompletion done) {
+  Node& node = At(id);
+  if (!node.up) return Status::IOError(id + " is down");
+  node.driver->Read(node.clock->Read(), keys, quorum, std::move(done));
+  AfterStep(node.index);
+  return Status::Ok();
+}
+
 Result<std::optional<Entry>> Simulation::Get(const std::string& id,
                                              const std::string& key) {
   return At(id).store->Get(key);

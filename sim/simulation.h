@@ -138,6 +138,11 @@ class Simulation {
                        std::optional<std::string> value,
                        const VersionVector* context, WriteCallbacks callbacks,
                        uint32_t quorum = 1);
+  // A client read at `id` from the keys' owners (ReplicaDriver::Read);
+  // `done` once `quorum` answered for each or at the deadline. Fails if the
+  // node is down; a crash before the answer drops it.
+  Status Read(const std::string& id, const std::vector<std::string>& keys,
+              uint32_t quorum, ReplicaDriver::ReadCompletion done);
   Result<std::optional<Entry>> Get(const std::string& id,
                                    const std::string& key);
   // `from` opens an anti-entropy session with `to` now.

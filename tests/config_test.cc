@@ -127,6 +127,9 @@ TEST(ConfigTest, OutOfRangeValuesAreErrors) {
   ExpectError("[replication]\nreplication_factor = 2\nwrite_quorum = 3\n",
               "replication.write_quorum (3) must be at most "
               "replication_factor (2)");
+  ExpectError("[replication]\nreplication_factor = 2\nread_quorum = 3\n",
+              "replication.read_quorum (3) must be at most "
+              "replication_factor (2)");
   ExpectError("[storage]\ndurability = \"sometimes\"\n",
               "'storage.durability' must be");
   ExpectError("[client]\nbind = \"localhost\"\n", "expected host:port");

@@ -4,6 +4,10 @@
 // right after, the coordinator's disk is lost, and the write is still
 // there — while at W = 1 the same crash loses writes (the test can fail);
 // too few owners within the timeout is an error naming how many answered.
+// Quorum reads (replication/quorum_read.h): a read at R = 2 sees a write
+// acknowledged at W = 2 from an owner that missed it, and the owner that
+// differed is repaired; too few owners leaves the read short at the
+// deadline.
 // GOSSIPKV_SEED=<seed> replays a failing run.
 #include <gtest/gtest.h>
 
@@ -101,6 +105,38 @@ class QuorumSimTest : public ::testing::Test {
       sim_->Restart(Id(i), /*lose_data=*/Id(i) == coordinator);
   }
 
+  struct ReadOutcome {
+    bool done = false;
+    Status status;
+    KeyRead read;
+    int64_t at_ms = 0;  // virtual time of the answer
+  };
+  // Reads `key` at `at` with `quorum`, and runs until it is answered.
+  std::shared_ptr<ReadOutcome> ReadAndWait(const std::string& at,
+                                           const std::string& key,
+                                           uint32_t quorum) {
+    auto outcome = std::make_shared<ReadOutcome>();
+    Status started = sim_->Read(
+        at, {key}, quorum,
+        [outcome, this](const Status& s, std::vector<KeyRead> reads) {
+          outcome->done = true;
+          outcome->status = s;
+          outcome->read = reads.at(0);
+          outcome->at_ms = sim_->now();
+        });
+    EXPECT_TRUE(started.ok()) << started.ToString();
+    sim_->RunUntil([&] { return outcome->done; }, 10'000, 1);
+    return outcome;
+  }
+  static bool Holds(const std::optional<Entry>& entry,
+                    const std::string& value) {
+    if (!entry) return false;
+    for (const auto& s : entry->siblings) {
+      if (!s.tombstone && s.value == value) return true;
+    }
+    return false;
+  }
+
   std::unique_ptr<Simulation> sim_;
 };
 
@@ -166,6 +202,82 @@ TEST_F(QuorumSimTest, TooFewOwnersIsAnErrorNamingHowManyAnswered) {
       << short_one->error;
   EXPECT_EQ(short_one->error.substr(6, 24), " of the 3 replicas neede")
       << short_one->error;
+}
+
+TEST_F(QuorumSimTest, AReadAtTwoSeesAWriteAcknowledgedAtTwo) {
+  int stale = 0;  // rounds where the owner read had missed the write
+  for (int round = 0; round < 6; ++round) {
+    const std::string writer = Id(round % kNodes);
+    const std::string key = KeyOwnedBy(writer, true, round * 100);
+    const auto owners =
+        RingOf(writer).OwnerIds(RingOf(writer).PartitionOfKey(key));
+    // An owner other than the writer misses the write: it is down.
+    const std::string missing = owners[0] == writer ? owners[1] : owners[0];
+    sim_->Crash(missing);
+    const std::string value = "r" + std::to_string(round);
+    ASSERT_TRUE(WriteAndWait(writer, key, value, 2)->acked) << round;
+    sim_->Restart(missing);
+    auto local = sim_->Get(missing, key);
+    ASSERT_TRUE(local.has_value());
+    if (!Holds(*local, value)) ++stale;
+    // Its own disk lacks the write; two owners answer, one of them holds it.
+    auto read = ReadAndWait(missing, key, 2);
+    ASSERT_TRUE(read->done) << round;
+    EXPECT_TRUE(read->status.ok()) << read->status.ToString();
+    EXPECT_GE(read->read.answered, 2u);
+    EXPECT_TRUE(Holds(read->read.entry, value))
+        << "round " << round << ": " << key << " read at " << missing;
+    sim_->RunFor(5'000);
+  }
+  // The restarted owner had missed every write: what the reads overcame.
+  EXPECT_EQ(stale, 6);
+}
+
+TEST_F(QuorumSimTest, AReadRepairsTheOwnerThatDiffered) {
+  // A non-owner reads at ALL: every owner answers, and the one that missed
+  // the write is sent the joined entry.
+  const std::string reader = Id(1);
+  const std::string key = KeyOwnedBy(reader, false);
+  const auto owners =
+      RingOf(reader).OwnerIds(RingOf(reader).PartitionOfKey(key));
+  sim_->Crash(owners[2]);
+  ASSERT_TRUE(WriteAndWait(owners[0], key, "fresh", 2)->acked);
+  sim_->Restart(owners[2]);
+  const uint64_t received =
+      sim_->replica(owners[2]).stats().replica_writes_received;
+  auto read = ReadAndWait(reader, key, 3);
+  ASSERT_TRUE(read->done);
+  EXPECT_EQ(read->read.answered, 3u);
+  EXPECT_TRUE(Holds(read->read.entry, "fresh"));
+  EXPECT_EQ(sim_->replica(reader).stats().read_repairs, 1u);
+  sim_->RunFor(1'000);
+  EXPECT_GT(sim_->replica(owners[2]).stats().replica_writes_received, received);
+  auto repaired = sim_->Get(owners[2], key);
+  ASSERT_TRUE(repaired.has_value());
+  EXPECT_TRUE(Holds(*repaired, "fresh"));
+  // Owners that agree are not written to again.
+  auto again = ReadAndWait(reader, key, 3);
+  EXPECT_EQ(again->read.answered, 3u);
+  sim_->RunFor(1'000);
+  EXPECT_EQ(sim_->replica(reader).stats().read_repairs, 1u);
+}
+
+TEST_F(QuorumSimTest, TooFewOwnersLeaveAReadShortAtTheDeadline) {
+  const std::string reader = Id(2);
+  const std::string key = KeyOwnedBy(reader, false);
+  const auto owners =
+      RingOf(reader).OwnerIds(RingOf(reader).PartitionOfKey(key));
+  ASSERT_TRUE(WriteAndWait(owners[0], key, "v", 3)->acked);
+  sim_->Crash(owners[1]);
+  sim_->Crash(owners[2]);
+  const int64_t asked = sim_->now();
+  auto read = ReadAndWait(reader, key, 2);
+  ASSERT_TRUE(read->done);
+  EXPECT_TRUE(read->status.ok());
+  EXPECT_EQ(read->read.answered, 1u);
+  EXPECT_TRUE(Holds(read->read.entry, "v"));
+  EXPECT_GE(read->at_ms - asked, 2000);
+  EXPECT_EQ(sim_->replica(reader).stats().quorum_reads_failed, 1u);
 }
 
 }  // namespace
