@@ -71,11 +71,12 @@ size_t DifferingSegments(const std::vector<uint64_t>& a,
 }  // namespace
 
 int ClusterStart(const Options& o, int n, int base_port, bool tls,
-                 int replication_factor, int write_quorum) {
+                 int replication_factor, int write_quorum, int read_quorum) {
   LocalCluster cluster = ClusterOf(o);
   cluster.set_peer_tls(tls);
   cluster.set_replication_factor(replication_factor);
   cluster.set_write_quorum(write_quorum);
+  cluster.set_read_quorum(read_quorum);
   if (Status s = cluster.Start(n, base_port, FindServerBinary()); !s.ok())
     return Error(s.message());
   std::printf(

@@ -10,9 +10,10 @@
 
 namespace gossipkv::cli {
 
-// `replication_factor` and `write_quorum` 0 keep the server's defaults.
+// `replication_factor`, `write_quorum` and `read_quorum` 0 keep the
+// server's defaults.
 int ClusterStart(const Options& o, int n, int base_port, bool tls,
-                 int replication_factor, int write_quorum);
+                 int replication_factor, int write_quorum, int read_quorum);
 int ClusterStop(const Options& o);
 int ClusterStatus(const Options& o);
 int Partition(const Options& o, const std::string& spec);

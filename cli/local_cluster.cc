@@ -139,6 +139,8 @@ Status LocalCluster::Start(int n, int base_port,
               : "")
       << (write_quorum_ > 0 ? fmt::format("write_quorum = {}\n", write_quorum_)
                             : "")
+      << (read_quorum_ > 0 ? fmt::format("read_quorum = {}\n", read_quorum_)
+                           : "")
       << extra_toml;
     if (!f) return Status::IOError("cannot write " + config.string());
   }

@@ -45,6 +45,8 @@ class LocalCluster {
   void set_replication_factor(int n) { replication_factor_ = n; }
   // With it (1 to 255), Start sets replication.write_quorum; 0 keeps 1.
   void set_write_quorum(int n) { write_quorum_ = n; }
+  // With it (1 to 255), Start sets replication.read_quorum; 0 keeps 1.
+  void set_read_quorum(int n) { read_quorum_ = n; }
   // Connections to the nodes send AUTH [user] password first.
   void set_auth(std::string user, std::string password) {
     user_ = std::move(user);
@@ -76,6 +78,7 @@ class LocalCluster {
   bool peer_tls_ = false;
   int replication_factor_ = 0;
   int write_quorum_ = 0;
+  int read_quorum_ = 0;
   std::string user_;
   std::string password_;  // empty: no AUTH
 };

@@ -87,6 +87,12 @@ int main(int argc, char** argv) {
                    "owners a write waits for by default (1: the node's own "
                    "disk)")
       ->check(CLI::Range(1, 255));
+  int read_quorum = 0;
+  cluster_start
+      ->add_option("--read-quorum", read_quorum,
+                   "owners a read asks and joins by default (1: the node's "
+                   "own replica)")
+      ->check(CLI::Range(1, 255));
   bool tls = false;
   cluster_start->add_flag(
       "--tls", tls,
@@ -128,7 +134,7 @@ int main(int argc, char** argv) {
   if (*del) return Del(o, key);
   if (*cluster_start)
     return ClusterStart(o, nodes, base_port, tls, replication_factor,
-                        write_quorum);
+                        write_quorum, read_quorum);
   if (*cluster_stop) return ClusterStop(o);
   if (*cluster_status) return ClusterStatus(o);
   if (admin.chosen())

@@ -4,6 +4,9 @@
 # two of the key's owners hold it; with one owner killed writes still
 # succeed, with two they are answered -NOREPLICAS naming how many owners
 # answered, and CONSISTENCY ONE takes them again (this node's disk).
+# Reads at QUORUM ask the owners too: with one owner down they answer the
+# last write from another owner, with two they are answered -NOREPLICAS;
+# at ONE they read this node's replica.
 # Usage: quorum_test.sh PATH/TO/gossipkv
 set -uo pipefail
 gkv=$1
@@ -39,6 +42,8 @@ echo "key $key owners ${own[*]}"
 check_output quorum-set 0 $'OK\nOK' -- rcli n1 "CONSISTENCY QUORUM" "SET $key v1"
 kill -9 "$(pid_of "${own[0]}")"
 check_output one-owner-down 0 $'OK\nOK' -- rcli n1 "CONSISTENCY QUORUM" "SET $key v2"
+check_output quorum-get 0 $'OK\nv2\n1\nv2' -- rcli n1 "CONSISTENCY QUORUM" "GET $key" "EXISTS $key" "MGET $key"
+check_match quorum-vget 0 $'\nv2\n' -- rcli n1 "CONSISTENCY QUORUM" "VGET $key"
 kill -9 "$(pid_of "${own[1]}")"
 start=$(date +%s%N)
 check_match two-owners-down 0 "^OK
@@ -47,6 +52,9 @@ waited=$(( ($(date +%s%N) - start) / 1000000 ))
 if [ "$waited" -ge 1900 ] && [ "$waited" -lt 10000 ]; then pass "waited ${waited} ms"; else
   fail "the NOREPLICAS answer came after $waited ms (want the 2000 ms timeout)"; fi
 check_output all-down-for-all 0 $'OK\nNOREPLICAS only 1 of the 3 replicas needed acknowledged within 2000 ms; the write is stored on this node and may still reach the others' -- rcli n1 "CONSISTENCY ALL" "SET $key v4"
+# (redis-cli prints a blank line after an error that another reply follows)
+check_output read-two-owners-down 0 $'OK\nNOREPLICAS only 1 of the 2 replicas needed answered within 2000 ms\n\nNOREPLICAS only 1 of the 2 replicas needed answered within 2000 ms' -- rcli n1 "CONSISTENCY QUORUM" "GET $key" "MGET $key other"
+check_output read-local 0 $'OK\nv4' -- rcli n1 "CONSISTENCY ONE" "GET $key"
 check_output one 0 $'OK\nOK' -- rcli n1 "CONSISTENCY ONE" "SET $key v5"
 check_output default-one 0 "OK" -- rcli n1 "SET $key v6"
 check_match bad-level 0 "ERR usage: CONSISTENCY ONE \| QUORUM \| ALL" -- rcli n1 "CONSISTENCY TWO"
@@ -55,4 +63,7 @@ check_output survivor 0 "v6" -- rcli "${own[2]}" "GET $key"
 info_field() { g --node "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"; }
 check_output quorum-failures 0 "2" -- info_field n1 stats quorum_failures
 check_output quorum-writes-failed 0 "2" -- info_field n1 replication quorum_writes_failed
+check_output read-quorum-failures 0 "2" -- info_field n1 storage read_quorum_failures
+# redis-cli sends one command at a time: GET and MGET read once each.
+check_output quorum-reads-failed 0 "2" -- info_field n1 replication quorum_reads_failed
 finish
