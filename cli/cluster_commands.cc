@@ -70,20 +70,25 @@ size_t DifferingSegments(const std::vector<uint64_t>& a,
 
 }  // namespace
 
-int ClusterStart(const Options& o, int n, int base_port, bool tls,
-                 int replication_factor, int write_quorum, int read_quorum) {
+int ClusterStart(const Options& o, const ClusterStartOptions& start) {
   LocalCluster cluster = ClusterOf(o);
-  cluster.set_peer_tls(tls);
-  cluster.set_replication_factor(replication_factor);
-  cluster.set_write_quorum(write_quorum);
-  cluster.set_read_quorum(read_quorum);
-  if (Status s = cluster.Start(n, base_port, FindServerBinary()); !s.ok())
+  cluster.set_peer_tls(start.tls);
+  cluster.set_replication_factor(start.replication_factor);
+  cluster.set_write_quorum(start.write_quorum);
+  cluster.set_read_quorum(start.read_quorum);
+  const int n = start.nodes;
+  // Appended to the [replication] section.
+  const std::string extra =
+      start.hinted_handoff ? "" : "hinted_handoff = false\n";
+  if (Status s = cluster.Start(n, start.base_port, FindServerBinary(), extra);
+      !s.ok())
     return Error(s.message());
   std::printf(
       "started %d nodes in %s (clients on 127.0.0.1:%d-%d, logs in "
       "%s/nN.log%s)\n",
-      n, o.dir.c_str(), base_port + 1, base_port + n, o.dir.c_str(),
-      tls ? "; peers speak mutual TLS with the certificates in tls/" : "");
+      n, o.dir.c_str(), start.base_port + 1, start.base_port + n, o.dir.c_str(),
+      start.tls ? "; peers speak mutual TLS with the certificates in tls/"
+                : "");
   std::printf(
       "try: gossipkv --node n1 put k v; gossipkv --node n%d get k; gossipkv "
       "cluster status\n",

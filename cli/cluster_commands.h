@@ -10,10 +10,18 @@
 
 namespace gossipkv::cli {
 
-// `replication_factor`, `write_quorum` and `read_quorum` 0 keep the
-// server's defaults.
-int ClusterStart(const Options& o, int n, int base_port, bool tls,
-                 int replication_factor, int write_quorum, int read_quorum);
+// What `cluster start` sets in every node's config; 0 keeps the server's
+// default.
+struct ClusterStartOptions {
+  int nodes = 3;
+  int base_port = 7300;
+  bool tls = false;
+  int replication_factor = 0;
+  int write_quorum = 0;
+  int read_quorum = 0;
+  bool hinted_handoff = true;
+};
+int ClusterStart(const Options& o, const ClusterStartOptions& start);
 int ClusterStop(const Options& o);
 int ClusterStatus(const Options& o);
 int Partition(const Options& o, const std::string& spec);

@@ -66,36 +66,36 @@ int main(int argc, char** argv) {
   auto* cluster = app.add_subcommand(
       "cluster", "run a local multi-node cluster; leave or forget a member");
   cluster->require_subcommand(1);
-  int nodes = 3, base_port = 7300;
+  ClusterStartOptions start;
   auto* cluster_start =
       cluster->add_subcommand("start", "start nodes n1..nN as local processes");
-  cluster_start->add_option("-n", nodes, "number of nodes")
+  cluster_start->add_option("-n", start.nodes, "number of nodes")
       ->check(CLI::Range(1, 99));
   cluster_start
-      ->add_option("--base-port", base_port,
+      ->add_option("--base-port", start.base_port,
                    "clients on base+i, peers on base+100+i")
       ->check(CLI::Range(1024, 65000));
-  int replication_factor = 0;
   cluster_start
-      ->add_option("--replication-factor", replication_factor,
+      ->add_option("--replication-factor", start.replication_factor,
                    "replicas of each partition (default 3; every node's with "
                    "at most that many nodes)")
       ->check(CLI::Range(1, 255));
-  int write_quorum = 0;
   cluster_start
-      ->add_option("--write-quorum", write_quorum,
+      ->add_option("--write-quorum", start.write_quorum,
                    "owners a write waits for by default (1: the node's own "
                    "disk)")
       ->check(CLI::Range(1, 255));
-  int read_quorum = 0;
   cluster_start
-      ->add_option("--read-quorum", read_quorum,
+      ->add_option("--read-quorum", start.read_quorum,
                    "owners a read asks and joins by default (1: the node's "
                    "own replica)")
       ->check(CLI::Range(1, 255));
-  bool tls = false;
   cluster_start->add_flag(
-      "--tls", tls,
+      "--no-hinted-handoff",
+      [&start](int64_t) { start.hinted_handoff = false; },
+      "writes for an owner that is down wait for it instead of a stand-in");
+  cluster_start->add_flag(
+      "--tls", start.tls,
       "mutual TLS between the nodes: a CA and per-node certificates in "
       "<dir>/tls, made with openssl");
   auto* cluster_stop =
@@ -132,9 +132,7 @@ int main(int argc, char** argv) {
   if (*put) return Put(o, key, value);
   if (*get) return all ? GetAll(o, key) : Get(o, key);
   if (*del) return Del(o, key);
-  if (*cluster_start)
-    return ClusterStart(o, nodes, base_port, tls, replication_factor,
-                        write_quorum, read_quorum);
+  if (*cluster_start) return ClusterStart(o, start);
   if (*cluster_stop) return ClusterStop(o);
   if (*cluster_status) return ClusterStatus(o);
   if (admin.chosen())

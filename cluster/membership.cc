@@ -425,6 +425,16 @@ std::vector<MemberView> Membership::Members(int64_t now_ms) const {
   return views;
 }
 
+std::optional<int64_t> Membership::DownSinceMs(
+    const std::string& node_id) const {
+  auto it = index_.find(node_id);
+  if (it == index_.end()) return std::nullopt;
+  const Member& m = members_[it->second];
+  if (m.liveness != Liveness::kSuspect && m.liveness != Liveness::kDead)
+    return std::nullopt;
+  return m.suspect_since_ms;
+}
+
 Liveness Membership::LivenessOf(const std::string& node_id) const {
   if (node_id == self_.node_id()) return Liveness::kAlive;
   auto it = index_.find(node_id);

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -144,6 +145,9 @@ class Membership {
   const MembershipOptions& options() const { return options_; }
   // Liveness of a member; kDead for an unknown id.
   Liveness LivenessOf(const std::string& node_id) const;
+  // When member `node_id` was first suspected, if it is suspect or dead
+  // now (0 for one restored from disk already down); nullopt otherwise.
+  std::optional<int64_t> DownSinceMs(const std::string& node_id) const;
   // The id of the member at `peer_address`, or "" if unknown.
   std::string IdAt(const std::string& peer_address) const;
   // The peer address of member `node_id`, or "" if unknown.

@@ -326,8 +326,16 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
         GOSSIPKV_RETURN_IF_ERROR(r.Int("write_quorum", s.write_quorum, 1, 255));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("read_quorum", s.read_quorum, 1, 255));
         GOSSIPKV_RETURN_IF_ERROR(r.Bool("read_repair", s.read_repair));
-        GOSSIPKV_RETURN_IF_ERROR(r.Int("max_pending_repairs",
-                                       s.max_pending_repairs, 0, 1'000'000));
+        GOSSIPKV_RETURN_IF_ERROR(
+            r.Int("max_pending_repairs", s.max_pending_repairs, 1, 1'000'000));
+        GOSSIPKV_RETURN_IF_ERROR(r.Bool("hinted_handoff", s.hinted_handoff));
+        GOSSIPKV_RETURN_IF_ERROR(
+            r.Int("hint_window_ms", s.hint_window_ms, 0, 7 * 86'400'000));
+        GOSSIPKV_RETURN_IF_ERROR(r.Int("max_hint_mb_per_owner",
+                                       s.max_hint_mb_per_owner, 1, 1 << 20));
+        GOSSIPKV_RETURN_IF_ERROR(r.Int("hint_replay_bytes_per_second",
+                                       s.hint_replay_bytes_per_second, 4096,
+                                       kMaxU32));
         GOSSIPKV_RETURN_IF_ERROR(
             r.Int("request_timeout_ms", s.request_timeout_ms, 10, 600'000));
         GOSSIPKV_RETURN_IF_ERROR(

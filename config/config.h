@@ -129,6 +129,14 @@ struct ReplicationSettings {
   uint32_t read_quorum = 1;
   bool read_repair = true;
   uint32_t max_pending_repairs = 1024;
+  // Sloppy quorum (replication/hinted_handoff.h): a write stands in the
+  // next live node for an owner down at most hint_window_ms, which holds a
+  // hint (at most max_hint_mb_per_owner of them per owner, at least one of
+  // the largest entries) and replays it once the owner is back.
+  bool hinted_handoff = true;
+  uint32_t hint_window_ms = 3 * 3600 * 1000;
+  uint32_t max_hint_mb_per_owner = 256;
+  uint32_t hint_replay_bytes_per_second = 4 << 20;
   uint32_t request_timeout_ms = 2000;
   uint32_t rumor_fanout = 3;
   uint32_t anti_entropy_interval_ms = 10'000;

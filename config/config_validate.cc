@@ -125,6 +125,13 @@ Status Config::Validate() const {
         "({}): a read cannot wait for more owners than a key has",
         rep.read_quorum, rep.replication_factor));
   }
+  if (rep.hinted_handoff &&
+      (uint64_t{rep.max_hint_mb_per_owner} << 20) < largest_entry) {
+    return Status::InvalidArgument(fmt::format(
+        "replication.max_hint_mb_per_owner ({} MiB) must hold one entry of "
+        "the largest key and value ({} bytes)",
+        rep.max_hint_mb_per_owner, largest_entry));
+  }
   return Status::Ok();
 }
 

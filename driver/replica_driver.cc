@@ -3,6 +3,7 @@
 #include "driver/replica_driver.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace gossipkv {
 
@@ -140,14 +141,18 @@ void ReplicaDriver::Read(int64_t now_ms, std::vector<std::string> keys,
                          uint32_t quorum, ReadCompletion done) {
   now_ms_ = std::max(now_ms_, now_ms);
   Outbox out;
+  // This node's part is read through the batch now: the commit that holds
+  // it decides, even when the owners answer only after it failed.
+  auto local = std::make_shared<Status>();
+  WhenDurable([local](const Status& stored) { *local = stored; });
   replica_.Read(
       now_ms_, keys, quorum,
-      [this, done = std::move(done)](std::vector<KeyRead> reads) mutable {
-        // This node's part was read through the batch: the reply waits
-        // until that is durable.
-        WhenDurable([done = std::move(done),
+      [this, local,
+       done = std::move(done)](std::vector<KeyRead> reads) mutable {
+        // The reply waits until what was read is durable.
+        WhenDurable([local, done = std::move(done),
                      reads = std::move(reads)](const Status& stored) mutable {
-          done(stored, std::move(reads));
+          done(stored.ok() ? *local : stored, std::move(reads));
         });
       },
       out);

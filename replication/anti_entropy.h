@@ -80,6 +80,8 @@ class AntiEntropy {
   // store's memory, which a failed commit has just taken back (the driver
   // calls it). Their sessions time out and start again.
   void DropQueued();
+  // Being filled, or holding a cursor of a fill cut short.
+  bool PartlyFilled() const;
 
  private:
   // Stream chunks waiting for the budget before the next is read, and keys
@@ -102,8 +104,6 @@ class AntiEntropy {
   // which holds `peer_keys`, for a stream; taking one; a stream chunk's
   // cursor; a declined session.
   bool WantsFill(uint64_t peer_keys) const;
-  // Being filled, or holding a cursor of a fill cut short.
-  bool PartlyFilled() const;
   // How long a fill may go without a chunk before it counts as stalled: a
   // stream sends as fast as budget and link allow, so a quarter of the
   // session timeout, or four full messages' worth of budget if longer.

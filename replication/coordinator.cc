@@ -18,7 +18,38 @@ Coordinator::Coordinator(VersionedStore& store, Membership& membership,
       options_(options),
       stats_(stats),
       next_id_(Hash64(membership.self().incarnation(),
-                      static_cast<uint64_t>(now_ms))) {}
+                      static_cast<uint64_t>(now_ms))),
+      hints_(store, membership, options_, stats, now_ms) {
+  if (next_id_ == 0) next_id_ = 1;  // 0 is a read repair's push
+}
+
+std::string Coordinator::StandIn(int64_t now_ms, const Ring& ring,
+                                 uint32_t partition, const std::string& owner,
+                                 std::vector<std::string>& taken) {
+  if (!options_.hinted_handoff ||
+      membership_.LivenessOf(owner) == Liveness::kAlive) {
+    return "";
+  }
+  auto down_since = membership_.DownSinceMs(owner);
+  if (!down_since) return "";  // left, or not known: no hints for it
+  if (now_ms - *down_since > options_.hint_window_ms) {
+    ++stats_.hints_past_window;
+    return "";
+  }
+  const std::string& self = membership_.self().node_id();
+  const std::vector<std::string> preference = ring.PreferenceList(partition);
+  for (size_t i = ring.replicas(); i < preference.size(); ++i) {
+    const std::string& id = preference[i];
+    if (id == self || membership_.LivenessOf(id) != Liveness::kAlive ||
+        membership_.AddressOf(id).empty() ||
+        std::find(taken.begin(), taken.end(), id) != taken.end()) {
+      continue;
+    }
+    taken.push_back(id);
+    return id;
+  }
+  return "";
+}
 
 void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
                             const std::vector<std::string>& written,
@@ -40,17 +71,19 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
   request.acks.assign(keys.size(), 0);
   // Per owner, the chunk being filled.
   std::map<std::string, std::pair<pb::PeerMessage, Chunk>> open;
-  auto ship = [&](std::string owner) {
-    auto& [message, chunk] = open.at(owner);
+  auto ship = [&](std::string chunk_key) {
+    auto& [message, chunk] = open.at(chunk_key);
     const uint64_t chunk_id = next_id_++;
     message.mutable_replica_write()->set_request(chunk_id);
+    if (!message.replica_write().hint_for().empty())
+      ++stats_.hinted_writes_sent;
     chunk.request = id;
-    chunk.sent = {membership_.AddressOf(owner), std::move(message)};
+    chunk.sent = {membership_.AddressOf(chunk.owner), std::move(message)};
     out.push_back(chunk.sent);
     chunks_.emplace(chunk_id, std::move(chunk));
     request.chunks.push_back(chunk_id);
     ++stats_.replica_writes_sent;
-    open.erase(owner);
+    open.erase(chunk_key);
   };
   for (size_t k = 0; k < keys.size(); ++k) {
     const uint32_t partition = ring.PartitionOfKey(keys[k]);
@@ -63,25 +96,35 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
       if (entry) request.acks[k] = quorum;
     } else {
       const std::string encoded = EncodeEntry(**entry);
+      std::vector<std::string> taken;  // stand-ins this key already has
       for (uint16_t owner_index : ring.Owners(partition)) {
         const std::string& owner = ring.members()[owner_index];
         if (owner == self || membership_.AddressOf(owner).empty()) continue;
-        auto it = open.find(owner);
+        // An owner that is down is stood in for by the next live node of
+        // the preference list, which holds a hint for it.
+        const std::string stand_in =
+            StandIn(now_ms, ring, partition, owner, taken);
+        const std::string& to = stand_in.empty() ? owner : stand_in;
+        const std::string chunk_key =
+            stand_in.empty() ? owner : stand_in + '\0' + owner;
+        auto it = open.find(chunk_key);
         if (it == open.end()) {
-          it = open.try_emplace(owner).first;
+          it = open.try_emplace(chunk_key).first;
           it->second.first.set_from(self);
-          it->second.second.owner = owner;
+          if (!stand_in.empty())
+            it->second.first.mutable_replica_write()->set_hint_for(owner);
+          it->second.second.owner = to;
         }
         auto* write = it->second.first.mutable_replica_write();
         pb::KeyEntry* e = write->add_entries();
         e->set_key(keys[k]);
         e->set_entry(encoded);
         it->second.second.keys.push_back(static_cast<uint32_t>(k));
-        size_t& bytes = chunk_bytes[owner];
+        size_t& bytes = chunk_bytes[chunk_key];
         bytes += keys[k].size() + encoded.size() + 16;
         if (bytes >= options_.max_message_bytes) {
           bytes = 0;
-          ship(owner);
+          ship(chunk_key);
         }
       }
     }
@@ -99,16 +142,24 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
   requests_.emplace(id, std::move(request));
 }
 
-void Coordinator::HandleWrite(const std::string& reply_to,
+void Coordinator::HandleWrite(const Ring& ring, const std::string& reply_to,
                               const pb::PeerMessage& message, Outbox& out) {
   ++stats_.replica_writes_received;
   bool ok = true;
   WriteSet& set = store_.batch();
+  const std::string& hint_for = message.replica_write().hint_for();
   for (const auto& e : message.replica_write().entries()) {
     auto entry = DecodeEntry(e.entry());
     if (!entry || !set.Merge(e.key(), *entry, kRepair)) {
       ++stats_.bad_entries;
       ok = false;
+    } else if (!hint_for.empty()) {
+      // A stand-in's ack vouches for the hint too: refused (handoff off
+      // here, or the owner's budget spent), it does not count.
+      ok = options_.hinted_handoff &&
+           hints_.Accept(hint_for, ring.PartitionOfKey(e.key()), e.key(),
+                         *entry) &&
+           ok;
     }
   }
   // Request 0 is a read repair's push: nobody waits for an answer.
@@ -123,8 +174,12 @@ void Coordinator::HandleWrite(const std::string& reply_to,
 void Coordinator::HandleAck(const pb::PeerMessage& message) {
   ++stats_.replica_acks_received;
   auto chunk = chunks_.find(message.replica_ack().request());
+  if (chunk == chunks_.end()) {
+    hints_.HandleAck(message);  // a replayed batch of hints, or nothing
+    return;
+  }
   // Only the owner it went to answers for a chunk, once.
-  if (chunk == chunks_.end() || chunk->second.owner != message.from()) return;
+  if (chunk->second.owner != message.from()) return;
   const Chunk done = std::move(chunk->second);
   chunks_.erase(chunk);
   if (!message.replica_ack().ok()) return;
@@ -138,6 +193,7 @@ void Coordinator::HandleAck(const pb::PeerMessage& message) {
 }
 
 void Coordinator::Tick(int64_t now_ms, Outbox& out) {
+  if (options_.hinted_handoff) hints_.Tick(now_ms, next_id_, out);
   // Resend times grow with ids too: the ones due are the first after the
   // last resent.
   for (auto it = requests_.lower_bound(resend_next_);

@@ -10,8 +10,12 @@
 // (the write is stored here and may still reach the others: rumor and
 // anti-entropy carry it on).
 //
-// Owners are asked whatever their liveness; an owner that is down does
-// not answer, and the request fails at its deadline if too few did. A
+// An owner that is down (suspect or dead, within hint_window_ms) is stood
+// in for by the next live node of the key's preference list, which holds
+// the entry as a hint and hands it off once the owner is back
+// (replication/hinted_handoff.h); its ack counts toward the quorum. With
+// hinted handoff off, or nobody to stand in, the owner is asked anyway,
+// and the request fails at its deadline if too few answered. A
 // ReplicaWrite still unanswered halfway to the deadline is sent once more
 // (a lost message, or a lost answer: merging twice changes nothing). Acks
 // count only from the owner a ReplicaWrite went to (the sender's id is the
@@ -32,6 +36,7 @@
 #include "cluster/membership.h"
 #include "cluster/outbox.h"
 #include "cluster/ring.h"
+#include "replication/hinted_handoff.h"
 #include "replication/replication_stats.h"
 #include "store/versioned_store.h"
 #include "util/status.h"
@@ -45,6 +50,14 @@ struct CoordinatorOptions {
   // owners that differ, and how many completed reads may wait to.
   bool read_repair = true;
   uint32_t max_pending_repairs = 1024;
+  // Hinted handoff (replication/hinted_handoff.h): whether a write stands
+  // in a live node for an owner that is down, for owners down at most
+  // this long; the bytes of hints held per owner, and how fast they
+  // replay once it is back.
+  bool hinted_handoff = true;
+  int64_t hint_window_ms = 3 * 3600 * 1000;
+  uint64_t max_hint_bytes_per_owner = 256u << 20;
+  uint64_t hint_replay_bytes_per_second = 4u << 20;
 };
 
 class Coordinator {
@@ -64,14 +77,20 @@ class Coordinator {
                  Completion done, Outbox& out);
   // An owner's side: merges a ReplicaWrite into the store's batch and
   // answers (held by the driver until the merge is durable).
-  void HandleWrite(const std::string& reply_to, const pb::PeerMessage& message,
-                   Outbox& out);
+  // A ReplicaWrite naming hint_for comes to a stand-in for that owner,
+  // which also holds the entries as hints (replication/hinted_handoff.h).
+  void HandleWrite(const Ring& ring, const std::string& reply_to,
+                   const pb::PeerMessage& message, Outbox& out);
   void HandleAck(const pb::PeerMessage& message);
   // Sends again what is unanswered halfway, fails what is past its
   // deadline.
   void Tick(int64_t now_ms, Outbox& out);
 
+  // A commit failed: what the hints count is read again from the disk.
+  void OnCommitFailed() { hints_.Reload(); }
+
   size_t pending() const { return requests_.size(); }
+  const HintedHandoff& hints() const { return hints_; }
 
  private:
   struct Request {
@@ -90,6 +109,13 @@ class Coordinator {
     Outgoing sent;               // kept for the one resend
   };
   void Finish(uint64_t request, const Status& status);
+  // The live node that holds a hint for `owner`, down, of `partition`:
+  // the first of the preference list past the owners not already `taken`
+  // for this key (then added to it); empty when `owner` is alive, down
+  // past the hint window, or nobody can.
+  std::string StandIn(int64_t now_ms, const Ring& ring, uint32_t partition,
+                      const std::string& owner,
+                      std::vector<std::string>& taken);
 
   VersionedStore& store_;
   Membership& membership_;
@@ -101,6 +127,7 @@ class Coordinator {
   std::map<uint64_t, Request> requests_;
   std::unordered_map<uint64_t, Chunk> chunks_;  // by ReplicaWrite request
   uint64_t resend_next_ = 0;  // requests below this id were resent
+  HintedHandoff hints_;
 };
 
 }  // namespace gossipkv

@@ -47,6 +47,7 @@ void QuorumReader::Read(int64_t now_ms, const Ring& ring,
   }
   std::map<std::string, std::pair<pb::PeerMessage, Chunk>> open;
   std::map<std::string, size_t> open_bytes;
+  const bool filling = filling_ && filling_();
   auto ship = [&](const std::string& owner) {
     auto& [message, chunk] = open.at(owner);
     const uint64_t chunk_id = next_id_++;
@@ -65,7 +66,7 @@ void QuorumReader::Read(int64_t now_ms, const Ring& ring,
   for (uint32_t k = 0; k < r.keys.size(); ++k) {
     const std::string& key = r.keys[k].key;
     const uint32_t partition = ring.PartitionOfKey(key);
-    if (self_index >= 0 && ring.Owns(self_index, partition)) {
+    if (self_index >= 0 && ring.Owns(self_index, partition) && !filling) {
       auto entry = store_.batch().Read(key);
       if (entry) {  // unreadable here: this node does not count
         const uint64_t hash =
@@ -106,6 +107,9 @@ void QuorumReader::HandleRequest(const std::string& reply_to,
                                  const pb::PeerMessage& message, Outbox& out) {
   ++stats_.read_requests_received;
   const auto& request = message.read_request();
+  // Being filled: "stores nothing" may be "not streamed yet". Unanswered,
+  // this node does not count toward anyone's quorum.
+  if (filling_ && filling_()) return;
   WriteSet& set = store_.batch();
   pb::PeerMessage reply;
   size_t bytes = 0;
@@ -215,8 +219,13 @@ void QuorumReader::Settle(uint64_t id, bool deadline, Outbox& out) {
   }
   if (r.done) return;                         // still short of its quorum
   if (r.unanswered > 0 && !deadline) return;  // waiting to repair
-  if (options_.read_repair) Repair(r, out);
+  if (options_.read_repair && !r.tainted) Repair(r, out);
+  if (r.tainted) ++stats_.read_repairs_skipped;
   Drop(it);
+}
+
+void QuorumReader::OnCommitFailed() {
+  for (auto& [id, r] : requests_) r.tainted = true;
 }
 
 void QuorumReader::Drop(std::map<uint64_t, Request>::iterator it) {

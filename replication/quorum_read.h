@@ -69,6 +69,17 @@ class QuorumReader {
   // past its deadline.
   void Tick(int64_t now_ms, Outbox& out);
 
+  // A commit failed: what this node answered from the discarded batch may
+  // never have been stored, so no pending read repairs anyone with it (the
+  // driver fails the reads themselves).
+  void OnCommitFailed();
+  // `filling` tells whether this node is still being filled by a stream
+  // (AntiEntropy::PartlyFilled): it then neither answers nor counts
+  // itself, since "stores nothing" may only mean "not streamed yet".
+  void set_filling(std::function<bool()> filling) {
+    filling_ = std::move(filling);
+  }
+
   size_t pending() const { return requests_.size(); }
 
  private:
@@ -91,6 +102,7 @@ class QuorumReader {
     int64_t resend_ms = 0;
     Completion done;         // empty once completed: waiting for repair only
     bool repairing = false;  // counted in repairing_
+    bool tainted = false;    // a commit failed since: repairs nobody
     std::vector<uint64_t> chunks;
   };
   struct Chunk {  // one ReadRequest: to whom, for which keys
@@ -119,6 +131,7 @@ class QuorumReader {
   std::unordered_map<uint64_t, Chunk> chunks_;
   uint64_t resend_next_ = 0;
   size_t repairing_ = 0;  // completed requests waiting for repair
+  std::function<bool()> filling_;
 };
 
 }  // namespace gossipkv

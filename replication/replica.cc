@@ -26,6 +26,7 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
                                                options.coordinator, stats_);
   reader_ = std::make_unique<QuorumReader>(*store_, membership_, now_ms,
                                            options.coordinator, stats_);
+  reader_->set_filling([this] { return anti_entropy_->PartlyFilled(); });
   store_->set_commit_observer(
       [this](std::string_view key, std::string_view encoded, int origin) {
         // Client writes and news from rumors spread by rumor; what anti-entropy
@@ -93,7 +94,8 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
       if (collector_) collector_->Handle(reply_to, message, out);
       break;
     case pb::PeerMessage::kReplicaWrite:
-      if (coordinator_) coordinator_->HandleWrite(reply_to, message, out);
+      if (coordinator_)
+        coordinator_->HandleWrite(ring(), reply_to, message, out);
       break;
     case pb::PeerMessage::kReplicaAck:
       if (coordinator_) coordinator_->HandleAck(message);
@@ -112,6 +114,8 @@ void Replica::Step(int64_t now_ms, const std::string& reply_to,
 
 void Replica::OnCommitFailed() {
   if (anti_entropy_) anti_entropy_->DropQueued();
+  if (coordinator_) coordinator_->OnCommitFailed();
+  if (reader_) reader_->OnCommitFailed();
 }
 
 void Replica::FlushRumors(Outbox& out) {

@@ -100,6 +100,11 @@ class Replica {
   Membership& membership() { return membership_; }
   const Membership& membership() const { return membership_; }
   const ReplicationStats& stats() const { return stats_; }
+  // The hints this node holds for owners that are down, or null without a
+  // store.
+  const HintedHandoff* hints() const {
+    return coordinator_ ? &coordinator_->hints() : nullptr;
+  }
   VersionedStore* store() { return store_; }
 
  private:

@@ -35,6 +35,16 @@ struct ReplicationStats {
   uint64_t read_repairs = 0;            // entries pushed to differing owners
   uint64_t read_repairs_skipped = 0;    // reads past max_pending_repairs
 
+  // Hinted handoff (replication/hinted_handoff.h).
+  uint64_t hinted_writes_sent = 0;  // ReplicaWrites to a stand-in owner
+  uint64_t hints_past_window = 0;   // owner down too long: no stand-in
+  uint64_t hints_stored = 0;        // entries held here for a down owner
+  uint64_t hints_dropped = 0;       // past max_hint_bytes_per_owner, or
+                                    // for an owner that left or is forgotten
+  uint64_t hints_delivered = 0;     // acknowledged by their owner
+  uint64_t hint_replays_sent = 0;   // ReplicaWrites of hints to owners
+  uint64_t hint_bytes_replayed = 0;
+
   uint64_t ae_sessions_started = 0;
   uint64_t ae_sessions_in_sync = 0;    // roots equal at once
   uint64_t ae_sessions_repaired = 0;   // reached the entry exchange

@@ -128,6 +128,14 @@ asio::awaitable<void> ClientSession::Fetch(std::vector<std::string> keys) {
   Account();
 }
 
+bool ClientSession::NeedsFetch(const std::vector<std::string>& keys) const {
+  if (keys.empty()) return false;
+  if (read_quorum_ > reads_level_) return true;
+  return std::any_of(keys.begin(), keys.end(), [this](const std::string& k) {
+    return !reads_.contains(k);
+  });
+}
+
 void ClientSession::ForgetReads() {
   reads_.clear();
   reads_level_ = 1;
@@ -175,102 +183,134 @@ asio::awaitable<void> ClientSession::Run() {
     parser_.Feed(std::string_view(buffer.data(), n));
     Account();
     if (evicted_) break;
-    // Every command this read completed, then the error that ended it.
-    parsed_.clear();
-    bool parse_error = false;
-    while (true) {
-      RespParser::Outcome outcome = parser_.Next(args, error);
-      if (outcome == RespParser::Outcome::kNeedMore) break;
-      if (outcome == RespParser::Outcome::kError) {
-        parse_error = true;
-        break;
+    // Every command this read completed, then the error that ended it; an
+    // AUTH ends a round early, so the commands after it parse under the
+    // limits it grants.
+    bool again = true;
+    while (again && open) {
+      again = false;
+      parsed_.clear();
+      bool parse_error = false;
+      size_t prefetch_keys = 0;
+      while (true) {
+        RespParser::Outcome outcome = parser_.Next(args, error);
+        if (outcome == RespParser::Outcome::kNeedMore) break;
+        if (outcome == RespParser::Outcome::kError) {
+          parse_error = true;
+          break;
+        }
+        const bool auth = !auth_.authenticated() && !args.empty() &&
+                          AsciiUpper(args[0]) == "AUTH";
+        parsed_.push_back(std::move(args));
+        if (auth) {
+          again = true;
+          break;
+        }
       }
-      parsed_.push_back(std::move(args));
-    }
-    if (read_quorum_ > 1 && auth_.authenticated()) {
-      // One read from the owners for every key this pipeline reads.
-      std::vector<std::string> keys;
-      for (const auto& command : parsed_) {
-        for (auto& key : CommandExecutor::QuorumReadKeys(command))
-          keys.push_back(std::move(key));
-      }
-      co_await Fetch(std::move(keys));
-      if (evicted_) break;
-    }
-    for (auto& command : parsed_) {
-      if (!open) break;
-      std::vector<std::string>& args = command;
-      ++replies_;
-      const size_t reply_at = out_.size();
-      const bool was_authenticated = auth_.authenticated();
-      const bool admitted =
-          auth_.Admit(args, out_, listener_.stats_.auth_failures);
-      if (!was_authenticated && auth_.authenticated())
-        parser_.set_limits(FullLimits());
-      // Only an authenticated client keeps itself from the idle timeout.
-      if (auth_.authenticated()) ResetDeadline();
-      if (admitted && read_quorum_ > 1) {
-        // Keys the pipeline's read did not cover (after AUTH or a higher
-        // CONSISTENCY in it).
-        co_await Fetch(CommandExecutor::QuorumReadKeys(args));
+      if (read_quorum_ > 1 && auth_.authenticated()) {
+        // One read from the owners for the keys this round reads, up to
+        // kMaxPrefetchKeys; a command past them fetches its own.
+        std::vector<std::string> keys;
+        for (const auto& command : parsed_) {
+          auto more = CommandExecutor::QuorumReadKeys(command);
+          if (prefetch_keys + more.size() > kMaxPrefetchKeys) break;
+          prefetch_keys += more.size();
+          for (auto& key : more) keys.push_back(std::move(key));
+        }
+        co_await Fetch(std::move(keys));
         if (evicted_) break;
       }
-      const ReadView view{&reads_, read_quorum_, listener_.read_timeout_ms_,
-                          reads_failed_};
-      executor.set_read_view(read_quorum_ > 1 ? &view : nullptr);
-      if (admitted && executor.Execute(args, committer.batch(), out_) ==
-                          CommandExecutor::After::kClose) {
+      for (auto& command : parsed_) {
+        if (!open) break;
+        std::vector<std::string>& args = command;
+        ++replies_;
+        const size_t reply_at = out_.size();
+        const bool was_authenticated = auth_.authenticated();
+        const bool admitted =
+            auth_.Admit(args, out_, listener_.stats_.auth_failures);
+        if (!was_authenticated && auth_.authenticated())
+          parser_.set_limits(FullLimits());
+        // Only an authenticated client keeps itself from the idle timeout.
+        if (auth_.authenticated()) ResetDeadline();
+        if (admitted && read_quorum_ > 1) {
+          std::vector<std::string> keys = CommandExecutor::QuorumReadKeys(args);
+          if (NeedsFetch(keys)) {
+            // Keys the round's read did not cover (a higher CONSISTENCY,
+            // or past kMaxPrefetchKeys): what came before is committed and
+            // answered first, so no reply waits across the fetch on a
+            // commit it did not see.
+            --replies_;
+            if (!co_await Flush()) {
+              open = false;
+              break;
+            }
+            ++replies_;
+            ForgetReads();
+            co_await Fetch(std::move(keys));
+            if (evicted_) break;
+          }
+        }
+        const ReadView view{&reads_, read_quorum_, listener_.read_timeout_ms_,
+                            reads_failed_};
+        executor.set_read_view(read_quorum_ > 1 ? &view : nullptr);
+        if (admitted && executor.Execute(args, committer.batch(), out_) ==
+                            CommandExecutor::After::kClose) {
+          open = false;
+        }
+        executor.set_read_view(nullptr);
+        if (admitted) {
+          if (auto level = executor.last_consistency()) {
+            quorum_ = *level;
+            read_quorum_ = *level;
+          }
+          const auto& written = executor.last_written();
+          if (quorum_ > 1 && !written.empty()) {
+            quorum_keys_.insert(quorum_keys_.end(), written.begin(),
+                                written.end());
+            // The round waits for the most any of its writes asked.
+            round_quorum_ = std::max(round_quorum_, quorum_);
+            quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1});
+          }
+        }
+        if (listener_.metrics_ != nullptr) {
+          const bool error = out_.size() > reply_at && out_[reply_at] == '-';
+          const bool auth = !admitted && AsciiUpper(args[0]) == "AUTH";
+          int command = executor.last_command();
+          if (auth)
+            command = listener_.metrics_->auth_command();
+          else if (!admitted)
+            command = CommandExecutor::IndexOf(args[0]);
+          requests_.push_back({static_cast<int16_t>(command),
+                               !admitted && !auth ? Metrics::Result::kDenied
+                               : error            ? Metrics::Result::kError
+                                                  : Metrics::Result::kOk});
+        }
+        Account();
+        if (evicted_) {
+          open = false;
+          break;
+        }
+        if ((out_.size() >= kFlushBytes ||
+             committer.batch().size() >= kMaxBatchKeys) &&
+            !co_await Flush()) {
+          open = false;
+        }
+      }
+      ForgetReads();
+      if (parse_error && open && !evicted_) {
+        ++listener_.stats_.protocol_errors;
+        // Earlier commands of this read are answered first, then the error.
+        if (!co_await Flush()) break;
+        resp::AppendError(out_, "ERR " + error);
         open = false;
       }
-      executor.set_read_view(nullptr);
-      if (admitted) {
-        if (auto level = executor.last_consistency()) {
-          quorum_ = *level;
-          read_quorum_ = *level;
-        }
-        const auto& written = executor.last_written();
-        if (quorum_ > 1 && !written.empty()) {
-          quorum_keys_.insert(quorum_keys_.end(), written.begin(),
-                              written.end());
-          // The round waits for the most any of its writes asked.
-          round_quorum_ = std::max(round_quorum_, quorum_);
-          quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1});
-        }
-      }
-      if (listener_.metrics_ != nullptr) {
-        const bool error = out_.size() > reply_at && out_[reply_at] == '-';
-        const bool auth = !admitted && AsciiUpper(args[0]) == "AUTH";
-        int command = executor.last_command();
-        if (auth)
-          command = listener_.metrics_->auth_command();
-        else if (!admitted)
-          command = CommandExecutor::IndexOf(args[0]);
-        requests_.push_back({static_cast<int16_t>(command),
-                             !admitted && !auth ? Metrics::Result::kDenied
-                             : error            ? Metrics::Result::kError
-                                                : Metrics::Result::kOk});
-      }
-      Account();
-      if (evicted_) {
+      if (evicted_) break;
+      if (!co_await Flush()) {
         open = false;
         break;
       }
-      if ((out_.size() >= kFlushBytes ||
-           committer.batch().size() >= kMaxBatchKeys) &&
-          !co_await Flush()) {
-        open = false;
-      }
-    }
-    ForgetReads();
-    if (parse_error && open && !evicted_) {
-      ++listener_.stats_.protocol_errors;
-      // Earlier commands of this read are answered first, then the error.
-      if (!co_await Flush()) break;
-      resp::AppendError(out_, "ERR " + error);
-      open = false;
     }
     if (evicted_) break;
-    if (!co_await Flush()) break;
   }
   if (evicted_ && !quiet_) {
     out_.clear();  // replies not written are lost with the connection

@@ -60,6 +60,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr size_t kFlushBytes = 256 * 1024;
   // A session pipelining writes commits once this many keys are pending.
   static constexpr size_t kMaxBatchKeys = 4096;
+  // Keys one round's read from the owners asks for at most.
+  static constexpr size_t kMaxPrefetchKeys = 4096;
 
   asio::awaitable<void> Watchdog();
   RespLimits FullLimits() const {
@@ -97,6 +99,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (GroupCommitter::Read) into reads_.
   asio::awaitable<void> Fetch(std::vector<std::string> keys);
   void ForgetReads();
+  // Whether `keys` need a read from the owners beyond what is fetched.
+  bool NeedsFetch(const std::vector<std::string>& keys) const;
   // Counts the replies just written (or failed) in the metrics.
   void RecordRequests(bool committed);
 

@@ -236,6 +236,7 @@ void CommandExecutor::Del(Call& c) {
   if (!CheckWritable(c)) return;
   int64_t removed = 0;
   for (size_t i = 1; i < c.args.size(); ++i) {
+    AdoptQuorumRead(c, c.args[i]);
     auto entry = c.batch.Read(c.args[i]);
     if (!entry) return StorageError(c, entry.error());
     // Nothing this node knows of to delete: writing a tombstone with an

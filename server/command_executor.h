@@ -112,7 +112,8 @@ class CommandExecutor {
   // none.
   std::optional<uint32_t> last_consistency() const { return consistency_; }
   // The keys command `args` reads from its owners when its connection's
-  // read level is above 1 (GET, MGET, EXISTS, VGET without LOCAL); empty
+  // read level is above 1 (GET, MGET, EXISTS, VGET without LOCAL, and
+  // DEL, whose tombstone then covers what the owners hold); empty
   // for any other command.
   static std::vector<std::string> QuorumReadKeys(
       const std::vector<std::string>& args);
@@ -170,6 +171,9 @@ class CommandExecutor {
   // the read level; ReadKey joins this node's entry with the owners'.
   bool CheckReadQuorum(Call& c, size_t first);
   Result<std::optional<Entry>> ReadKey(Call& c, const std::string& key);
+  // DEL above ONE: what the owners answered for `key` joins this node's
+  // entry first, so the tombstone covers every version the read saw.
+  void AdoptQuorumRead(Call& c, const std::string& key);
   void Wrote(std::string_view key) {
     ++stats_.keys_written;
     written_.emplace_back(key);

@@ -17,7 +17,8 @@ std::vector<std::string> CommandExecutor::QuorumReadKeys(
   const std::string name = AsciiUpper(args[0]);
   if (name == "GET" && args.size() == 2) return {args[1]};
   if (name == "VGET" && args.size() == 2) return {args[1]};
-  if (name == "MGET" || name == "EXISTS") return {args.begin() + 1, args.end()};
+  if (name == "MGET" || name == "EXISTS" || name == "DEL")
+    return {args.begin() + 1, args.end()};
   return {};
 }
 
@@ -52,6 +53,13 @@ Result<std::optional<Entry>> CommandExecutor::ReadKey(Call& c,
   if (!local->has_value()) return it->second.entry;
   return std::optional<Entry>(
       Merge(**local, *it->second.entry, store_.options().conflict_mode));
+}
+
+void CommandExecutor::AdoptQuorumRead(Call& c, const std::string& key) {
+  if (view_ == nullptr || view_->level <= 1) return;
+  auto it = view_->reads->find(key);
+  if (it == view_->reads->end() || !it->second.entry) return;
+  (void)c.batch.Merge(key, *it->second.entry, kRepair);  // errors: read next
 }
 
 }  // namespace gossipkv

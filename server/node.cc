@@ -186,6 +186,12 @@ Status Node::Start() {
   options.coordinator.read_repair = config_.replication.read_repair;
   options.coordinator.max_pending_repairs =
       config_.replication.max_pending_repairs;
+  options.coordinator.hinted_handoff = config_.replication.hinted_handoff;
+  options.coordinator.hint_window_ms = config_.replication.hint_window_ms;
+  options.coordinator.max_hint_bytes_per_owner =
+      uint64_t{config_.replication.max_hint_mb_per_owner} << 20;
+  options.coordinator.hint_replay_bytes_per_second =
+      config_.replication.hint_replay_bytes_per_second;
   listener_->set_write_quorum(config_.replication.write_quorum);
   listener_->set_read_quorum(config_.replication.read_quorum,
                              config_.replication.request_timeout_ms);

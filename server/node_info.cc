@@ -146,6 +146,20 @@ void Node::AppendInfo(std::string_view section, std::string& out) {
         config_.replication.read_repair ? "yes" : "no", r.quorum_reads,
         r.quorum_reads_failed, r.read_requests_sent, r.read_requests_resent,
         r.read_requests_received, r.read_repairs, r.read_repairs_skipped);
+    const HintedHandoff* hints = replica_->hints();
+    out += fmt::format(
+        "hinted_handoff:{}\r\nhint_window_ms:{}\r\nhints:{}\r\n"
+        "hint_bytes:{}\r\nhint_owners:{}\r\nhinted_writes_sent:{}\r\n"
+        "hints_past_window:{}\r\nhints_stored:{}\r\nhints_dropped:{}\r\n"
+        "hints_delivered:{}\r\nhint_replays_sent:{}\r\n"
+        "hint_bytes_replayed:{}\r\n",
+        config_.replication.hinted_handoff ? "yes" : "no",
+        config_.replication.hint_window_ms, hints ? hints->hint_count() : 0,
+        hints ? hints->hint_bytes() : 0,
+        fmt::join(hints ? hints->owners() : std::vector<std::string>(), ","),
+        r.hinted_writes_sent, r.hints_past_window, r.hints_stored,
+        r.hints_dropped, r.hints_delivered, r.hint_replays_sent,
+        r.hint_bytes_replayed);
     out += fmt::format("gc_blocked_by:{}\r\n",
                        fmt::join(replica_->GcBlockedBy(), ","));
     out += fmt::format(

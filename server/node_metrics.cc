@@ -48,6 +48,7 @@ const std::unordered_map<std::string_view, Field>& Fields() {
       {"fault_injection", {Kind::kLabel}},
       {"forgotten", {Kind::kSkip}},  // lists and messages
       {"gc_blocked_by", {Kind::kSkip}},
+      {"hint_owners", {Kind::kSkip}},
       {"fault_blocked", {Kind::kSkip}},
       {"disk_error", {Kind::kSkip}},
       {"peer_last_refusal", {Kind::kSkip}},
@@ -103,6 +104,10 @@ const std::unordered_map<std::string_view, Field>& Fields() {
       {"write_quorum", {Kind::kSetting}},
       {"read_quorum", {Kind::kSetting}},
       {"read_repair", {Kind::kLabel}},
+      {"hinted_handoff", {Kind::kLabel}},
+      {"hint_window_ms", {Kind::kSetting}},
+      {"hints", {Kind::kGauge}},
+      {"hint_bytes", {Kind::kGauge}},
       {"request_timeout_ms", {Kind::kSetting}},
   };
   return kFields;

@@ -1,7 +1,7 @@
 // Engine: the narrow storage interface under gossipkv's versioned store.
 //
-// An Engine is an ordered byte-key/byte-value store with two column
-// families (entries, meta), atomic multi-key write batches, point
+// An Engine is an ordered byte-key/byte-value store with three column
+// families (entries, meta, hints), atomic multi-key write batches, point
 // reads, and ordered range scans over a consistent snapshot. Two
 // implementations exist: RocksDBEngine (storage/rocksdb_engine.h, the only
 // file that includes RocksDB) and MemoryEngine (tests and simulation); both
@@ -27,8 +27,11 @@ namespace gossipkv {
 enum class Column : int {
   kEntries = 0,  // Merkle segment (be32) ++ key -> flags ++ canonical Entry
   kMeta = 1,     // node identity, schema version, graves, GC state
+  // Hinted handoff: owner id (be32 length ++ bytes) ++ partition (be32) ++
+  // key -> canonical Entry held for that owner
+  kHints = 2,
 };
-inline constexpr int kColumnCount = 2;
+inline constexpr int kColumnCount = 3;
 
 // An ordered list of puts and deletes applied atomically by Engine::Write.
 class WriteBatch {

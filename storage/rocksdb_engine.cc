@@ -36,8 +36,8 @@
 namespace gossipkv {
 namespace {
 
-constexpr std::array<const char*, kColumnCount> kColumnNames = {"entries",
-                                                                "meta"};
+constexpr std::array<const char*, kColumnCount> kColumnNames = {
+    "entries", "meta", "hints"};
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -290,6 +290,7 @@ rocksdb::Status RocksDBEngine::State::OpenDb(bool read_only_open) {
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   descriptors.emplace_back(kColumnNames[0], entries_options);
   descriptors.emplace_back(kColumnNames[1], cf_options);
+  descriptors.emplace_back(kColumnNames[2], cf_options);
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -43,6 +43,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -140,9 +141,19 @@ class WriteSet {
   // stored one): change it from here, so no pending change is lost.
   const MemberRecord& member_record() const;
 
-  // Changes pending: one per key, one for the members, one for the record.
+  // Hinted handoff (replication/hinted_handoff.h): puts (or, with no
+  // value, deletes) a record of the hints column with the next commit;
+  // ReadHint sees what is pending, else what is stored.
+  void SetHint(std::string key, std::optional<std::string> encoded) {
+    hints_[std::move(key)] = std::move(encoded);
+  }
+  Result<std::optional<std::string>> ReadHint(const std::string& key);
+
+  // Changes pending: one per key and hint, one for the members, one for
+  // the record.
   size_t size() const {
-    return pending_.size() + (members_ ? 1 : 0) + (record_ ? 1 : 0);
+    return pending_.size() + hints_.size() + (members_ ? 1 : 0) +
+           (record_ ? 1 : 0);
   }
   // Moves every pending change into one engine batch, the store's staged()
   // one, and the store's memory (tree, cache, counts, graves, floors) to
@@ -199,6 +210,7 @@ class WriteSet {
   std::vector<TreeMove> moves_;  // Stage()'s, kept for their capacity
   std::optional<std::set<std::string>> members_;
   std::optional<MemberRecord> record_;
+  std::map<std::string, std::optional<std::string>> hints_;
 };
 
 class VersionedStore {

@@ -190,6 +190,13 @@ Status WriteSet::Stage() {
   std::vector<TreeMove>& moves = moves_;
   moves.clear();
   WriteBatch& batch = store_.staged_;
+  for (auto& [key, value] : hints_) {
+    if (value)
+      batch.PutMoved(Column::kHints, key, std::move(*value));
+    else
+      batch.Delete(Column::kHints, key);
+  }
+  hints_.clear();
   Graves& graves = store_.graves_;
   const bool keep_graves = store_.options_.max_graves > 0;
   graves.StageEvictions(batch);
@@ -275,7 +282,14 @@ Status WriteSet::Commit() {
   return reloaded;
 }
 
+Result<std::optional<std::string>> WriteSet::ReadHint(const std::string& key) {
+  auto it = hints_.find(key);
+  if (it != hints_.end()) return it->second;
+  return store_.engine_.Get(Column::kHints, key);
+}
+
 void WriteSet::Discard() {
+  hints_.clear();
   pending_.clear();
   members_.reset();
   record_.reset();

@@ -130,6 +130,11 @@ TEST(ConfigTest, OutOfRangeValuesAreErrors) {
   ExpectError("[replication]\nreplication_factor = 2\nread_quorum = 3\n",
               "replication.read_quorum (3) must be at most "
               "replication_factor (2)");
+  ExpectError("[replication]\nmax_hint_mb_per_owner = 16\n",
+              "replication.max_hint_mb_per_owner (16 MiB) must hold one entry "
+              "of the largest key and value (16908288 bytes)");
+  ExpectError("[replication]\nmax_pending_repairs = 0\n",
+              "'replication.max_pending_repairs' must be in [1, 1000000]");
   ExpectError("[storage]\ndurability = \"sometimes\"\n",
               "'storage.durability' must be");
   ExpectError("[client]\nbind = \"localhost\"\n", "expected host:port");

@@ -80,3 +80,35 @@ for _ in range(100):
         pass
 PY
 }
+
+# For a local cluster (gossipkv cluster start) with $gkv the CLI, $dir its
+# directory and $base its base port: g runs the CLI on it; rcli NODE
+# COMMANDS... runs the commands, one per line, on one redis-cli
+# connection; pid_of NODE and info_field NODE SECTION FIELD read status
+# and INFO.
+g() { "$gkv" --dir "$dir" "$@"; }
+rcli() {
+  local port=$((base + ${1#n}))
+  shift
+  printf '%s\n' "$@" | redis-cli -p "$port" 2>&1
+}
+pid_of() { g cluster status | awk -v n="$1" '$1 == n {print $2}'; }
+info_field() { g --node "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"; }
+# wait_ring N: waits (up to 20 s) until n1's ring has N members.
+wait_ring() {
+  for _ in $(seq 200); do
+    [ "$(info_field n1 ring ring_members)" == "$1" ] && return 0
+    sleep 0.1
+  done
+}
+# key_not_on NODE: sets key to the first of k1..k100 NODE does not own,
+# and own to the array of its owners, best first.
+key_not_on() {
+  local i owners
+  key=""
+  for i in $(seq 100); do
+    owners=$(g --node "$1" replicas "k$i")
+    if ! grep -qx "$1" <<<"$owners"; then key="k$i"; break; fi
+  done
+  read -r -a own <<<"$(echo $owners)"
+}

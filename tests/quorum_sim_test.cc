@@ -8,9 +8,14 @@
 // acknowledged at W = 2 from an owner that missed it, and the owner that
 // differed is repaired; too few owners leaves the read short at the
 // deadline.
+// Hinted handoff (replication/hinted_handoff.h): with two owners of a key
+// down, a write at W = 2 is acknowledged through a stand-in holding a hint,
+// the hint survives the stand-in's restart, and it drains into the owners
+// once they are back; past the hint window the same write fails.
 // GOSSIPKV_SEED=<seed> replays a failing run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "sim/simulation.h"
@@ -42,13 +47,43 @@ class QuorumSimTest : public ::testing::Test {
     o.anti_entropy.interval_ms = 5000;
     o.ring.partition_bits = 8;
     o.coordinator.request_timeout_ms = 2000;
+    Adjust(o);
     StoreOptions store;
     store.merkle = MerkleShape{8, 2};
     for (int i = 0; i < kNodes; ++i) sim_->AddNode(Id(i), o, true, store);
     sim_->RunFor(10'000);  // membership forms
   }
 
+  virtual void Adjust(ReplicaOptions& options) {}
+
   const Ring& RingOf(const std::string& id) { return sim_->replica(id).ring(); }
+  // Hints held over every node that is up.
+  uint64_t HintsHeld() {
+    uint64_t held = 0;
+    for (int i = 0; i < kNodes; ++i) {
+      if (sim_->IsUp(Id(i))) held += sim_->replica(Id(i)).hints()->hint_count();
+    }
+    return held;
+  }
+  // `owners` but `coordinator` are crashed, and runs until `coordinator`
+  // no longer believes them alive.
+  void CrashOthersAndWait(const std::vector<std::string>& owners,
+                          const std::string& coordinator) {
+    for (const auto& owner : owners) {
+      if (owner != coordinator) sim_->Crash(owner);
+    }
+    ASSERT_TRUE(sim_->RunUntil(
+        [&] {
+          for (const auto& owner : owners) {
+            if (owner != coordinator &&
+                sim_->replica(coordinator).membership().LivenessOf(owner) ==
+                    Liveness::kAlive)
+              return false;
+          }
+          return true;
+        },
+        60'000));
+  }
   // A key whose owners include `coordinator` (or exclude it).
   std::string KeyOwnedBy(const std::string& coordinator, bool owned,
                          int from = 0) {
@@ -278,6 +313,97 @@ TEST_F(QuorumSimTest, TooFewOwnersLeaveAReadShortAtTheDeadline) {
   EXPECT_TRUE(Holds(read->read.entry, "v"));
   EXPECT_GE(read->at_ms - asked, 2000);
   EXPECT_EQ(sim_->replica(reader).stats().quorum_reads_failed, 1u);
+}
+
+TEST_F(QuorumSimTest, AReadOfAWriteWhoseCommitFailsFailsAndRepairsNobody) {
+  const std::string at = Id(0);
+  const std::string key = KeyOwnedBy(at, true, 500);
+  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
+  ASSERT_TRUE(WriteAndWait(at, key, "stored", 3)->acked);
+  // The next write reaches this node's batch, and the read sees it there;
+  // then its commit fails, whenever the owners' answers come.
+  sim_->engine(at).FailNextWrite(DiskFault::kRefused);
+  auto write = std::make_shared<Outcome>();
+  auto written = sim_->Submit(at, key, "never stored", nullptr,
+                              {nullptr, [write] { write->acked = true; },
+                               [write] { write->failed = true; }, nullptr});
+  ASSERT_TRUE(written.has_value());
+  auto read = std::make_shared<ReadOutcome>();
+  ASSERT_TRUE(sim_->Read(at, {key}, 3,
+                         [read](const Status& s, std::vector<KeyRead> reads) {
+                           read->done = true;
+                           read->status = s;
+                           read->read = reads.at(0);
+                         })
+                  .ok());
+  ASSERT_TRUE(
+      sim_->RunUntil([&] { return read->done && write->failed; }, 10'000, 1));
+  EXPECT_FALSE(read->status.ok());
+  sim_->RunFor(3'000);
+  for (const auto& owner : owners) {
+    auto entry = sim_->Get(owner, key);
+    ASSERT_TRUE(entry.has_value());
+    EXPECT_FALSE(Holds(*entry, "never stored")) << owner;
+    EXPECT_TRUE(Holds(*entry, "stored")) << owner;
+  }
+  EXPECT_EQ(sim_->replica(at).stats().read_repairs, 0u);
+}
+
+TEST_F(QuorumSimTest, AStandInHoldsAHintForADownOwnerUntilItIsBack) {
+  const std::string at = Id(0);
+  const std::string key = KeyOwnedBy(at, true);
+  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
+  CrashOthersAndWait(owners, at);
+  // This node and one stand-in make W = 2; each down owner gets one.
+  auto outcome = WriteAndWait(at, key, "hinted", 2);
+  ASSERT_TRUE(outcome->acked) << outcome->error;
+  EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 2u);
+  sim_->RunFor(1'000);  // the second stand-in's merge
+  EXPECT_EQ(HintsHeld(), 2u);
+  // Only non-owners hold hints, and they keep them across a restart.
+  for (int i = 0; i < kNodes; ++i) {
+    if (!sim_->IsUp(Id(i))) continue;
+    if (sim_->replica(Id(i)).hints()->hint_count() == 0) continue;
+    EXPECT_EQ(std::count(owners.begin(), owners.end(), Id(i)), 0) << Id(i);
+    sim_->Restart(Id(i));
+  }
+  sim_->RunFor(2'000);
+  EXPECT_EQ(HintsHeld(), 2u);
+  for (const auto& owner : owners) {
+    if (owner != at) sim_->Restart(owner);
+  }
+  ASSERT_TRUE(sim_->RunUntil([&] { return HintsHeld() == 0; }, 30'000));
+  uint64_t delivered = 0;
+  for (int i = 0; i < kNodes; ++i)
+    delivered += sim_->replica(Id(i)).stats().hints_delivered;
+  EXPECT_EQ(delivered, 2u);
+  for (const auto& owner : owners) {
+    auto entry = sim_->Get(owner, key);
+    ASSERT_TRUE(entry.has_value());
+    EXPECT_TRUE(Holds(*entry, "hinted")) << owner;
+  }
+}
+
+// The same cluster with a hint window shorter than the owners stay down.
+class ShortHintWindowSimTest : public QuorumSimTest {
+ protected:
+  void Adjust(ReplicaOptions& options) override {
+    options.coordinator.hint_window_ms = 1'000;
+  }
+};
+
+TEST_F(ShortHintWindowSimTest, OwnersDownPastTheWindowGetNoStandIn) {
+  const std::string at = Id(0);
+  const std::string key = KeyOwnedBy(at, true);
+  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
+  CrashOthersAndWait(owners, at);
+  sim_->RunFor(2'000);  // past the window
+  auto outcome = WriteAndWait(at, key, "too late", 2);
+  EXPECT_TRUE(outcome->failed);
+  EXPECT_FALSE(outcome->acked);
+  EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 0u);
+  EXPECT_EQ(sim_->replica(at).stats().hints_past_window, 2u);
+  EXPECT_EQ(HintsHeld(), 0u);
 }
 
 }  // namespace
