@@ -74,3 +74,10 @@ report() {  # report COMMAND BASE TARGETS...
 report SET alone alone w1 w2 w3
 report GET getalone getalone getr1 getr2 getr3
 echo "(medians of $rounds interleaved rounds of $requests requests each, -c 50, 100-byte values)"
+# Error replies count as requests to redis-benchmark: each node's say none
+# was an error (a -NOREPLICAS write counts in quorum_failures).
+for target in alone w1 w2 w3 r2 r3; do
+  if [ "$target" == alone ]; then port=$alone_port; else port=${!target}; fi
+  printf '%-6s %s\n' "$target" "$(redis-cli -p "$port" info stats | tr -d '\r' |
+    grep -E '^(error_replies|quorum_failures):' | tr '\n' ' ')"
+done

@@ -330,7 +330,7 @@ Status ReadConfig(toml::table& root, std::string_view source, Config& c) {
             r.Int("max_pending_repairs", s.max_pending_repairs, 1, 1'000'000));
         GOSSIPKV_RETURN_IF_ERROR(r.Bool("hinted_handoff", s.hinted_handoff));
         GOSSIPKV_RETURN_IF_ERROR(
-            r.Int("hint_window_ms", s.hint_window_ms, 0, 7 * 86'400'000));
+            r.Int("hint_window_ms", s.hint_window_ms, 1000, 7 * 86'400'000));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("max_hint_mb_per_owner",
                                        s.max_hint_mb_per_owner, 1, 1 << 20));
         GOSSIPKV_RETURN_IF_ERROR(r.Int("hint_replay_bytes_per_second",

@@ -23,9 +23,10 @@ Coordinator::Coordinator(VersionedStore& store, Membership& membership,
   if (next_id_ == 0) next_id_ = 1;  // 0 is a read repair's push
 }
 
-std::string Coordinator::StandIn(int64_t now_ms, const Ring& ring,
-                                 uint32_t partition, const std::string& owner,
-                                 std::vector<std::string>& taken) {
+std::string Coordinator::StandIn(
+    int64_t now_ms, const Ring& ring, uint32_t partition,
+    const std::string& owner, std::vector<std::string>& taken,
+    std::unordered_map<uint32_t, std::vector<std::string>>& preferences) {
   if (!options_.hinted_handoff ||
       membership_.LivenessOf(owner) == Liveness::kAlive) {
     return "";
@@ -37,7 +38,9 @@ std::string Coordinator::StandIn(int64_t now_ms, const Ring& ring,
     return "";
   }
   const std::string& self = membership_.self().node_id();
-  const std::vector<std::string> preference = ring.PreferenceList(partition);
+  auto [known, fresh] = preferences.try_emplace(partition);
+  if (fresh) known->second = ring.PreferenceList(partition);
+  const std::vector<std::string>& preference = known->second;
   for (size_t i = ring.replicas(); i < preference.size(); ++i) {
     const std::string& id = preference[i];
     if (id == self || membership_.LivenessOf(id) != Liveness::kAlive ||
@@ -71,6 +74,8 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
   request.acks.assign(keys.size(), 0);
   // Per owner, the chunk being filled.
   std::map<std::string, std::pair<pb::PeerMessage, Chunk>> open;
+  // Preference lists of the partitions a stand-in was looked for in.
+  std::unordered_map<uint32_t, std::vector<std::string>> preferences;
   auto ship = [&](std::string chunk_key) {
     auto& [message, chunk] = open.at(chunk_key);
     const uint64_t chunk_id = next_id_++;
@@ -103,7 +108,7 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
         // An owner that is down is stood in for by the next live node of
         // the preference list, which holds a hint for it.
         const std::string stand_in =
-            StandIn(now_ms, ring, partition, owner, taken);
+            StandIn(now_ms, ring, partition, owner, taken, preferences);
         const std::string& to = stand_in.empty() ? owner : stand_in;
         const std::string chunk_key =
             stand_in.empty() ? owner : stand_in + '\0' + owner;
@@ -193,7 +198,7 @@ void Coordinator::HandleAck(const pb::PeerMessage& message) {
 }
 
 void Coordinator::Tick(int64_t now_ms, Outbox& out) {
-  if (options_.hinted_handoff) hints_.Tick(now_ms, next_id_, out);
+  hints_.Tick(now_ms, next_id_, out);  // what is held replays regardless
   // Resend times grow with ids too: the ones due are the first after the
   // last resent.
   for (auto it = requests_.lower_bound(resend_next_);

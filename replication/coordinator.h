@@ -113,9 +113,11 @@ class Coordinator {
   // the first of the preference list past the owners not already `taken`
   // for this key (then added to it); empty when `owner` is alive, down
   // past the hint window, or nobody can.
-  std::string StandIn(int64_t now_ms, const Ring& ring, uint32_t partition,
-                      const std::string& owner,
-                      std::vector<std::string>& taken);
+  // `preferences` keeps the preference lists built, by partition.
+  std::string StandIn(
+      int64_t now_ms, const Ring& ring, uint32_t partition,
+      const std::string& owner, std::vector<std::string>& taken,
+      std::unordered_map<uint32_t, std::vector<std::string>>& preferences);
 
   VersionedStore& store_;
   Membership& membership_;

@@ -51,7 +51,10 @@ std::string HintedHandoff::HintKey(const std::string& owner, uint32_t partition,
 }
 
 void HintedHandoff::Reload() {
-  for (auto& [id, owner] : owners_) owner.count = owner.bytes = 0;
+  for (auto& [id, owner] : owners_) {
+    owner.sizes.clear();
+    owner.bytes = 0;
+  }
   // A record whose key does not parse is left alone: no owner claims it.
   Status scanned = store_.engine().Scan(
       Column::kHints, "", "",
@@ -60,11 +63,19 @@ void HintedHandoff::Reload() {
         const uint32_t length = ReadBe32(key);
         if (key.size() < 8 + static_cast<size_t>(length)) return true;
         Owner& owner = owners_[std::string(key.substr(4, length))];
-        ++owner.count;
-        owner.bytes += key.size() + value.size();
+        const uint64_t size = key.size() + value.size();
+        owner.sizes[std::string(key)] = size;
+        owner.bytes += size;
         return true;
       });
   (void)scanned;  // unreadable hints stay uncounted; anti-entropy repairs
+}
+
+void HintedHandoff::Erase(Owner& owner, const std::string& hint) {
+  auto it = owner.sizes.find(hint);
+  if (it == owner.sizes.end()) return;
+  owner.bytes -= it->second;
+  owner.sizes.erase(it);
 }
 
 bool HintedHandoff::Accept(const std::string& owner, uint32_t partition,
@@ -79,22 +90,21 @@ bool HintedHandoff::Accept(const std::string& owner, uint32_t partition,
   auto stored = set.ReadHint(hint);
   if (!stored) return false;
   Entry joined = entry;
-  uint64_t before = 0;
   if (*stored) {
-    before = hint.size() + (*stored)->size();
     if (auto prior = DecodeEntry(**stored))
       joined = Merge(*prior, entry, store_.options().conflict_mode);
   }
   std::string encoded = EncodeEntry(joined);
   const uint64_t after = hint.size() + encoded.size();
   Owner& o = owners_[owner];
-  const uint64_t others = o.bytes > before ? o.bytes - before : 0;
-  if (others + after > options_.max_hint_bytes_per_owner) {
+  auto it = o.sizes.find(hint);
+  const uint64_t before = it == o.sizes.end() ? 0 : it->second;
+  if (o.bytes - before + after > options_.max_hint_bytes_per_owner) {
     ++stats_.hints_dropped;
     return false;
   }
-  o.bytes = others + after;
-  if (!*stored) ++o.count;
+  o.bytes = o.bytes - before + after;
+  o.sizes[hint] = after;
   set.SetHint(hint, std::move(encoded));
   ++stats_.hints_stored;
   return true;
@@ -109,118 +119,127 @@ void HintedHandoff::Tick(int64_t now_ms, uint64_t& next_id, Outbox& out) {
   refilled_ms_ = now_ms;
   for (auto it = owners_.begin(); it != owners_.end();) {
     auto& [id, owner] = *it;
-    if (owner.count == 0 && owner.in_flight == 0) {
-      it = owners_.erase(it);
-      continue;
-    }
-    if (membership_.IsForgotten(id) ||
+    // Gone for good, or never heard of again since this node restarted
+    // (it left meanwhile): nobody to hand off to.
+    if (membership_.IsForgotten(id) || !membership_.Knows(id) ||
         membership_.LivenessOf(id) == Liveness::kLeft) {
-      DropAll(id, owner);
+      if (DropSome(owner)) {
+        it = owners_.erase(it);
+      } else {
+        ++it;
+      }
+      continue;
+    }
+    if (owner.sizes.empty() && owner.in_flight.request == 0 &&
+        owner.previous.request == 0) {
       it = owners_.erase(it);
       continue;
     }
-    if (owner.in_flight != 0 &&
-        now_ms - owner.sent_ms < options_.request_timeout_ms) {
+    if (now_ms < owner.retry_ms) {  // answer awaited, or refused lately
       ++it;
       continue;
     }
-    owner.in_flight = 0;  // unanswered: the next batch starts over
+    if (owner.in_flight.request != 0) {
+      // Unanswered: its ack may still come, the next batch starts over.
+      owner.previous = std::move(owner.in_flight);
+      owner.in_flight = Batch{};
+    }
     if (tokens_ > 0 && membership_.LivenessOf(id) == Liveness::kAlive &&
-        !membership_.AddressOf(id).empty() &&
-        Replay(now_ms, id, owner, next_id, out)) {
-      owner.in_flight = next_id++;
-      owner.sent_ms = now_ms;
+        !membership_.AddressOf(id).empty() && Replay(id, owner, next_id, out)) {
+      owner.in_flight.request = next_id++;
+      owner.retry_ms = now_ms + options_.request_timeout_ms;
     }
     ++it;
   }
 }
 
-bool HintedHandoff::Replay(int64_t now_ms, const std::string& id, Owner& owner,
+bool HintedHandoff::Replay(const std::string& id, Owner& owner,
                            uint64_t request, Outbox& out) {
-  (void)now_ms;
-  const std::string prefix = OwnerPrefix(id);
-  std::vector<std::pair<std::string, std::string>> batch;
-  size_t bytes = 0;
-  Status scanned = store_.engine().ScanPrefix(
-      Column::kHints, prefix,
-      [&](std::string_view key, std::string_view value) {
-        if (!batch.empty() && bytes >= options_.max_message_bytes) return false;
-        if (key.size() < prefix.size() + 4) return true;
-        batch.emplace_back(std::string(key), std::string(value));
-        bytes += key.size() + value.size();
-        return true;
-      });
-  if (!scanned.ok() || batch.empty()) return false;
   WriteSet& set = store_.batch();
   pb::PeerMessage message;
   message.set_from(membership_.self().node_id());
   auto* write = message.mutable_replica_write();
   write->set_request(request);
-  owner.sent.clear();
-  size_t sent_bytes = 0;
-  for (auto& [hint, value] : batch) {
-    const std::string key = hint.substr(prefix.size() + 4);
+  Batch batch;
+  size_t bytes = 0;
+  std::vector<std::string> gone;  // collected here, or corrupt
+  const size_t prefix = OwnerPrefix(id).size() + 4;
+  for (const auto& [hint, size] : owner.sizes) {
+    auto value = set.ReadHint(hint);
+    if (!value) continue;  // unreadable now: kept for the next batch
+    if (!*value) {
+      gone.push_back(hint);
+      continue;
+    }
+    const std::string key = hint.substr(prefix);
     auto current = store_.Get(key);
-    if (!current) continue;  // unreadable now: kept for the next batch
-    auto hinted = DecodeEntry(value);
-    if (!hinted || !current->has_value()) {
-      // Corrupt, or its tombstone was collected here: nothing to hand off.
+    if (!current) continue;
+    if (!current->has_value() || !DecodeEntry(**value)) {
+      // Its tombstone was collected here (or the hint is corrupt):
+      // nothing to hand off.
       set.SetHint(hint, std::nullopt);
-      Deleted(owner, hint.size() + value.size());
+      gone.push_back(hint);
       ++stats_.hints_dropped;
       continue;
     }
-    const std::string encoded =
-        EncodeEntry(Merge(*hinted, **current, store_.options().conflict_mode));
+    std::string encoded = EncodeEntry(**current);
+    const size_t more = key.size() + encoded.size() + 16;
+    if (!batch.sent.empty() && bytes + more > options_.max_message_bytes) break;
+    bytes += more;
     pb::KeyEntry* e = write->add_entries();
     e->set_key(key);
-    e->set_entry(encoded);
-    sent_bytes += key.size() + encoded.size();
-    owner.sent.emplace_back(std::move(hint), std::move(value));
+    e->set_entry(std::move(encoded));
+    batch.sent.emplace_back(hint, std::move(**value));
   }
-  if (owner.sent.empty()) return false;
-  tokens_ -= static_cast<double>(sent_bytes);
+  for (const auto& hint : gone) Erase(owner, hint);
+  if (batch.sent.empty()) return false;
+  tokens_ -= static_cast<double>(bytes);
   ++stats_.hint_replays_sent;
-  stats_.hint_bytes_replayed += sent_bytes;
+  stats_.hint_bytes_replayed += bytes;
   out.push_back({membership_.AddressOf(id), std::move(message)});
+  owner.in_flight = std::move(batch);
   return true;
 }
 
-void HintedHandoff::Deleted(Owner& owner, uint64_t bytes) {
-  if (owner.count > 0) --owner.count;
-  owner.bytes = owner.bytes > bytes ? owner.bytes - bytes : 0;
+bool HintedHandoff::DropSome(Owner& owner) {
+  WriteSet& set = store_.batch();
+  size_t dropped = 0;
+  while (!owner.sizes.empty() && dropped < kDropPerTick) {
+    set.SetHint(owner.sizes.begin()->first, std::nullopt);
+    Erase(owner, std::string(owner.sizes.begin()->first));
+    ++dropped;
+  }
+  stats_.hints_dropped += dropped;
+  return owner.sizes.empty();
 }
 
-void HintedHandoff::DropAll(const std::string& id, Owner& owner) {
+void HintedHandoff::Delivered(Owner& owner, const Batch& batch) {
   WriteSet& set = store_.batch();
-  Status scanned =
-      store_.engine().ScanPrefix(Column::kHints, OwnerPrefix(id),
-                                 [&](std::string_view key, std::string_view) {
-                                   set.SetHint(std::string(key), std::nullopt);
-                                   return true;
-                                 });
-  (void)scanned;  // what could not be read is dropped at the next start
-  stats_.hints_dropped += owner.count;
+  for (const auto& [hint, value] : batch.sent) {
+    auto now = set.ReadHint(hint);
+    if (!now || !*now || **now != value) continue;  // grew since: resent
+    set.SetHint(hint, std::nullopt);
+    Erase(owner, hint);
+    ++stats_.hints_delivered;
+  }
 }
 
 bool HintedHandoff::HandleAck(const pb::PeerMessage& message) {
   const uint64_t request = message.replica_ack().request();
   if (request == 0) return false;
   for (auto& [id, owner] : owners_) {
-    if (owner.in_flight != request) continue;
+    Batch* batch = owner.in_flight.request == request  ? &owner.in_flight
+                   : owner.previous.request == request ? &owner.previous
+                                                       : nullptr;
+    if (batch == nullptr) continue;
     // Only the owner the batch went to answers for it.
     if (message.from() != id) return true;
-    owner.in_flight = 0;
-    if (!message.replica_ack().ok()) return true;
-    WriteSet& set = store_.batch();
-    for (auto& [hint, value] : owner.sent) {
-      auto now = set.ReadHint(hint);
-      if (!now || !*now || **now != value) continue;  // grew since: resent
-      set.SetHint(hint, std::nullopt);
-      Deleted(owner, hint.size() + value.size());
-      ++stats_.hints_delivered;
+    if (message.replica_ack().ok()) {
+      Delivered(owner, *batch);
+      // The next batch may go at once; a refused one waits out retry_ms.
+      if (batch == &owner.in_flight) owner.retry_ms = 0;
     }
-    owner.sent.clear();
+    *batch = Batch{};
     return true;
   }
   return false;
@@ -228,7 +247,7 @@ bool HintedHandoff::HandleAck(const pb::PeerMessage& message) {
 
 uint64_t HintedHandoff::hint_count() const {
   uint64_t n = 0;
-  for (const auto& [id, owner] : owners_) n += owner.count;
+  for (const auto& [id, owner] : owners_) n += owner.sizes.size();
   return n;
 }
 
@@ -241,7 +260,7 @@ uint64_t HintedHandoff::hint_bytes() const {
 std::vector<std::string> HintedHandoff::owners() const {
   std::vector<std::string> ids;
   for (const auto& [id, owner] : owners_)
-    if (owner.count > 0) ids.push_back(id);
+    if (!owner.sizes.empty()) ids.push_back(id);
   return ids;
 }
 

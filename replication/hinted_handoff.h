@@ -13,17 +13,22 @@
 //
 // Once the owner is alive again, Tick replays its hints in ReplicaWrite
 // batches of at most max_message_bytes, one batch in flight per owner, at
-// most hint_replay_bytes_per_second. What is sent is the hint joined with
-// this node's current entry for the key (never older than the hint); a key
-// whose tombstone was collected here is not sent, so a replay never brings
-// back what was deleted. The owner's ok ack deletes each hint still equal
-// to what was sent (one that grew meanwhile waits for the next batch).
+// most hint_replay_bytes_per_second. What is sent is this node's current
+// entry for the key, not the hint: the stand-in merged every hinted entry
+// into its store with the hint, so that entry covers the hint unless
+// tombstone GC collected the key since — and then nothing is sent, so a
+// replay never brings back what was deleted. The owner's ok ack deletes
+// each hint still as it was sent (one that grew meanwhile waits for the
+// next batch); an ack that comes after the batch timed out and the next
+// was sent still counts.
 //
 // Bounds: max_hint_bytes_per_owner per owner; past it a hint is refused
 // (its ReplicaWrite answered not ok, so it does not count toward the
 // quorum) and counted in hints_dropped; anti-entropy repairs that owner
-// when it is back. Hints for an owner that left or was forgotten are
-// deleted and counted dropped too.
+// when it is back. Hints for an owner that left, was forgotten or is no
+// longer a known member are
+// deleted (a few thousand a tick) and counted dropped too. Hints replay
+// whether or not this node hands off new writes (hinted_handoff off).
 //
 // Sans I/O, one thread: owned by the Coordinator, which routes to it the
 // hint_for writes and the acks of its batches.
@@ -79,20 +84,31 @@ class HintedHandoff {
   static std::string OwnerPrefix(const std::string& owner);
 
  private:
+  struct Batch {
+    uint64_t request = 0;                                   // 0: none
+    std::vector<std::pair<std::string, std::string>> sent;  // hint, value
+  };
   struct Owner {
-    uint64_t count = 0;
+    // Every hint of this owner, pending, being written or stored, by key:
+    // its record's bytes. What the counts come from.
+    std::map<std::string, uint64_t> sizes;
     uint64_t bytes = 0;
-    uint64_t in_flight = 0;  // request id of the batch sent, 0 for none
-    int64_t sent_ms = 0;
-    std::vector<std::pair<std::string, std::string>> sent;  // hint key, value
+    Batch in_flight;
+    Batch previous;        // timed out, but its ack may still come
+    int64_t retry_ms = 0;  // no batch before this
   };
   // Sends `owner` its next batch; false when nothing was left to send.
-  bool Replay(int64_t now_ms, const std::string& id, Owner& owner,
-              uint64_t request, Outbox& out);
-  // One of `owner`'s hints, of `bytes`, is deleted.
-  static void Deleted(Owner& owner, uint64_t bytes);
-  // Deletes every hint held for `id` (it left or was forgotten).
-  void DropAll(const std::string& id, Owner& owner);
+  bool Replay(const std::string& id, Owner& owner, uint64_t request,
+              Outbox& out);
+  // Deletes at most kDropPerTick of the hints held for `id` (it left or
+  // was forgotten); true once none is left.
+  bool DropSome(Owner& owner);
+  // `owner`'s hint `hint` is deleted (or was never there).
+  static void Erase(Owner& owner, const std::string& hint);
+  // The hints of `batch` still as they were sent are delivered.
+  void Delivered(Owner& owner, const Batch& batch);
+
+  static constexpr size_t kDropPerTick = 4096;
 
   VersionedStore& store_;
   Membership& membership_;

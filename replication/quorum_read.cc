@@ -203,7 +203,9 @@ void QuorumReader::Complete(Request& r) {
 void QuorumReader::Settle(uint64_t id, bool deadline, Outbox& out) {
   auto it = requests_.find(id);
   Request& r = it->second;
-  if (r.done && (r.short_keys == 0 || deadline)) {
+  // Complete at the quorum, at the deadline, or once nobody asked can
+  // answer any more (short then, but no need to wait).
+  if (r.done && (r.short_keys == 0 || deadline || r.unanswered == 0)) {
     Complete(r);
     if (!deadline && r.unanswered > 0) {
       // It waits for the other owners, to repair them.

@@ -128,6 +128,16 @@ asio::awaitable<void> ClientSession::Fetch(std::vector<std::string> keys) {
   Account();
 }
 
+std::vector<std::string> ClientSession::RoundKeys(size_t from) const {
+  std::vector<std::string> keys;
+  for (size_t at = from; at < parsed_.size(); ++at) {
+    auto more = CommandExecutor::QuorumReadKeys(parsed_[at]);
+    if (at > from && keys.size() + more.size() > kMaxPrefetchKeys) break;
+    for (auto& key : more) keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
 bool ClientSession::NeedsFetch(const std::vector<std::string>& keys) const {
   if (keys.empty()) return false;
   if (read_quorum_ > reads_level_) return true;
@@ -191,7 +201,6 @@ asio::awaitable<void> ClientSession::Run() {
       again = false;
       parsed_.clear();
       bool parse_error = false;
-      size_t prefetch_keys = 0;
       while (true) {
         RespParser::Outcome outcome = parser_.Next(args, error);
         if (outcome == RespParser::Outcome::kNeedMore) break;
@@ -208,21 +217,13 @@ asio::awaitable<void> ClientSession::Run() {
         }
       }
       if (read_quorum_ > 1 && auth_.authenticated()) {
-        // One read from the owners for the keys this round reads, up to
-        // kMaxPrefetchKeys; a command past them fetches its own.
-        std::vector<std::string> keys;
-        for (const auto& command : parsed_) {
-          auto more = CommandExecutor::QuorumReadKeys(command);
-          if (prefetch_keys + more.size() > kMaxPrefetchKeys) break;
-          prefetch_keys += more.size();
-          for (auto& key : more) keys.push_back(std::move(key));
-        }
-        co_await Fetch(std::move(keys));
+        // One read from the owners for the keys this round reads.
+        co_await Fetch(RoundKeys(0));
         if (evicted_) break;
       }
-      for (auto& command : parsed_) {
+      for (size_t at = 0; at < parsed_.size(); ++at) {
         if (!open) break;
-        std::vector<std::string>& args = command;
+        std::vector<std::string>& args = parsed_[at];
         ++replies_;
         const size_t reply_at = out_.size();
         const bool was_authenticated = auth_.authenticated();
@@ -233,12 +234,11 @@ asio::awaitable<void> ClientSession::Run() {
         // Only an authenticated client keeps itself from the idle timeout.
         if (auth_.authenticated()) ResetDeadline();
         if (admitted && read_quorum_ > 1) {
-          std::vector<std::string> keys = CommandExecutor::QuorumReadKeys(args);
-          if (NeedsFetch(keys)) {
+          if (NeedsFetch(CommandExecutor::QuorumReadKeys(args))) {
             // Keys the round's read did not cover (a higher CONSISTENCY,
             // or past kMaxPrefetchKeys): what came before is committed and
             // answered first, so no reply waits across the fetch on a
-            // commit it did not see.
+            // commit it did not see; then one read for the rest.
             --replies_;
             if (!co_await Flush()) {
               open = false;
@@ -246,7 +246,7 @@ asio::awaitable<void> ClientSession::Run() {
             }
             ++replies_;
             ForgetReads();
-            co_await Fetch(std::move(keys));
+            co_await Fetch(RoundKeys(at));
             if (evicted_) break;
           }
         }

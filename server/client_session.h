@@ -99,6 +99,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (GroupCommitter::Read) into reads_.
   asio::awaitable<void> Fetch(std::vector<std::string> keys);
   void ForgetReads();
+  // The keys the round's commands from parsed_[from] read from the owners:
+  // all of that command's, then whole commands' while within
+  // kMaxPrefetchKeys.
+  std::vector<std::string> RoundKeys(size_t from) const;
   // Whether `keys` need a read from the owners beyond what is fetched.
   bool NeedsFetch(const std::vector<std::string>& keys) const;
   // Counts the replies just written (or failed) in the metrics.

@@ -56,7 +56,8 @@ Result<std::optional<Entry>> CommandExecutor::ReadKey(Call& c,
 }
 
 void CommandExecutor::AdoptQuorumRead(Call& c, const std::string& key) {
-  if (view_ == nullptr || view_->level <= 1) return;
+  // A failed read may hold what was never stored: this node's entry alone.
+  if (view_ == nullptr || view_->level <= 1 || !view_->failed.ok()) return;
   auto it = view_->reads->find(key);
   if (it == view_->reads->end() || !it->second.entry) return;
   (void)c.batch.Merge(key, *it->second.entry, kRepair);  // errors: read next

@@ -110,6 +110,7 @@ std::string VersionedStore::StorageKey(std::string_view key) const {
 
 Status VersionedStore::Written(const Status& written) {
   staged_index_.clear();
+  staged_hints_.clear();
   staged_.Clear();
   if (written.ok()) return Status::Ok();
   // Memory moved to a state the disk may lack, and what is pending was

@@ -143,7 +143,8 @@ class WriteSet {
 
   // Hinted handoff (replication/hinted_handoff.h): puts (or, with no
   // value, deletes) a record of the hints column with the next commit;
-  // ReadHint sees what is pending, else what is stored.
+  // ReadHint sees what is pending, else what is being written, else what
+  // is stored.
   void SetHint(std::string key, std::optional<std::string> encoded) {
     hints_[std::move(key)] = std::move(encoded);
   }
@@ -344,8 +345,10 @@ class VersionedStore {
   std::unique_ptr<WriteSet> batch_;
   bool reload_needed_ = false;
   WriteBatch staged_;
-  // The staged entries-column ops, by storage key.
+  // The staged entries-column ops, by storage key; the hints-column ones,
+  // by key (WriteSet::ReadHint sees a hint being written).
   std::vector<const WriteBatch::Op*> staged_index_;
+  std::map<std::string_view, const WriteBatch::Op*> staged_hints_;
 };
 
 }  // namespace gossipkv

@@ -264,8 +264,10 @@ Status WriteSet::Stage() {
   moves.clear();
   // Reads of the staged keys come from the batch until it is written.
   auto& index = store_.staged_index_;
-  for (const auto& op : batch.ops())
+  for (const auto& op : batch.ops()) {
     if (op.column == Column::kEntries) index.push_back(&op);
+    if (op.column == Column::kHints) store_.staged_hints_[op.key] = &op;
+  }
   std::sort(index.begin(), index.end(),
             [](const WriteBatch::Op* a, const WriteBatch::Op* b) {
               return a->key < b->key;
@@ -285,6 +287,11 @@ Status WriteSet::Commit() {
 Result<std::optional<std::string>> WriteSet::ReadHint(const std::string& key) {
   auto it = hints_.find(key);
   if (it != hints_.end()) return it->second;
+  auto staged = store_.staged_hints_.find(key);
+  if (staged != store_.staged_hints_.end()) {
+    if (staged->second->is_delete) return std::optional<std::string>();
+    return std::optional<std::string>(staged->second->value);
+  }
   return store_.engine_.Get(Column::kHints, key);
 }
 

@@ -360,6 +360,27 @@ TEST_F(QuorumSimTest, AStandInHoldsAHintForADownOwnerUntilItIsBack) {
   EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 2u);
   sim_->RunFor(1'000);  // the second stand-in's merge
   EXPECT_EQ(HintsHeld(), 2u);
+  // A hot key: writes in quick succession, their hints merged while the
+  // batch before is still being written, collapse into the same two.
+  std::vector<std::shared_ptr<Outcome>> more;
+  for (int i = 0; i < 10; ++i) {
+    auto o = std::make_shared<Outcome>();
+    ASSERT_TRUE(sim_->Submit(at, key, "hinted", nullptr,
+                             {nullptr, [o] { o->acked = true; },
+                              [o] { o->failed = true; }, nullptr},
+                             2)
+                    .has_value());
+    more.push_back(o);
+    sim_->RunFor(7);
+  }
+  ASSERT_TRUE(sim_->RunUntil(
+      [&] {
+        return std::all_of(more.begin(), more.end(),
+                           [](const auto& o) { return o->acked; });
+      },
+      10'000, 1));
+  sim_->RunFor(1'000);
+  EXPECT_EQ(HintsHeld(), 2u);
   // Only non-owners hold hints, and they keep them across a restart.
   for (int i = 0; i < kNodes; ++i) {
     if (!sim_->IsUp(Id(i))) continue;
@@ -382,6 +403,31 @@ TEST_F(QuorumSimTest, AStandInHoldsAHintForADownOwnerUntilItIsBack) {
     ASSERT_TRUE(entry.has_value());
     EXPECT_TRUE(Holds(*entry, "hinted")) << owner;
   }
+}
+
+// The same cluster with stand-ins that hold hints of at most 64 bytes.
+class TinyHintBudgetSimTest : public QuorumSimTest {
+ protected:
+  void Adjust(ReplicaOptions& options) override {
+    options.coordinator.max_hint_bytes_per_owner = 64;
+  }
+};
+
+TEST_F(TinyHintBudgetSimTest, AStandInPastItsBudgetDoesNotCount) {
+  const std::string at = Id(0);
+  const std::string key = KeyOwnedBy(at, true);
+  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
+  CrashOthersAndWait(owners, at);
+  auto outcome = WriteAndWait(at, key, std::string(100, 'x'), 2);
+  EXPECT_TRUE(outcome->failed);
+  EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 2u);
+  uint64_t dropped = 0;
+  for (int i = 0; i < kNodes; ++i) {
+    if (sim_->IsUp(Id(i)))
+      dropped += sim_->replica(Id(i)).stats().hints_dropped;
+  }
+  EXPECT_GE(dropped, 2u);
+  EXPECT_EQ(HintsHeld(), 0u);
 }
 
 // The same cluster with a hint window shorter than the owners stay down.
