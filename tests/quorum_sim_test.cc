@@ -8,172 +8,14 @@
 // acknowledged at W = 2 from an owner that missed it, and the owner that
 // differed is repaired; too few owners leaves the read short at the
 // deadline.
-// Hinted handoff (replication/hinted_handoff.h): with two owners of a key
-// down, a write at W = 2 is acknowledged through a stand-in holding a hint,
-// the hint survives the stand-in's restart, and it drains into the owners
-// once they are back; past the hint window the same write fails.
+// Hinted handoff has its own file (hinted_handoff_sim_test.cc).
 // GOSSIPKV_SEED=<seed> replays a failing run.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <memory>
-
-#include "sim/simulation.h"
+#include "tests/quorum_sim_fixture.h"
 
 namespace gossipkv {
 namespace {
-
-constexpr int kNodes = 5;
-
-std::string Id(int i) { return "n" + std::to_string(i); }
-
-class QuorumSimTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const uint64_t seed = Simulation::SeedFromEnv(41);
-    RecordProperty("seed", std::to_string(seed));
-    NetworkOptions net{1, 50, 0.02, 0.02};
-    net.slow = 0.02;
-    net.max_slow_latency_ms = 500;
-    sim_ = std::make_unique<Simulation>(seed, net);
-    // Commits take time: an owner that answered before its merge was on
-    // its disk would be caught by the crash below.
-    FaultOptions faults;
-    faults.max_disk_latency_ms = 50;
-    sim_->set_faults(faults);
-    ReplicaOptions o;
-    o.membership.gossip_interval_ms = 500;
-    o.membership.seeds = {Id(0)};
-    o.anti_entropy.interval_ms = 5000;
-    o.ring.partition_bits = 8;
-    o.coordinator.request_timeout_ms = 2000;
-    Adjust(o);
-    StoreOptions store;
-    store.merkle = MerkleShape{8, 2};
-    for (int i = 0; i < kNodes; ++i) sim_->AddNode(Id(i), o, true, store);
-    sim_->RunFor(10'000);  // membership forms
-  }
-
-  virtual void Adjust(ReplicaOptions& options) {}
-
-  const Ring& RingOf(const std::string& id) { return sim_->replica(id).ring(); }
-  // Hints held over every node that is up.
-  uint64_t HintsHeld() {
-    uint64_t held = 0;
-    for (int i = 0; i < kNodes; ++i) {
-      if (sim_->IsUp(Id(i))) held += sim_->replica(Id(i)).hints()->hint_count();
-    }
-    return held;
-  }
-  // `owners` but `coordinator` are crashed, and runs until `coordinator`
-  // no longer believes them alive.
-  void CrashOthersAndWait(const std::vector<std::string>& owners,
-                          const std::string& coordinator) {
-    for (const auto& owner : owners) {
-      if (owner != coordinator) sim_->Crash(owner);
-    }
-    ASSERT_TRUE(sim_->RunUntil(
-        [&] {
-          for (const auto& owner : owners) {
-            if (owner != coordinator &&
-                sim_->replica(coordinator).membership().LivenessOf(owner) ==
-                    Liveness::kAlive)
-              return false;
-          }
-          return true;
-        },
-        60'000));
-  }
-  // A key whose owners include `coordinator` (or exclude it).
-  std::string KeyOwnedBy(const std::string& coordinator, bool owned,
-                         int from = 0) {
-    const Ring& ring = RingOf(coordinator);
-    const int self = ring.IndexOf(coordinator);
-    for (int i = from;; ++i) {
-      std::string key = "k" + std::to_string(i);
-      if (ring.Owns(self, ring.PartitionOfKey(key)) == owned) return key;
-    }
-  }
-  struct Outcome {
-    bool acked = false;
-    bool failed = false;
-    std::string error;
-  };
-  // Submits a write at `at` with `quorum`, and runs until it is answered.
-  std::shared_ptr<Outcome> WriteAndWait(const std::string& at,
-                                        const std::string& key,
-                                        const std::string& value,
-                                        uint32_t quorum) {
-    auto outcome = std::make_shared<Outcome>();
-    auto written = sim_->Submit(
-        at, key, value, nullptr,
-        {nullptr, [outcome] { outcome->acked = true; },
-         [outcome] { outcome->failed = true; },
-         [outcome](const Status& s) { outcome->error = s.message(); }},
-        quorum);
-    EXPECT_TRUE(written.has_value()) << written.error().ToString();
-    sim_->RunUntil([&] { return outcome->acked || outcome->failed; }, 10'000,
-                   1);
-    return outcome;
-  }
-  // Of `owners`, those other than `coordinator` whose store holds `value`
-  // under `key`.
-  int OthersHolding(const std::vector<std::string>& owners,
-                    const std::string& coordinator, const std::string& key,
-                    const std::string& value) {
-    int holding = 0;
-    for (const auto& owner : owners) {
-      if (owner == coordinator) continue;
-      auto entry = sim_->Get(owner, key);
-      if (!entry || !entry->has_value()) continue;
-      for (const auto& s : (*entry)->siblings) {
-        if (!s.tombstone && s.value == value) ++holding;
-      }
-    }
-    return holding;
-  }
-  // Every node crashes (what its disk holds survives), the coordinator
-  // with its disk; all restart.
-  void CrashEveryone(const std::string& coordinator) {
-    for (int i = 0; i < kNodes; ++i) sim_->Crash(Id(i));
-    for (int i = 0; i < kNodes; ++i)
-      sim_->Restart(Id(i), /*lose_data=*/Id(i) == coordinator);
-  }
-
-  struct ReadOutcome {
-    bool done = false;
-    Status status;
-    KeyRead read;
-    int64_t at_ms = 0;  // virtual time of the answer
-  };
-  // Reads `key` at `at` with `quorum`, and runs until it is answered.
-  std::shared_ptr<ReadOutcome> ReadAndWait(const std::string& at,
-                                           const std::string& key,
-                                           uint32_t quorum) {
-    auto outcome = std::make_shared<ReadOutcome>();
-    Status started = sim_->Read(
-        at, {key}, quorum,
-        [outcome, this](const Status& s, std::vector<KeyRead> reads) {
-          outcome->done = true;
-          outcome->status = s;
-          outcome->read = reads.at(0);
-          outcome->at_ms = sim_->now();
-        });
-    EXPECT_TRUE(started.ok()) << started.ToString();
-    sim_->RunUntil([&] { return outcome->done; }, 10'000, 1);
-    return outcome;
-  }
-  static bool Holds(const std::optional<Entry>& entry,
-                    const std::string& value) {
-    if (!entry) return false;
-    for (const auto& s : entry->siblings) {
-      if (!s.tombstone && s.value == value) return true;
-    }
-    return false;
-  }
-
-  std::unique_ptr<Simulation> sim_;
-};
 
 TEST_F(QuorumSimTest, AWriteAcknowledgedAtTwoIsOnTwoOwnersDisks) {
   int lost_at_one = 0;
@@ -275,9 +117,18 @@ TEST_F(QuorumSimTest, AReadRepairsTheOwnerThatDiffered) {
   const std::string key = KeyOwnedBy(reader, false);
   const auto owners =
       RingOf(reader).OwnerIds(RingOf(reader).PartitionOfKey(key));
-  sim_->Crash(owners[2]);
+  sim_->set_loss(0);  // every owner's answer arrives within the timeout
+  // The last owner misses the write: cut off for as long as it takes, too
+  // briefly to be suspected (so no repair session starts at the heal).
+  std::vector<std::string> rest;
+  for (int i = 0; i < kNodes; ++i)
+    if (Id(i) != owners[2]) rest.push_back(Id(i));
+  sim_->Partition({{owners[2]}, rest});
   ASSERT_TRUE(WriteAndWait(owners[0], key, "fresh", 2)->acked);
-  sim_->Restart(owners[2]);
+  sim_->Heal();
+  auto stale = sim_->Get(owners[2], key);
+  ASSERT_TRUE(stale.has_value());
+  ASSERT_FALSE(Holds(*stale, "fresh"));
   const uint64_t received =
       sim_->replica(owners[2]).stats().replica_writes_received;
   auto read = ReadAndWait(reader, key, 3);
@@ -346,110 +197,8 @@ TEST_F(QuorumSimTest, AReadOfAWriteWhoseCommitFailsFailsAndRepairsNobody) {
     EXPECT_FALSE(Holds(*entry, "never stored")) << owner;
     EXPECT_TRUE(Holds(*entry, "stored")) << owner;
   }
-  EXPECT_EQ(sim_->replica(at).stats().read_repairs, 0u);
-}
-
-TEST_F(QuorumSimTest, AStandInHoldsAHintForADownOwnerUntilItIsBack) {
-  const std::string at = Id(0);
-  const std::string key = KeyOwnedBy(at, true);
-  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
-  CrashOthersAndWait(owners, at);
-  // This node and one stand-in make W = 2; each down owner gets one.
-  auto outcome = WriteAndWait(at, key, "hinted", 2);
-  ASSERT_TRUE(outcome->acked) << outcome->error;
-  EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 2u);
-  sim_->RunFor(1'000);  // the second stand-in's merge
-  EXPECT_EQ(HintsHeld(), 2u);
-  // A hot key: writes in quick succession, their hints merged while the
-  // batch before is still being written, collapse into the same two.
-  std::vector<std::shared_ptr<Outcome>> more;
-  for (int i = 0; i < 10; ++i) {
-    auto o = std::make_shared<Outcome>();
-    ASSERT_TRUE(sim_->Submit(at, key, "hinted", nullptr,
-                             {nullptr, [o] { o->acked = true; },
-                              [o] { o->failed = true; }, nullptr},
-                             2)
-                    .has_value());
-    more.push_back(o);
-    sim_->RunFor(7);
-  }
-  ASSERT_TRUE(sim_->RunUntil(
-      [&] {
-        return std::all_of(more.begin(), more.end(),
-                           [](const auto& o) { return o->acked; });
-      },
-      10'000, 1));
-  sim_->RunFor(1'000);
-  EXPECT_EQ(HintsHeld(), 2u);
-  // Only non-owners hold hints, and they keep them across a restart.
-  for (int i = 0; i < kNodes; ++i) {
-    if (!sim_->IsUp(Id(i))) continue;
-    if (sim_->replica(Id(i)).hints()->hint_count() == 0) continue;
-    EXPECT_EQ(std::count(owners.begin(), owners.end(), Id(i)), 0) << Id(i);
-    sim_->Restart(Id(i));
-  }
-  sim_->RunFor(2'000);
-  EXPECT_EQ(HintsHeld(), 2u);
-  for (const auto& owner : owners) {
-    if (owner != at) sim_->Restart(owner);
-  }
-  ASSERT_TRUE(sim_->RunUntil([&] { return HintsHeld() == 0; }, 30'000));
-  uint64_t delivered = 0;
-  for (int i = 0; i < kNodes; ++i)
-    delivered += sim_->replica(Id(i)).stats().hints_delivered;
-  EXPECT_EQ(delivered, 2u);
-  for (const auto& owner : owners) {
-    auto entry = sim_->Get(owner, key);
-    ASSERT_TRUE(entry.has_value());
-    EXPECT_TRUE(Holds(*entry, "hinted")) << owner;
-  }
-}
-
-// The same cluster with stand-ins that hold hints of at most 64 bytes.
-class TinyHintBudgetSimTest : public QuorumSimTest {
- protected:
-  void Adjust(ReplicaOptions& options) override {
-    options.coordinator.max_hint_bytes_per_owner = 64;
-  }
-};
-
-TEST_F(TinyHintBudgetSimTest, AStandInPastItsBudgetDoesNotCount) {
-  const std::string at = Id(0);
-  const std::string key = KeyOwnedBy(at, true);
-  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
-  CrashOthersAndWait(owners, at);
-  auto outcome = WriteAndWait(at, key, std::string(100, 'x'), 2);
-  EXPECT_TRUE(outcome->failed);
-  EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 2u);
-  uint64_t dropped = 0;
-  for (int i = 0; i < kNodes; ++i) {
-    if (sim_->IsUp(Id(i)))
-      dropped += sim_->replica(Id(i)).stats().hints_dropped;
-  }
-  EXPECT_GE(dropped, 2u);
-  EXPECT_EQ(HintsHeld(), 0u);
-}
-
-// The same cluster with a hint window shorter than the owners stay down.
-class ShortHintWindowSimTest : public QuorumSimTest {
- protected:
-  void Adjust(ReplicaOptions& options) override {
-    options.coordinator.hint_window_ms = 1'000;
-  }
-};
-
-TEST_F(ShortHintWindowSimTest, OwnersDownPastTheWindowGetNoStandIn) {
-  const std::string at = Id(0);
-  const std::string key = KeyOwnedBy(at, true);
-  const auto owners = RingOf(at).OwnerIds(RingOf(at).PartitionOfKey(key));
-  CrashOthersAndWait(owners, at);
-  sim_->RunFor(2'000);  // past the window
-  auto outcome = WriteAndWait(at, key, "too late", 2);
-  EXPECT_TRUE(outcome->failed);
-  EXPECT_FALSE(outcome->acked);
-  EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 0u);
-  EXPECT_EQ(sim_->replica(at).stats().hints_past_window, 2u);
-  EXPECT_EQ(HintsHeld(), 0u);
+  // (A repair pushed before the commit failed was held for it, and
+  // dropped with it: read_repairs may count it.)
 }
 
 }  // namespace
