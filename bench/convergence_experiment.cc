@@ -157,6 +157,7 @@ Outcome Run(const Params& p, const fs::path& work) {
       (work / fmt::format("cluster-{}n-{}k", p.nodes, p.keys)).string());
   // Each run gets its own cluster directory and configs (LocalCluster:
   // anti-entropy every 2 s).
+  cluster.set_replication_factor(p.replication_factor);
   Status started = cluster.Start(p.nodes, p.base_port, FindServerBinary(), "",
                                  p.netns, p.lww ? "lww" : "siblings");
   if (!started.ok()) {
@@ -321,6 +322,9 @@ int main(int argc, char** argv) {
                  "loaded keys deleted on one side during the partition");
   app.add_option("--base-port", p.base_port,
                  "clients on base+i, peers on base+100+i (default: random)");
+  app.add_option("--replication-factor", p.replication_factor,
+                 "replicas of each partition (default 3)")
+      ->check(CLI::Range(1, 255));
   app.add_flag("--sweep", sweep,
                "3, 5, 9 nodes x 1% and 10% divergence of 10,000 keys");
   app.add_option("--out", out, "directory for JSON, CSV and PNG");

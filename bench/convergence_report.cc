@@ -17,13 +17,13 @@ void WriteReport(const std::vector<Outcome>& runs, const fs::path& out) {
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     json << fmt::format(
-        "  {{\"nodes\": {}, \"keys\": {}, \"writes_per_side\": {}, "
-        "\"conflicts\": {}, "
+        "  {{\"nodes\": {}, \"replication_factor\": {}, \"keys\": {}, "
+        "\"writes_per_side\": {}, \"conflicts\": {}, "
         "\"converged\": {}, \"seconds\": {:.3f}, \"bytes\": {}, \"messages\": "
         "{}, "
         "\"keys_repaired\": {}, \"checker\": {}}}{}\n",
-        r.p.nodes, r.p.keys, r.p.writes, r.p.conflicts, r.converged, r.seconds,
-        r.bytes, r.messages, r.keys_repaired,
+        r.p.nodes, r.p.replication_factor, r.p.keys, r.p.writes, r.p.conflicts,
+        r.converged, r.seconds, r.bytes, r.messages, r.keys_repaired,
         r.checker ? "\"pass\"" : "\"fail\"", i + 1 < runs.size() ? "," : "");
     const std::string name =
         fmt::format("curve-{}n-{}k-{}w", r.p.nodes, r.p.keys, r.p.writes);

@@ -20,6 +20,7 @@ struct Params {
   int conflicts = 10;  // of those, written on both sides
   int deletes = 10;    // loaded keys deleted on one side
   int base_port = 0;
+  int replication_factor = 0;  // 0: the server's default (3)
 };
 
 struct Sample {

@@ -43,6 +43,54 @@ std::vector<NodeDigest> Digests(const LocalCluster& cluster,
   return out;
 }
 
+// Judges the replicas partition by partition (DIGEST PARTITIONS): "every
+// partition's owners agree (P partitions)" when, for every partition, the
+// up nodes that own it report one hash; else how many disagree and the
+// first of them with each owner's hash.
+std::string PartitionAgreement(const LocalCluster& cluster,
+                               const std::vector<LocalNode>& nodes,
+                               bool* all_agree) {
+  // partition -> (owner, hash) as each up owner reports it
+  std::map<uint32_t, std::vector<std::pair<std::string, uint64_t>>> reports;
+  for (const auto& n : nodes) {
+    if (n.pid == 0) continue;
+    auto client = cluster.Connect(n.name);
+    if (!client) continue;
+    auto reply = (*client)->Call({"DIGEST", "PARTITIONS"});
+    if (!reply || reply->type != RespValue::Type::kBulk) continue;
+    const std::string& packed = reply->text;
+    for (size_t at = 0; at + 12 <= packed.size(); at += 12) {
+      uint32_t partition = 0;
+      uint64_t hash = 0;
+      for (size_t i = 0; i < 4; ++i)
+        partition = (partition << 8) | static_cast<uint8_t>(packed[at + i]);
+      for (size_t i = 4; i < 12; ++i)
+        hash = (hash << 8) | static_cast<uint8_t>(packed[at + i]);
+      reports[partition].emplace_back(n.name, hash);
+    }
+  }
+  size_t disagree = 0;
+  std::string first;
+  for (const auto& [partition, owners] : reports) {
+    const bool same = std::all_of(
+        owners.begin(), owners.end(),
+        [&](const auto& o) { return o.second == owners[0].second; });
+    if (same) continue;
+    if (disagree++ == 0) {
+      first = fmt::format("partition {}:", partition);
+      for (const auto& [owner, hash] : owners)
+        first += fmt::format(" {}={:016x}", owner, hash);
+    }
+  }
+  *all_agree = !reports.empty() && disagree == 0;
+  if (reports.empty()) return "no node reported its partitions";
+  if (disagree == 0)
+    return fmt::format("every partition's owners agree ({} partitions)",
+                       reports.size());
+  return fmt::format("owners disagree on {} of {} partitions, first {}",
+                     disagree, reports.size(), first);
+}
+
 // "all 3 replicas agree" or the groups of agreeing replicas.
 std::string Agreement(const std::vector<NodeDigest>& digests, bool* all_agree) {
   std::map<std::string, std::vector<std::string>> groups;
@@ -117,6 +165,7 @@ int ClusterStatus(const Options& o) {
   }
   bool agree = false;
   std::printf("%s\n", Agreement(digests, &agree).c_str());
+  std::printf("%s\n", PartitionAgreement(cluster, *nodes, &agree).c_str());
   return kOk;
 }
 
@@ -145,8 +194,13 @@ int Converge(const Options& o, bool watch, double timeout_s) {
   while (true) {
     auto leaves = cluster.Leaves(up);
     if (!leaves) return Error(leaves.error().message());
-    bool agree = false;
-    const std::string summary = Agreement(Digests(cluster, up), &agree);
+    // Converged: every partition's owners agree, and, while every node
+    // stores every key, every root too.
+    bool roots_agree = false, owners_agree = false;
+    const std::string summary = Agreement(Digests(cluster, up), &roots_agree) +
+                                "; " +
+                                PartitionAgreement(cluster, up, &owners_agree);
+    const bool agree = roots_agree && owners_agree;
     const double t =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

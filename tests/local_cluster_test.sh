@@ -27,9 +27,17 @@ check_match write-right 0 "^OK$" -- g --node n3 put k2 right
 for _ in $(seq 100); do [ "$(g --node n2 get k2 2>/dev/null)" == "left" ] && break; sleep 0.1; done
 check_match left-n2 0 "^left$" -- g --node n2 get k2
 check_match right-n3 0 "^right$" -- g --node n3 get k2
-check_match disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n1,n2\})" -- g converge
+# A key n3 owns, written on both sides: its partition's owners disagree.
+for i in $(seq 100); do
+  g --node n1 replicas "d$i" | grep -qx n3 && { owned="d$i"; break; }
+done
+check_match write-owned-left 0 "^OK$" -- g --node n1 put "$owned" left
+check_match write-owned-right 0 "^OK$" -- g --node n3 put "$owned" right
+for _ in $(seq 100); do [ "$(g --node n2 get "$owned" 2>/dev/null)" == "left" ] && break; sleep 0.1; done
+check_match disagree 1 "replicas disagree: 2 groups (\{n1,n2\} \{n3\}|\{n3\} \{n1,n2\}).*owners disagree on [1-9][0-9]* of [0-9]+ partitions, first partition" -- g converge
 check_match heal 0 "healed" -- g heal
-check_match converge 0 "all 3 replicas agree" -- g converge --watch --timeout 30
+check_match converge 0 "all 3 replicas agree.*; every partition's owners agree \(16384 partitions\)" -- g converge --watch --timeout 30
+check_match status-partitions 0 "every partition's owners agree" -- g cluster status
 check_match siblings 0 "left.*right|right.*left" -- g --node n2 get --all k2
 # Three members, two replicas each: every process computes the same
 # ring, each member owns about two thirds of the 16384 partitions (at most
