@@ -132,6 +132,7 @@ void ReplicaDriver::WhenReplicated(std::vector<std::string> keys,
     // The entries sent are read now: what they carry beyond this write is
     // in the batch being gathered, and Route holds them for its commit.
     Outbox out;
+    if (clock_) now_ms_ = std::max(now_ms_, clock_());
     replica_.Replicate(now_ms_, keys, quorum, std::move(done), out);
     Route(out);
   });

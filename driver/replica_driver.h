@@ -89,6 +89,10 @@ class ReplicaDriver {
   // acknowledgement.
   void WhenReplicated(std::vector<std::string> keys, uint32_t quorum,
                       Completion done);
+  // The environment's clock, read when something happens without a
+  // caller's time (a commit completing starts a quorum write's deadline);
+  // without it, the time of the last Tick or Step.
+  void set_clock(std::function<int64_t()> clock) { clock_ = std::move(clock); }
   // A client read of `keys` at `quorum` above 1 (Replica::Read): `done`
   // gets the reads once `quorum` owners answered for each (or at the
   // deadline) and what this node answered from is durable, with the
@@ -178,6 +182,7 @@ class ReplicaDriver {
   int64_t now_ms_ = 0;        // the latest time Tick or Step was given
   uint64_t staged_seq_ = 0;   // the last commit started
   uint64_t durable_seq_ = 0;  // the last commit persisted (or failed)
+  std::function<int64_t()> clock_;
   bool in_flight_ = false;
   std::vector<HeldMessage> held_;
   std::unordered_map<std::string, uint64_t> held_bytes_;  // held_ and ready_

@@ -61,6 +61,7 @@ asio::awaitable<bool> ClientSession::Flush() {
     } else {
       std::vector<std::string> keys = std::move(quorum_keys_);
       quorum_keys_.clear();
+      quorum_keys_bytes_ = 0;
       const uint32_t quorum = round_quorum_;
       round_quorum_ = 1;
       committed = co_await committer.Commit(std::move(keys), quorum);
@@ -200,6 +201,7 @@ asio::awaitable<void> ClientSession::Run() {
     while (again && open) {
       again = false;
       parsed_.clear();
+      parsed_bytes_ = 0;
       bool parse_error = false;
       while (true) {
         RespParser::Outcome outcome = parser_.Next(args, error);
@@ -210,12 +212,15 @@ asio::awaitable<void> ClientSession::Run() {
         }
         const bool auth = !auth_.authenticated() && !args.empty() &&
                           AsciiUpper(args[0]) == "AUTH";
+        for (const auto& arg : args) parsed_bytes_ += arg.size();
         parsed_.push_back(std::move(args));
         if (auth) {
           again = true;
           break;
         }
       }
+      Account();  // the parsed commands left the parser's buffer
+      if (evicted_) break;
       if (read_quorum_ > 1 && auth_.authenticated()) {
         // One read from the owners for the keys this round reads.
         co_await Fetch(RoundKeys(0));
@@ -267,6 +272,7 @@ asio::awaitable<void> ClientSession::Run() {
           if (quorum_ > 1 && !written.empty()) {
             quorum_keys_.insert(quorum_keys_.end(), written.begin(),
                                 written.end());
+            for (const auto& key : written) quorum_keys_bytes_ += key.size();
             // The round waits for the most any of its writes asked.
             round_quorum_ = std::max(round_quorum_, quorum_);
             quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1});
@@ -297,6 +303,9 @@ asio::awaitable<void> ClientSession::Run() {
         }
       }
       ForgetReads();
+      parsed_.clear();  // what waits for the next read holds nothing
+      parsed_bytes_ = 0;
+      Account();
       if (parse_error && open && !evicted_) {
         ++listener_.stats_.protocol_errors;
         // Earlier commands of this read are answered first, then the error.

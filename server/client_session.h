@@ -88,7 +88,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (perhaps this one).
   void Account() {
     if (evicted_) return;
-    const size_t now = parser_.held_bytes() + out_.size() + reads_bytes_;
+    const size_t now = parser_.held_bytes() + out_.size() + reads_bytes_ +
+                       parsed_bytes_ + quorum_keys_bytes_;
     listener_.client_memory_ += now;
     listener_.client_memory_ -= accounted_;
     accounted_ = now;
@@ -145,6 +146,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   size_t reads_bytes_ = 0;
   Status reads_failed_;
   std::vector<std::vector<std::string>> parsed_;  // commands of one read
+  size_t parsed_bytes_ = 0;                        // their arguments' bytes
+  size_t quorum_keys_bytes_ = 0;                   // quorum_keys_'s
   std::vector<Request> requests_;    // with metrics: one per reply in out_
   SteadyClock::time_point read_at_;  // when their commands were read
   size_t accounted_ = 0;

@@ -202,6 +202,7 @@ Status Node::Start() {
       std::make_unique<Replica>(self, options, random_, NowMs(), store_.get());
   driver_ = std::make_unique<ReplicaDriver>(*replica_, store_.get(),
                                             [this](Outgoing& o) { Send(o); });
+  driver_->set_clock([this] { return NowMs(); });
   listener_->committer().set_driver(driver_.get(), [this] { return NowMs(); });
 
   listener_->Start();

@@ -74,6 +74,7 @@ void Simulation::Boot(Node& node) {
   node.driver = std::make_unique<ReplicaDriver>(
       *node.replica, node.store.get(),
       [this, index](Outgoing& o) { Send(index, o); });
+  node.driver->set_clock([clock = node.clock.get()] { return clock->Read(); });
   node.durable.clear();
   node.writing_durable.clear();
   node.writing = false;
