@@ -4,7 +4,8 @@
 # succeeding, and a write at ALL does too: the next live node of each
 # key's preference list stands in and holds a hint. Once the owner runs
 # again the hints replay to it and are deleted, it holds every write, and
-# every node agrees. A pipeline at QUORUM reads its own writes in order.
+# every node, and every partition's owners, agree. A pipeline at QUORUM
+# reads its own writes in order.
 # Usage: hinted_handoff_test.sh PATH/TO/gossipkv
 set -uo pipefail
 gkv=$1
@@ -78,5 +79,5 @@ for _ in $(seq 100); do
   g cluster status | grep -q "all 5 replicas agree" && break
   sleep 0.2
 done
-check_match agree 0 "all 5 replicas agree" -- g cluster status
+check_match agree 0 "all 5 replicas agree.*every partition's owners agree" -- g cluster status
 finish
