@@ -118,15 +118,17 @@ Status ReplicaDriver::Forget(const std::string& node_id) {
 }
 
 void ReplicaDriver::WhenReplicated(std::vector<std::string> keys,
-                                   uint32_t quorum, Completion done) {
+                                   uint32_t quorum,
+                                   Coordinator::Completion done) {
   if (quorum <= 1 || keys.empty()) {
-    WhenDurable(std::move(done));
+    WhenDurable(
+        [done = std::move(done)](const Status& stored) { done(stored, {}); });
     return;
   }
   WhenDurable([this, keys = std::move(keys), quorum,
                done = std::move(done)](const Status& stored) mutable {
     if (!stored.ok()) {
-      done(stored);
+      done(stored, {});
       return;
     }
     // The entries sent are read now: what they carry beyond this write is

@@ -87,8 +87,10 @@ class ReplicaDriver {
   // (Replica::Replicate) and `done` waits until `quorum` owners hold each
   // (or their deadline). With `quorum` 1, this node's durability is the
   // acknowledgement.
+  // `done` gets the keys still under their quorum with an Unavailable
+  // status (Coordinator::Completion).
   void WhenReplicated(std::vector<std::string> keys, uint32_t quorum,
-                      Completion done);
+                      Coordinator::Completion done);
   // The environment's clock, read when something happens without a
   // caller's time (a commit completing starts a quorum write's deadline);
   // without it, the time of the last Tick or Step.

@@ -139,10 +139,11 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
   if (request.short_keys == 0) {
     // Nobody waits for the chunks' answers.
     for (uint64_t chunk : request.chunks) chunks_.erase(chunk);
-    done(Status::Ok());
+    done(Status::Ok(), {});
     return;
   }
   ++stats_.quorum_writes;
+  request.keys = std::move(keys);
   request.done = std::move(done);
   requests_.emplace(id, std::move(request));
 }
@@ -217,23 +218,29 @@ void Coordinator::Tick(int64_t now_ms, Outbox& out) {
     auto late = requests_.begin();
     const Request& r = late->second;
     uint32_t fewest = r.quorum;
-    for (uint32_t acks : r.acks) fewest = std::min(fewest, acks);
+    std::vector<std::string> short_keys;
+    for (size_t k = 0; k < r.acks.size(); ++k) {
+      fewest = std::min(fewest, r.acks[k]);
+      if (r.acks[k] < r.quorum) short_keys.push_back(r.keys[k]);
+    }
     ++stats_.quorum_writes_failed;
     Finish(late->first,
            Status::Unavailable(fmt::format(
                "only {} of the {} replicas needed acknowledged within {} ms; "
                "the write is stored on this node and may still reach the "
                "others",
-               fewest, r.quorum, options_.request_timeout_ms)));
+               fewest, r.quorum, options_.request_timeout_ms)),
+           std::move(short_keys));
   }
 }
 
-void Coordinator::Finish(uint64_t request, const Status& status) {
+void Coordinator::Finish(uint64_t request, const Status& status,
+                         std::vector<std::string> short_keys) {
   auto it = requests_.find(request);
   Completion done = std::move(it->second.done);
   for (uint64_t chunk : it->second.chunks) chunks_.erase(chunk);
   requests_.erase(it);
-  done(status);
+  done(status, std::move(short_keys));
 }
 
 }  // namespace gossipkv

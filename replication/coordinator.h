@@ -62,7 +62,10 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
-  using Completion = std::function<void(const Status&)>;
+  // The request's status and, when it is Unavailable, the keys still
+  // under their quorum at the deadline (the others reached it).
+  using Completion =
+      std::function<void(const Status&, std::vector<std::string> short_keys)>;
 
   Coordinator(VersionedStore& store, Membership& membership, int64_t now_ms,
               CoordinatorOptions options, ReplicationStats& stats);
@@ -94,6 +97,7 @@ class Coordinator {
 
  private:
   struct Request {
+    std::vector<std::string> keys;
     std::vector<uint32_t> acks;  // per key: owners that hold it
     uint32_t quorum = 0;
     size_t short_keys = 0;  // keys still under the quorum
@@ -108,7 +112,8 @@ class Coordinator {
     std::vector<uint32_t> keys;  // indexes into Request::acks
     Outgoing sent;               // kept for the one resend
   };
-  void Finish(uint64_t request, const Status& status);
+  void Finish(uint64_t request, const Status& status,
+              std::vector<std::string> short_keys = {});
   // The live node that holds a hint for `owner`, down, of `partition`:
   // the first of the preference list past the owners not already `taken`
   // for this key (then added to it); empty when `owner` is alive, down

@@ -131,7 +131,8 @@ void Replica::Replicate(int64_t now_ms, const std::vector<std::string>& keys,
                         uint32_t quorum, Coordinator::Completion done,
                         Outbox& out) {
   if (!coordinator_) {
-    done(Status::InvalidArgument("a node without a store coordinates nothing"));
+    done(Status::InvalidArgument("a node without a store coordinates nothing"),
+         keys);
     return;
   }
   coordinator_->Replicate(now_ms, ring(), keys, quorum, std::move(done), out);

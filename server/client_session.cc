@@ -56,22 +56,37 @@ asio::awaitable<bool> ClientSession::Flush() {
   if (committer.pending() || !quorum_keys_.empty()) {
     // No co_await inside ?: — GCC 12 frees the coroutine frame wrongly.
     Status committed;
-    if (quorum_keys_.empty()) {
+    std::vector<std::string> written = std::move(quorum_keys_);
+    std::vector<std::string> short_keys;
+    quorum_keys_.clear();
+    quorum_keys_bytes_ = 0;
+    if (written.empty()) {
       committed = co_await committer.Commit();
     } else {
-      std::vector<std::string> keys = std::move(quorum_keys_);
-      quorum_keys_.clear();
-      quorum_keys_bytes_ = 0;
       const uint32_t quorum = round_quorum_;
       round_quorum_ = 1;
-      committed = co_await committer.Commit(std::move(keys), quorum);
+      GroupCommitter::Outcome outcome =
+          co_await committer.Commit(written, quorum);
+      committed = outcome.status;
+      short_keys = std::move(outcome.short_keys);
     }
     if (committed.code() == Status::Code::kUnavailable) {
-      // Stored here, too few owners answered: each waiting write says so;
-      // the other replies stand.
+      // Stored here, too few owners answered: each waiting write with a key
+      // that was short says so; the other replies stand.
+      std::sort(short_keys.begin(), short_keys.end());
+      auto is_short = [&](const QuorumReply& r) {
+        if (short_keys.empty()) return true;  // the coordinator named none
+        for (size_t k = r.keys_begin; k < r.keys_end; ++k) {
+          if (std::binary_search(short_keys.begin(), short_keys.end(),
+                                 written[k]))
+            return true;
+        }
+        return false;
+      };
       std::string out;
       size_t at = 0;
       for (const QuorumReply& r : quorum_replies_) {
+        if (!is_short(r)) continue;
         out.append(out_, at, r.begin - at);
         resp::AppendError(out, "NOREPLICAS " + committed.message());
         at = r.end;
@@ -270,12 +285,14 @@ asio::awaitable<void> ClientSession::Run() {
           }
           const auto& written = executor.last_written();
           if (quorum_ > 1 && !written.empty()) {
+            const size_t keys_begin = quorum_keys_.size();
             quorum_keys_.insert(quorum_keys_.end(), written.begin(),
                                 written.end());
             for (const auto& key : written) quorum_keys_bytes_ += key.size();
             // The round waits for the most any of its writes asked.
             round_quorum_ = std::max(round_quorum_, quorum_);
-            quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1});
+            quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1,
+                                       keys_begin, quorum_keys_.size()});
           }
         }
         if (listener_.metrics_ != nullptr) {

@@ -134,6 +134,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::string> quorum_keys_;
   struct QuorumReply {
     size_t begin, end, index;  // index: among the replies in out_
+    size_t keys_begin, keys_end;  // its keys in quorum_keys_
   };
   std::vector<QuorumReply> quorum_replies_;
   // Reads past this node (CONSISTENCY, replication.read_quorum): the level,

@@ -10,7 +10,7 @@ namespace gossipkv {
 namespace {
 struct Waiter {
   explicit Waiter(asio::io_context& io) : done(io) {}
-  Status status;
+  GroupCommitter::Outcome outcome;
   bool finished = false;
   asio::steady_timer done;
 };
@@ -30,25 +30,29 @@ void GroupCommitter::Schedule() {
   asio::post(io_, [this] { Flush(); });
 }
 
-asio::awaitable<Status> GroupCommitter::Commit() { return Commit({}, 1); }
+asio::awaitable<Status> GroupCommitter::Commit() {
+  Outcome outcome = co_await Commit({}, 1);
+  co_return outcome.status;
+}
 
-asio::awaitable<Status> GroupCommitter::Commit(std::vector<std::string> keys,
-                                               uint32_t quorum) {
+asio::awaitable<GroupCommitter::Outcome> GroupCommitter::Commit(
+    std::vector<std::string> keys, uint32_t quorum) {
   auto waiter = std::make_shared<Waiter>(io_);
   waiter->done.expires_at(asio::steady_timer::time_point::max());
-  driver_->WhenReplicated(std::move(keys), quorum,
-                          [waiter](const Status& status) {
-                            waiter->status = status;
-                            waiter->finished = true;
-                            waiter->done.cancel();
-                          });
+  driver_->WhenReplicated(
+      std::move(keys), quorum,
+      [waiter](const Status& status, std::vector<std::string> short_keys) {
+        waiter->outcome = {status, std::move(short_keys)};
+        waiter->finished = true;
+        waiter->done.cancel();
+      });
   if (!waiter->finished) Schedule();
   while (!waiter->finished) {
     asio::error_code ignored;
     co_await waiter->done.async_wait(
         asio::redirect_error(asio::use_awaitable, ignored));
   }
-  co_return waiter->status;
+  co_return std::move(waiter->outcome);
 }
 
 asio::awaitable<GroupCommitter::QuorumRead> GroupCommitter::Read(

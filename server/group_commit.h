@@ -48,9 +48,13 @@ class GroupCommitter {
   asio::awaitable<Status> Commit();
   // Commit(), then, with `quorum` above 1, until that many owners of each
   // of `keys` hold it (ReplicaDriver::WhenReplicated): an Unavailable
-  // status when too few answered in time.
-  asio::awaitable<Status> Commit(std::vector<std::string> keys,
-                                 uint32_t quorum);
+  // status when too few answered in time, with the keys that were short.
+  struct Outcome {
+    Status status;
+    std::vector<std::string> short_keys;
+  };
+  asio::awaitable<Outcome> Commit(std::vector<std::string> keys,
+                                  uint32_t quorum);
   // A quorum read of `keys` (ReplicaDriver::Read): once `quorum` owners
   // answered for each, or at the deadline, and what this node answered
   // from is durable.

@@ -200,7 +200,8 @@ Result<Entry> Simulation::Submit(const std::string& id, const std::string& key,
   node.driver->WhenReplicated(
       {key}, quorum,
       [acked = std::move(callbacks.acked), failed = std::move(callbacks.failed),
-       answered = std::move(callbacks.answered)](const Status& s) {
+       answered = std::move(callbacks.answered)](const Status& s,
+                                                 std::vector<std::string>) {
         if (s.ok() && acked) acked();
         if (!s.ok() && failed) failed();
         if (answered) answered(s);
