@@ -52,12 +52,16 @@ std::string PartitionAgreement(const LocalCluster& cluster,
                                bool* all_agree) {
   // partition -> (owner, hash) as each up owner reports it
   std::map<uint32_t, std::vector<std::pair<std::string, uint64_t>>> reports;
+  std::vector<std::string> silent;  // running, but no partitions read
   for (const auto& n : nodes) {
     if (n.pid == 0) continue;
     auto client = cluster.Connect(n.name);
-    if (!client) continue;
-    auto reply = (*client)->Call({"DIGEST", "PARTITIONS"});
-    if (!reply || reply->type != RespValue::Type::kBulk) continue;
+    auto reply = client ? (*client)->Call({"DIGEST", "PARTITIONS"})
+                        : Result<RespValue>(client.error());
+    if (!reply || reply->type != RespValue::Type::kBulk) {
+      silent.push_back(n.name);
+      continue;
+    }
     const std::string& packed = reply->text;
     for (size_t at = 0; at + 12 <= packed.size(); at += 12) {
       uint32_t partition = 0;
@@ -82,7 +86,9 @@ std::string PartitionAgreement(const LocalCluster& cluster,
         first += fmt::format(" {}={:016x}", owner, hash);
     }
   }
-  *all_agree = !reports.empty() && disagree == 0;
+  *all_agree = !reports.empty() && disagree == 0 && silent.empty();
+  if (!silent.empty())
+    return fmt::format("partitions unread from {}", fmt::join(silent, ","));
   if (reports.empty()) return "no node reported its partitions";
   if (disagree == 0)
     return fmt::format("every partition's owners agree ({} partitions)",

@@ -130,8 +130,8 @@ void HintedHandoff::Tick(int64_t now_ms, uint64_t& next_id, Outbox& out) {
       }
       continue;
     }
-    if (owner.sizes.empty() && owner.in_flight.request == 0 &&
-        owner.previous.request == 0) {
+    // (An ack still owed for `previous` finds nothing to delete.)
+    if (owner.sizes.empty() && owner.in_flight.request == 0) {
       it = owners_.erase(it);
       continue;
     }
@@ -164,7 +164,9 @@ bool HintedHandoff::Replay(const std::string& id, Owner& owner,
   size_t bytes = 0;
   std::vector<std::string> gone;  // collected here, or corrupt
   const size_t prefix = OwnerPrefix(id).size() + 4;
+  size_t looked = 0;  // at most kDropPerTick hints read per batch
   for (const auto& [hint, size] : owner.sizes) {
+    if (++looked > kDropPerTick) break;
     auto value = set.ReadHint(hint);
     if (!value) continue;  // unreadable now: kept for the next batch
     if (!*value) {

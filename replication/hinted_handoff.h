@@ -108,6 +108,7 @@ class HintedHandoff {
   // The hints of `batch` still as they were sent are delivered.
   void Delivered(Owner& owner, const Batch& batch);
 
+  // Hints deleted for an owner gone, or read for one batch, per tick.
   static constexpr size_t kDropPerTick = 4096;
 
   VersionedStore& store_;

@@ -56,10 +56,10 @@ asio::awaitable<bool> ClientSession::Flush() {
   if (committer.pending() || !quorum_keys_.empty()) {
     // No co_await inside ?: — GCC 12 frees the coroutine frame wrongly.
     Status committed;
+    // quorum_keys_bytes_ stays counted while the round waits for them.
     std::vector<std::string> written = std::move(quorum_keys_);
     std::vector<std::string> short_keys;
     quorum_keys_.clear();
-    quorum_keys_bytes_ = 0;
     if (written.empty()) {
       committed = co_await committer.Commit();
     } else {
@@ -70,6 +70,7 @@ asio::awaitable<bool> ClientSession::Flush() {
       committed = outcome.status;
       short_keys = std::move(outcome.short_keys);
     }
+    quorum_keys_bytes_ = 0;
     if (committed.code() == Status::Code::kUnavailable) {
       // Stored here, too few owners answered: each waiting write with a key
       // that was short says so; the other replies stand.
@@ -107,7 +108,10 @@ asio::awaitable<bool> ClientSession::Flush() {
   }
   replies_ = 0;
   quorum_replies_.clear();
-  if (out_.empty()) co_return true;
+  if (out_.empty()) {
+    Account();
+    co_return !evicted_;
+  }
   asio::error_code ec;
   writing_ = true;
   co_await stream_.Write(asio::buffer(out_), ec);

@@ -65,10 +65,18 @@ void RunChaos(uint64_t seed, const Scenario& sc) {
       held += h.sim().replica(id).hints()->hint_count();
     return held;
   };
-  const bool drained =
-      h.sim().RunUntil([&] { return hints_held() == 0; }, 60'000, 100);
+  // Drained, and settled: every node up (a crash at a commit may have
+  // taken one down) and nothing left to write.
+  auto settled = [&] {
+    for (const auto& id : h.sim().node_ids()) {
+      if (!h.sim().IsUp(id) || h.sim().driver(id).commit_needed() ||
+          h.sim().driver(id).commit_in_flight())
+        return false;
+    }
+    return hints_held() == 0;
+  };
+  const bool drained = h.sim().RunUntil(settled, 60'000, 10);
   ASSERT_TRUE(drained) << hints_held() << " hints left 60 s after convergence";
-  h.sim().RunFor(1'000);  // the deletes of the last delivered ones land
   for (const auto& id : h.sim().node_ids()) {  // none left uncounted either
     size_t records = 0;
     ASSERT_TRUE(h.sim()
