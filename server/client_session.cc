@@ -257,6 +257,17 @@ asio::awaitable<void> ClientSession::Run() {
           parser_.set_limits(FullLimits());
         // Only an authenticated client keeps itself from the idle timeout.
         if (auth_.authenticated()) ResetDeadline();
+        if (admitted && !quorum_keys_.empty() &&
+            AsciiUpper(args[0]) == "CONSISTENCY") {
+          // The writes before a level change wait for their own level: the
+          // round ends here.
+          --replies_;
+          if (!co_await Flush()) {
+            open = false;
+            break;
+          }
+          ++replies_;
+        }
         if (admitted && read_quorum_ > 1) {
           if (NeedsFetch(CommandExecutor::QuorumReadKeys(args))) {
             // Keys the round's read did not cover (a higher CONSISTENCY,
@@ -293,7 +304,7 @@ asio::awaitable<void> ClientSession::Run() {
             quorum_keys_.insert(quorum_keys_.end(), written.begin(),
                                 written.end());
             for (const auto& key : written) quorum_keys_bytes_ += key.size();
-            // The round waits for the most any of its writes asked.
+            // One level per round (a CONSISTENCY ends the round before it).
             round_quorum_ = std::max(round_quorum_, quorum_);
             quorum_replies_.push_back({reply_at, out_.size(), replies_ - 1,
                                        keys_begin, quorum_keys_.size()});

@@ -130,7 +130,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // in out_ that wait: their keys, and where each reply lies in out_ (it
   // becomes -NOREPLICAS should too few owners answer).
   uint32_t quorum_;
-  uint32_t round_quorum_ = 1;  // the most its waiting writes asked for
+  uint32_t round_quorum_ = 1;  // the level its waiting writes asked for
   std::vector<std::string> quorum_keys_;
   struct QuorumReply {
     size_t begin, end, index;  // index: among the replies in out_

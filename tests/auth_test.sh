@@ -36,12 +36,8 @@ check_match wrongpass 0 "WRONGPASS invalid username-password pair or user is dis
 check_output auth-ping 0 "PONG" -- r -a secret PING
 # AUTH and a command past the unauthenticated limits in one packet: the
 # command parses under the limits AUTH grants.
-exec 3<>"/dev/tcp/127.0.0.1/$port"
-printf 'AUTH secret\r\nMSET a 1 b 2 c 3 d 4 e 5 f 6\r\n' >&3
-got=$(timeout 10 head -c 10 <&3 | tr -d '\r' | tr '\n' ' ')
-exec 3>&-
-if [ "$got" == "+OK +OK " ]; then pass auth-then-long-command; else
-  fail "auth-then-long-command: [$got]"; fi
+packet_check auth-then-long-command "$port" $'+OK\r\n+OK\r\n' \
+  'AUTH secret\r\nMSET a 1 b 2 c 3 d 4 e 5 f 6\r\n'
 check_output auth-set 0 "OK" -- r -a secret SET k v
 check_output read-get 0 "v" -- r --user alice --pass alice-pw GET k
 check_match read-set 0 "^NOPERM User alice has no permissions to run the 'set' command" -- r --user alice --pass alice-pw SET k w

@@ -29,12 +29,8 @@ check_match ring-formed 0 "ring_members:5" -- g --node n1 info ring
 
 # One packet, one round: the GET sees the SET before it, the DEL removes
 # what the owners answered, replies in order.
-exec 3<>"/dev/tcp/127.0.0.1/$((base + 1))"
-printf 'CONSISTENCY QUORUM\r\nSET pk pv\r\nGET pk\r\nDEL pk\r\nGET pk\r\n' >&3
-got=$(timeout 10 head -c 27 <&3 | tr -d '\r' | tr '\n' ' ')
-exec 3>&-
-if [ "$got" == "+OK +OK \$2 pv :1 \$-1 " ]; then pass pipeline; else
-  fail "pipeline: [$got]"; fi
+packet_check pipeline $((base + 1)) $'+OK\r\n+OK\r\n$2\r\npv\r\n:1\r\n$-1\r\n' \
+  'CONSISTENCY QUORUM\r\nSET pk pv\r\nGET pk\r\nDEL pk\r\nGET pk\r\n'
 
 # Keys n1 does not own, all owned by the owner that goes down.
 key_not_on n1

@@ -112,3 +112,13 @@ key_not_on() {
   done
   read -r -a own <<<"$(echo $owners)"
 }
+# packet_check NAME PORT WANT PACKET: sends PACKET (printf %b escapes) in
+# one write to 127.0.0.1:PORT and expects exactly WANT back.
+packet_check() {
+  local name=$1 port=$2 want=$3 got
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf '%b' "$4" >&3
+  got=$(timeout 10 head -c ${#want} <&3)
+  exec 3>&-
+  if [ "$got" == "${want%$'\n'}" ]; then pass "$name"; else fail "$name: [$got]"; fi
+}
