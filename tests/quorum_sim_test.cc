@@ -7,7 +7,8 @@
 // Quorum reads (replication/quorum_read.h): a read at R = 2 sees a write
 // acknowledged at W = 2 from an owner that missed it, and the owner that
 // differed is repaired; too few owners leaves the read short at the
-// deadline.
+// deadline; an owner's answer from a write not yet on its disk never
+// leaves if it crashes first.
 // Hinted handoff has its own file (hinted_handoff_sim_test.cc).
 // GOSSIPKV_SEED=<seed> replays a failing run.
 #include <gtest/gtest.h>
@@ -199,6 +200,27 @@ TEST_F(QuorumSimTest, AReadOfAWriteWhoseCommitFailsFailsAndRepairsNobody) {
   }
   // (A repair pushed before the commit failed was held for it, and
   // dropped with it: read_repairs may count it.)
+}
+
+TEST_F(QuorumSimTest, AnOwnersAnswerWaitsUntilWhatItReadIsDurable) {
+  // An owner holds a write in its batch, answers a read with it, and
+  // crashes before the write reaches its disk: the answer never left, so
+  // the reader never sees a value no disk holds.
+  const std::string reader = Id(1);
+  const std::string key = KeyOwnedBy(reader, false, 700);
+  const auto owners =
+      RingOf(reader).OwnerIds(RingOf(reader).PartitionOfKey(key));
+  NetworkOptions fast{1, 1, 0, 0};  // the request arrives before the commit
+  sim_->set_network(fast);
+  ASSERT_TRUE(sim_->Submit(owners[0], key, "ghost", nullptr, {}).has_value());
+  sim_->CrashAtNextCommit(owners[0], CrashPoint::kBeforePersist);
+  auto read = ReadAndWait(reader, key, 3);
+  ASSERT_TRUE(read->done);
+  EXPECT_FALSE(Holds(read->read.entry, "ghost"));
+  EXPECT_LE(read->read.answered, 2u);  // the crashed owner's answer is gone
+  EXPECT_GE(sim_->replica(owners[1]).stats().read_requests_received +
+                sim_->replica(owners[2]).stats().read_requests_received,
+            2u);
 }
 
 }  // namespace
