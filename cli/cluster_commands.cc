@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/local_cluster.h"
+#include "util/bytes.h"
 
 namespace gossipkv::cli {
 namespace {
@@ -64,13 +65,9 @@ std::string PartitionAgreement(const LocalCluster& cluster,
     }
     const std::string& packed = reply->text;
     for (size_t at = 0; at + 12 <= packed.size(); at += 12) {
-      uint32_t partition = 0;
-      uint64_t hash = 0;
-      for (size_t i = 0; i < 4; ++i)
-        partition = (partition << 8) | static_cast<uint8_t>(packed[at + i]);
-      for (size_t i = 4; i < 12; ++i)
-        hash = (hash << 8) | static_cast<uint8_t>(packed[at + i]);
-      reports[partition].emplace_back(n.name, hash);
+      const std::string_view record(packed.data() + at, 12);
+      reports[ReadBigEndian32(record)].emplace_back(
+          n.name, ReadBigEndian64(record.substr(4)));
     }
   }
   size_t disagree = 0;

@@ -4,23 +4,10 @@
 #include <algorithm>
 
 #include "replication/coordinator.h"
+#include "util/bytes.h"
 #include "versioning/entry_codec.h"
 
 namespace gossipkv {
-namespace {
-
-void AppendBe32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-uint32_t ReadBe32(std::string_view in) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
-}  // namespace
 
 HintedHandoff::HintedHandoff(VersionedStore& store, Membership& membership,
                              const CoordinatorOptions& options,
@@ -37,7 +24,7 @@ HintedHandoff::HintedHandoff(VersionedStore& store, Membership& membership,
 std::string HintedHandoff::OwnerPrefix(const std::string& owner) {
   std::string prefix;
   prefix.reserve(4 + owner.size());
-  AppendBe32(prefix, static_cast<uint32_t>(owner.size()));
+  AppendBigEndian32(prefix, static_cast<uint32_t>(owner.size()));
   prefix += owner;
   return prefix;
 }
@@ -45,7 +32,7 @@ std::string HintedHandoff::OwnerPrefix(const std::string& owner) {
 std::string HintedHandoff::HintKey(const std::string& owner, uint32_t partition,
                                    const std::string& key) {
   std::string hint = OwnerPrefix(owner);
-  AppendBe32(hint, partition);
+  AppendBigEndian32(hint, partition);
   hint += key;
   return hint;
 }
@@ -60,7 +47,7 @@ void HintedHandoff::Reload() {
       Column::kHints, "", "",
       [&](std::string_view key, std::string_view value) {
         if (key.size() < 4) return true;
-        const uint32_t length = ReadBe32(key);
+        const uint32_t length = ReadBigEndian32(key);
         if (key.size() < 8 + static_cast<size_t>(length)) return true;
         Owner& owner = owners_[std::string(key.substr(4, length))];
         const uint64_t size = key.size() + value.size();

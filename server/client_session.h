@@ -133,7 +133,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint32_t round_quorum_ = 1;  // the level its waiting writes asked for
   std::vector<std::string> quorum_keys_;
   struct QuorumReply {
-    size_t begin, end, index;  // index: among the replies in out_
+    size_t begin, end, index;     // index: among the replies in out_
     size_t keys_begin, keys_end;  // its keys in quorum_keys_
   };
   std::vector<QuorumReply> quorum_replies_;
@@ -147,8 +147,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   size_t reads_bytes_ = 0;
   Status reads_failed_;
   std::vector<std::vector<std::string>> parsed_;  // commands of one read
-  size_t parsed_bytes_ = 0;                        // their arguments' bytes
-  size_t quorum_keys_bytes_ = 0;                   // quorum_keys_'s
+  size_t parsed_bytes_ = 0;                       // their arguments' bytes
+  size_t quorum_keys_bytes_ = 0;                  // quorum_keys_'s
   std::vector<Request> requests_;    // with metrics: one per reply in out_
   SteadyClock::time_point read_at_;  // when their commands were read
   size_t accounted_ = 0;

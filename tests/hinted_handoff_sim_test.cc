@@ -60,10 +60,7 @@ TEST_F(QuorumSimTest, AStandInHoldsAHintForADownOwnerUntilItIsBack) {
     if (owner != at) sim_->Restart(owner);
   }
   ASSERT_TRUE(sim_->RunUntil([&] { return HintsHeld() == 0; }, 30'000));
-  uint64_t delivered = 0;
-  for (int i = 0; i < kNodes; ++i)
-    delivered += sim_->replica(Id(i)).stats().hints_delivered;
-  EXPECT_EQ(delivered, held);
+  EXPECT_EQ(SumOverUp(&ReplicationStats::hints_delivered), held);
   for (const auto& owner : owners) {
     auto entry = sim_->Get(owner, key);
     ASSERT_TRUE(entry.has_value());
@@ -87,12 +84,7 @@ TEST_F(TinyHintBudgetSimTest, AStandInPastItsBudgetDoesNotCount) {
   auto outcome = WriteAndWait(at, key, std::string(100, 'x'), 2);
   EXPECT_TRUE(outcome->failed);
   EXPECT_EQ(sim_->replica(at).stats().hinted_writes_sent, 2u);
-  uint64_t dropped = 0;
-  for (int i = 0; i < kNodes; ++i) {
-    if (sim_->IsUp(Id(i)))
-      dropped += sim_->replica(Id(i)).stats().hints_dropped;
-  }
-  EXPECT_GE(dropped, 2u);
+  EXPECT_GE(SumOverUp(&ReplicationStats::hints_dropped), 2u);
   EXPECT_EQ(HintsHeld(), 0u);
 }
 
@@ -142,12 +134,8 @@ TEST_F(QuorumSimTest, HintsOfAnOwnerThatLeavesOrIsForgottenAreDropped) {
   sim_->Leave(down[0]);
   ASSERT_TRUE(sim_->Forget(at, down[1]).ok());
   ASSERT_TRUE(sim_->RunUntil([&] { return HintsHeld() == 0; }, 30'000));
-  uint64_t dropped = 0, delivered = 0;
-  for (int i = 0; i < kNodes; ++i) {
-    if (!sim_->IsUp(Id(i))) continue;
-    dropped += sim_->replica(Id(i)).stats().hints_dropped;
-    delivered += sim_->replica(Id(i)).stats().hints_delivered;
-  }
+  const uint64_t dropped = SumOverUp(&ReplicationStats::hints_dropped);
+  const uint64_t delivered = SumOverUp(&ReplicationStats::hints_delivered);
   // The forgotten owner's hint is dropped: it never comes back.
   if (forgotten_hinted) EXPECT_GE(dropped, 1u);
   EXPECT_GE(dropped + delivered, held);  // a late ReplicaWrite may add one
@@ -182,12 +170,9 @@ TEST_F(SmallMessageSimTest, HintsReplayInBatchesOfMaxMessageBytes) {
     if (owner != at) sim_->Restart(owner);
   }
   ASSERT_TRUE(sim_->RunUntil([&] { return HintsHeld() == 0; }, 30'000));
-  uint64_t replays = 0, bytes = 0, delivered = 0;
-  for (int i = 0; i < kNodes; ++i) {
-    replays += sim_->replica(Id(i)).stats().hint_replays_sent;
-    bytes += sim_->replica(Id(i)).stats().hint_bytes_replayed;
-    delivered += sim_->replica(Id(i)).stats().hints_delivered;
-  }
+  const uint64_t replays = SumOverUp(&ReplicationStats::hint_replays_sent);
+  const uint64_t bytes = SumOverUp(&ReplicationStats::hint_bytes_replayed);
+  const uint64_t delivered = SumOverUp(&ReplicationStats::hints_delivered);
   // An entry of 1 KB is about 1,050 bytes in a batch: three fit in 4 KiB,
   // a fourth would not.
   EXPECT_GE(replays * 3, delivered);

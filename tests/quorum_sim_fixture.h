@@ -66,6 +66,14 @@ class QuorumSimTest : public ::testing::Test {
     }
     return held;
   }
+  // A replication counter summed over every node that is up.
+  uint64_t SumOverUp(uint64_t ReplicationStats::*counter) {
+    uint64_t sum = 0;
+    for (int i = 0; i < kNodes; ++i) {
+      if (sim_->IsUp(Id(i))) sum += sim_->replica(Id(i)).stats().*counter;
+    }
+    return sum;
+  }
   // `owners` but `coordinator` are crashed, and runs until `coordinator`
   // no longer believes them alive.
   void CrashOthersAndWait(const std::vector<std::string>& owners,
