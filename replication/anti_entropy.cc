@@ -14,12 +14,14 @@ namespace gossipkv {
 
 AntiEntropy::AntiEntropy(VersionedStore& store, const Membership& membership,
                          Random& random, AntiEntropyOptions options,
-                         ReplicationStats& stats, int64_t now_ms)
+                         ReplicationStats& stats, int64_t now_ms,
+                         PartitionScope* scope)
     : store_(store),
       membership_(membership),
       random_(random),
       options_(options),
       stats_(stats),
+      scope_(scope),
       tokens_(static_cast<double>(options.bytes_per_second)),
       last_refill_ms_(now_ms) {
   next_session_ms_ = random_.FirstDeadline(now_ms, options_.interval_ms);
@@ -36,24 +38,19 @@ bool AntiEntropy::IsLive(const std::string& address) const {
   return std::find(live.begin(), live.end(), address) != live.end();
 }
 
-pb::PeerMessage AntiEntropy::RootMessage(uint64_t session) const {
+pb::PeerMessage AntiEntropy::RootMessage(const std::string& address,
+                                         uint64_t session) {
   pb::PeerMessage m = NewMessage();
   auto* level = m.mutable_ae_tree_level();
   level->set_session(session);
   level->set_level(0);
-  level->add_hashes(store_.tree().Root());
+  level->add_hashes(TreeFor(address).Root());
   level->set_segment_bits(
       static_cast<uint32_t>(store_.tree().shape().segment_bits));
   level->set_fanout_bits(
       static_cast<uint32_t>(store_.tree().shape().fanout_bits));
   level->set_key_count(store_.key_count());
   return m;
-}
-
-std::string AntiEntropy::RandomLivePeer(const std::string& except) {
-  std::vector<std::string> peers = membership_.LivePeerAddresses();
-  std::erase(peers, except);
-  return peers.empty() ? "" : peers[random_.Uniform(peers.size())];
 }
 
 void AntiEntropy::Tick(int64_t now_ms, Outbox& out) {
@@ -117,7 +114,7 @@ void AntiEntropy::StartWith(int64_t now_ms, const std::string& address,
   ++stats_.ae_sessions_started;
   const std::string peer_id = membership_.IdAt(address);
   if (!peer_id.empty()) stats_.ae_last_session_ms[peer_id] = now_ms;
-  pb::PeerMessage m = RootMessage(id);
+  pb::PeerMessage m = RootMessage(address, id);
   auto* level = m.mutable_ae_tree_level();
   if (WantsFill(0)) {  // empty, or a fill was cut short
     level->set_fill(true);
@@ -186,7 +183,7 @@ void AntiEntropy::Handle(int64_t now_ms, const std::string& reply_to,
 
 void AntiEntropy::OnTreeLevel(const std::string& peer,
                               const pb::AeTreeLevel& in) {
-  const MerkleTree& tree = store_.tree();
+  const MerkleTree& tree = TreeFor(peer);
   const uint32_t level = in.level();
   if (level == 0 &&
       (in.segment_bits() != static_cast<uint32_t>(tree.shape().segment_bits) ||
@@ -243,7 +240,7 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
         !partial) {
       // The peer is far behind, and may be asking several members at once:
       // it chooses one to fill it. Our root and key count tell it.
-      pb::PeerMessage m = RootMessage(in.session());
+      pb::PeerMessage m = RootMessage(peer, in.session());
       m.mutable_ae_tree_level()->set_answer(true);
       Queue(peer, std::move(m));
       return;
@@ -346,7 +343,9 @@ void AntiEntropy::OnKeyHashes(const std::string& peer,
   std::vector<std::string> send;
   std::vector<uint64_t> wanted;
   for (uint32_t segment : in.segments()) {
-    if (segment >= store_.tree().shape().segment_count()) continue;
+    if (segment >= store_.tree().shape().segment_count() ||
+        !Shares(peer, segment))
+      continue;
     Status s =
         store_.ScanSegment(segment, [&](std::string_view key, uint64_t hash) {
           const uint64_t key_hash = Hash64(key);

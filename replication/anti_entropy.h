@@ -34,7 +34,13 @@
 // nothing, that peer holds nothing the tombstone would delete, and GC will
 // soon remove the tombstone where it is. Otherwise a replica that has
 // collected a tombstone would take it back from one that has not yet, and
-// collection could chase itself around the cluster. Sans I/O; one thread.
+// collection could chase itself around the cluster.
+//
+// Under partitioned storage (replication/partition_scope.h) two peers
+// compare only the partitions both own: each side's tree for the session
+// counts every other segment empty, key lists and streams cover shared
+// segments only, and a session is opened with a peer that shares some.
+// Sans I/O; one thread.
 #pragma once
 
 #include <deque>
@@ -45,6 +51,7 @@
 #include <string>
 
 #include "cluster/membership.h"
+#include "replication/partition_scope.h"
 #include "replication/replication_stats.h"
 #include "store/versioned_store.h"
 
@@ -68,7 +75,8 @@ class AntiEntropy {
  public:
   AntiEntropy(VersionedStore& store, const Membership& membership,
               Random& random, AntiEntropyOptions options,
-              ReplicationStats& stats, int64_t now_ms);
+              ReplicationStats& stats, int64_t now_ms,
+              PartitionScope* scope = nullptr);
 
   void Tick(int64_t now_ms, Outbox& out);
   // Opens a session with the peer at `address` now.
@@ -131,8 +139,15 @@ class AntiEntropy {
   // Queues the next chunk of the front stream; false when none can go now.
   bool AdvanceStream();
   pb::PeerMessage NewMessage() const;
-  // The level-0 message of `session`: this node's root and key count.
-  pb::PeerMessage RootMessage(uint64_t session) const;
+  // The tree this node compares with the peer at `address`: the store's,
+  // or under partitioned storage the part of it both own (rebuilt per
+  // call; valid until the next).
+  const MerkleTree& TreeFor(const std::string& address);
+  // Whether `segment` is one this node shares with `address`.
+  bool Shares(const std::string& address, uint32_t segment);
+  // The level-0 message of `session` with `address`: this node's root and
+  // key count.
+  pb::PeerMessage RootMessage(const std::string& address, uint64_t session);
   void Queue(const std::string& peer, pb::PeerMessage message);
   void Release(int64_t now_ms, Outbox& out);
   std::string RandomLivePeer(const std::string& except);
@@ -143,6 +158,8 @@ class AntiEntropy {
   Random& random_;
   AntiEntropyOptions options_;
   ReplicationStats& stats_;
+  PartitionScope* scope_;
+  std::optional<MerkleTree> shared_tree_;  // TreeFor's
   std::map<uint64_t, Session> sessions_;
   int64_t next_session_ms_;
   std::deque<Outgoing> queue_;  // waiting for repair budget

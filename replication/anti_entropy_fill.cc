@@ -165,8 +165,15 @@ bool AntiEntropy::AdvanceStream() {
   std::vector<std::string> keys;
   size_t key_bytes = 0;
   const uint32_t segments = store_.tree().shape().segment_count();
+  // Under partitioned storage, only the segments both own.
+  const std::vector<bool>* shared =
+      scope_ != nullptr ? scope_->SharedWith(st.peer) : nullptr;
   while (st.next_segment < segments && keys.size() < kStreamChunkKeys &&
          key_bytes < options_.max_message_bytes) {
+    if (shared != nullptr && !(*shared)[st.next_segment]) {
+      ++st.next_segment;
+      continue;
+    }
     Status s = store_.ScanSegment(st.next_segment,
                                   [&](std::string_view key, uint64_t) {
                                     keys.emplace_back(key);

@@ -56,7 +56,8 @@ std::string Coordinator::StandIn(
 
 void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
                             const std::vector<std::string>& written,
-                            uint32_t quorum, Completion done, Outbox& out) {
+                            uint32_t quorum, Completion done, Outbox& out,
+                            bool handoff) {
   const std::string& self = membership_.self().node_id();
   const int self_index = ring.IndexOf(self);
   // Each key once (an MSET may name one many times). The quorum is not
@@ -68,6 +69,7 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
   const uint64_t id = next_id_++;
   Request request;
   request.quorum = quorum;
+  request.handoff = handoff;
   request.deadline_ms = now_ms + options_.request_timeout_ms;
   request.resend_ms =
       now_ms + std::max<int64_t>(options_.request_timeout_ms / 2, 1);
@@ -108,7 +110,9 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
         // An owner that is down is stood in for by the next live node of
         // the preference list, which holds a hint for it.
         const std::string stand_in =
-            StandIn(now_ms, ring, partition, owner, taken, preferences);
+            handoff
+                ? ""
+                : StandIn(now_ms, ring, partition, owner, taken, preferences);
         const std::string& to = stand_in.empty() ? owner : stand_in;
         const std::string chunk_key =
             stand_in.empty() ? owner : stand_in + '\0' + owner;
@@ -142,7 +146,7 @@ void Coordinator::Replicate(int64_t now_ms, const Ring& ring,
     done(Status::Ok(), {});
     return;
   }
-  ++stats_.quorum_writes;
+  if (!handoff) ++stats_.quorum_writes;
   request.keys = std::move(keys);
   request.done = std::move(done);
   requests_.emplace(id, std::move(request));
@@ -223,7 +227,7 @@ void Coordinator::Tick(int64_t now_ms, Outbox& out) {
       fewest = std::min(fewest, r.acks[k]);
       if (r.acks[k] < r.quorum) short_keys.push_back(r.keys[k]);
     }
-    ++stats_.quorum_writes_failed;
+    if (!r.handoff) ++stats_.quorum_writes_failed;
     Finish(late->first,
            Status::Unavailable(fmt::format(
                "only {} of the {} replicas needed acknowledged within {} ms; "

@@ -74,10 +74,12 @@ class Coordinator {
   // current entry to its owners in `ring` other than this node. `done`
   // gets Ok once `quorum` owners hold every key (at once when that needs
   // nobody else), else at the deadline an error naming how many did. A key
-  // this node no longer stores (collected) needs nobody.
+  // this node no longer stores (collected) needs nobody. A `handoff`
+  // (replication/partition_handoff.h) asks the owners themselves, never a
+  // stand-in, and is not counted as a client's quorum write.
   void Replicate(int64_t now_ms, const Ring& ring,
                  const std::vector<std::string>& keys, uint32_t quorum,
-                 Completion done, Outbox& out);
+                 Completion done, Outbox& out, bool handoff = false);
   // An owner's side: merges a ReplicaWrite into the store's batch and
   // answers (held by the driver until the merge is durable).
   // A ReplicaWrite naming hint_for comes to a stand-in for that owner,
@@ -100,6 +102,7 @@ class Coordinator {
     std::vector<std::string> keys;
     std::vector<uint32_t> acks;  // per key: owners that hold it
     uint32_t quorum = 0;
+    bool handoff = false;
     size_t short_keys = 0;  // keys still under the quorum
     int64_t deadline_ms = 0;
     Completion done;

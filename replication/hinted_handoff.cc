@@ -37,6 +37,16 @@ std::string HintedHandoff::HintKey(const std::string& owner, uint32_t partition,
   return hint;
 }
 
+bool HintedHandoff::HoldsPartition(uint32_t partition) const {
+  for (const auto& [id, owner] : owners_) {
+    std::string prefix = OwnerPrefix(id);
+    AppendBigEndian32(prefix, partition);
+    auto it = owner.sizes.lower_bound(prefix);
+    if (it != owner.sizes.end() && it->first.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
 void HintedHandoff::Reload() {
   for (auto& [id, owner] : owners_) {
     owner.sizes.clear();

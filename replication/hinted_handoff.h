@@ -74,6 +74,8 @@ class HintedHandoff {
   // Hints held, and their bytes, over every owner.
   uint64_t hint_count() const;
   uint64_t hint_bytes() const;
+  // Whether any hint held here is of a key in `partition`.
+  bool HoldsPartition(uint32_t partition) const;
   // Owners with hints held here, in id order.
   std::vector<std::string> owners() const;
 

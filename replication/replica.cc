@@ -15,11 +15,16 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
   if (store_ == nullptr) return;
   membership_.RestoreForgotten(store_->member_record().forgotten);
   membership_.RestoreMembers(store_->member_record().members, now_ms);
+  scope_ = std::make_unique<PartitionScope>(
+      options.partitioned_storage, membership_,
+      [this]() -> const Ring& { return ring(); },
+      store_->tree().shape().segment_bits);
   rumor_ = std::make_unique<RumorMonger>(*store_, membership_, random,
-                                         options.rumor, stats_);
+                                         options.rumor, stats_, scope_.get());
   options.anti_entropy.tombstone_gc = options.gc.interval_ms > 0;
-  anti_entropy_ = std::make_unique<AntiEntropy>(
-      *store_, membership_, random, options.anti_entropy, stats_, now_ms);
+  anti_entropy_ = std::make_unique<AntiEntropy>(*store_, membership_, random,
+                                                options.anti_entropy, stats_,
+                                                now_ms, scope_.get());
   collector_ = std::make_unique<TombstoneCollector>(
       *store_, membership_, random, options.gc, stats_, now_ms);
   coordinator_ = std::make_unique<Coordinator>(*store_, membership_, now_ms,
@@ -27,6 +32,8 @@ Replica::Replica(pb::MemberState self, ReplicaOptions options, Random& random,
   reader_ = std::make_unique<QuorumReader>(*store_, membership_, now_ms,
                                            options.coordinator, stats_);
   reader_->set_filling([this] { return anti_entropy_->PartlyFilled(); });
+  handoff_ = std::make_unique<PartitionHandoff>(*store_, *scope_, *coordinator_,
+                                                options.handoff, stats_);
   store_->set_commit_observer(
       [this](std::string_view key, std::string_view encoded, int origin) {
         // Client writes and news from rumors spread by rumor; what anti-entropy
@@ -51,6 +58,10 @@ const Ring& Replica::ring() {
   return ring_;
 }
 
+bool Replica::OwnsKey(std::string_view key) {
+  return scope_ == nullptr || scope_->OwnsKey(key);
+}
+
 Replica::~Replica() {
   if (store_ != nullptr) store_->set_commit_observer(nullptr);
 }
@@ -68,6 +79,7 @@ void Replica::Tick(int64_t now_ms, Outbox& out) {
   anti_entropy_->Tick(now_ms, out);
   collector_->Tick(now_ms, out);
   coordinator_->Tick(now_ms, out);
+  handoff_->Tick(now_ms, out);
   reader_->Tick(now_ms, out);
   rumor_->Flush(out);
   SaveMemberRecord();

@@ -28,6 +28,8 @@
 #include "cluster/ring.h"
 #include "replication/anti_entropy.h"
 #include "replication/coordinator.h"
+#include "replication/partition_handoff.h"
+#include "replication/partition_scope.h"
 #include "replication/quorum_read.h"
 #include "replication/replication_stats.h"
 #include "replication/rumor.h"
@@ -42,6 +44,10 @@ struct ReplicaOptions {
   TombstoneGcOptions gc;
   RingOptions ring;
   CoordinatorOptions coordinator;
+  // Each node stores only the partitions it owns (partition_scope.h); a
+  // key it holds otherwise goes to the owners (partition_handoff.h).
+  bool partitioned_storage = false;
+  PartitionHandoffOptions handoff;
 };
 
 class Replica {
@@ -93,9 +99,15 @@ class Replica {
 
   // The ring (cluster/ring.h) of this node and every member that has not
   // left or been forgotten, whatever its liveness; built again when that
-  // set changes. It names the owners a quorum write waits for; every
-  // member still stores every key.
+  // set changes. It names the owners a quorum write waits for and, under
+  // partitioned storage, the keys each member stores.
   const Ring& ring();
+  // Whether this node stores `key` as one of its owners: always, without
+  // partitioned storage or while every member owns everything. A client
+  // command on a key it does not own reads the owners and waits for one
+  // of them to hold its write, whatever the level.
+  bool OwnsKey(std::string_view key);
+  bool partitioned() const { return scope_ && scope_->Partial(); }
 
   Membership& membership() { return membership_; }
   const Membership& membership() const { return membership_; }
@@ -119,6 +131,8 @@ class Replica {
   std::unique_ptr<TombstoneCollector> collector_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<QuorumReader> reader_;
+  std::unique_ptr<PartitionScope> scope_;
+  std::unique_ptr<PartitionHandoff> handoff_;
   RingOptions ring_options_;
   Ring ring_;
   bool ring_built_ = false;

@@ -35,6 +35,12 @@ struct ReplicationStats {
   uint64_t read_repairs = 0;            // entries pushed to differing owners
   uint64_t read_repairs_skipped = 0;    // reads past max_pending_repairs
 
+  // Partitioned storage (replication/partition_handoff.h): keys of
+  // partitions this node does not own, sent to their owners and dropped.
+  uint64_t handoff_keys_sent = 0;
+  uint64_t handoff_keys_dropped = 0;
+  uint64_t handoff_rounds_failed = 0;  // some owner did not answer in time
+
   // Hinted handoff (replication/hinted_handoff.h).
   uint64_t hinted_writes_sent = 0;  // ReplicaWrites to a stand-in owner
   uint64_t hints_past_window = 0;   // owner down too long: no stand-in

@@ -9,12 +9,13 @@ namespace gossipkv {
 
 RumorMonger::RumorMonger(VersionedStore& store, const Membership& membership,
                          Random& random, RumorOptions options,
-                         ReplicationStats& stats)
+                         ReplicationStats& stats, PartitionScope* scope)
     : store_(store),
       membership_(membership),
       random_(random),
       options_(options),
-      stats_(stats) {}
+      stats_(stats),
+      scope_(scope) {}
 
 uint32_t RumorMonger::HopLimit() const {
   return 1 + static_cast<uint32_t>(std::ceil(
@@ -31,8 +32,51 @@ void RumorMonger::Enqueue(std::string_view key, std::string_view encoded_entry,
   queued_[hops].push_back(std::move(e));
 }
 
+void RumorMonger::Send(const std::string& to, pb::PeerMessage& m, Outbox& out) {
+  ++stats_.rumor_messages_sent;
+  stats_.rumor_bytes_sent += m.ByteSizeLong();
+  out.push_back({to, m});
+}
+
+void RumorMonger::FlushToOwners(Outbox& out) {
+  // Per owner, the message being filled; shipped at the bound.
+  std::map<std::string, std::pair<pb::PeerMessage, size_t>> open;
+  auto ship = [&](const std::string& to) {
+    auto it = open.find(to);
+    if (it == open.end()) return;
+    Send(to, it->second.first, out);
+    open.erase(it);
+  };
+  for (auto& [hops, entries] : queued_) {
+    for (auto& e : entries) {
+      const size_t size = e.ByteSizeLong() + 4;
+      for (const auto& to : scope_->LiveOtherOwners(e.key())) {
+        auto it = open.find(to);
+        if (it != open.end() &&
+            it->second.second + size > options_.max_message_bytes) {
+          ship(to);
+          it = open.end();
+        }
+        if (it == open.end()) {
+          it = open.try_emplace(to).first;
+          it->second.first.set_from(membership_.self().node_id());
+          it->second.first.mutable_rumor()->set_reached_all(true);
+        }
+        *it->second.first.mutable_rumor()->add_entries() = e;
+        it->second.second += size;
+      }
+    }
+  }
+  while (!open.empty()) ship(open.begin()->first);
+  queued_.clear();
+}
+
 void RumorMonger::Flush(Outbox& out) {
   if (queued_.empty()) return;
+  if (scope_ != nullptr && scope_->Partial()) {
+    FlushToOwners(out);
+    return;
+  }
   std::vector<std::string> peers = membership_.LivePeerAddresses();
   // `fanout` distinct random peers for this flush.
   for (size_t i = 0; i < peers.size() && i < options_.fanout; ++i) {
@@ -56,11 +100,7 @@ void RumorMonger::Flush(Outbox& out) {
         bytes += entries[i].ByteSizeLong() + 4;
         *rumor->add_entries() = std::move(entries[i++]);
       }
-      for (const auto& peer : peers) {
-        ++stats_.rumor_messages_sent;
-        stats_.rumor_bytes_sent += m.ByteSizeLong();
-        out.push_back({peer, m});
-      }
+      for (const auto& peer : peers) Send(peer, m, out);
     }
   }
   queued_.clear();

@@ -7,7 +7,9 @@
 // changed its store are forwarded with hops + 1 while hops stay under about
 // log2 N, and entries it already had stop there (feedback). Duplicates are
 // harmless: merge is idempotent. Anti-entropy repairs whatever a rumor
-// misses. Sans I/O; one thread.
+// misses. Under partitioned storage (replication/partition_scope.h) an
+// entry goes to the live owners of its key only, all of them at once, and
+// is not forwarded. Sans I/O; one thread.
 #pragma once
 
 #include <map>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "cluster/membership.h"
+#include "replication/partition_scope.h"
 #include "replication/replication_stats.h"
 #include "store/versioned_store.h"
 
@@ -28,7 +31,8 @@ struct RumorOptions {
 class RumorMonger {
  public:
   RumorMonger(VersionedStore& store, const Membership& membership,
-              Random& random, RumorOptions options, ReplicationStats& stats);
+              Random& random, RumorOptions options, ReplicationStats& stats,
+              PartitionScope* scope = nullptr);
 
   // Queues a committed change to go out with `hops` already travelled.
   // `encoded_entry` is the canonical encoding the store just committed.
@@ -43,12 +47,16 @@ class RumorMonger {
 
  private:
   uint32_t HopLimit() const;
+  // Partitioned: each queued entry to its key's live owners, once.
+  void FlushToOwners(Outbox& out);
+  void Send(const std::string& to, pb::PeerMessage& m, Outbox& out);
 
   VersionedStore& store_;
   const Membership& membership_;
   Random& random_;
   RumorOptions options_;
   ReplicationStats& stats_;
+  PartitionScope* scope_;
   std::map<uint32_t, std::vector<pb::KeyEntry>> queued_;  // by hops
 };
 

@@ -35,6 +35,25 @@ std::span<const uint64_t> MerkleTree::Children(int level,
                                    fanout);
 }
 
+MerkleTree MerkleTree::Restricted(const MerkleTree& full,
+                                  const std::vector<bool>& keep) {
+  MerkleTree tree(full.shape_);
+  const int depth = tree.depth();
+  auto& leaves = tree.levels_[depth];
+  const auto& theirs = full.levels_[depth];
+  for (size_t i = 0; i < leaves.size() && i < keep.size(); ++i) {
+    if (keep[i]) leaves[i] = theirs[i];
+  }
+  // Each inner node is the wrapping sum of its children, as Shift keeps it.
+  for (int level = depth - 1; level >= 0; --level) {
+    const auto& below = tree.levels_[level + 1];
+    auto& here = tree.levels_[level];
+    for (size_t i = 0; i < below.size(); ++i)
+      here[i >> full.shape_.fanout_bits] += below[i];
+  }
+  return tree;
+}
+
 std::vector<uint32_t> MerkleTree::DiffSegments(const MerkleTree& a,
                                                const MerkleTree& b) {
   std::vector<uint32_t> frontier;

@@ -52,6 +52,12 @@ class MerkleTree {
   // The F children of inner node (level, index), as hashes at level + 1.
   std::span<const uint64_t> Children(int level, uint32_t index) const;
 
+  // The tree of `full`'s segments where `keep[segment]` is true, every
+  // other segment counted empty: what two replicas that share only those
+  // segments compare. `keep` has one flag per segment.
+  static MerkleTree Restricted(const MerkleTree& full,
+                               const std::vector<bool>& keep);
+
   // Segments whose hashes differ, found by descending from the root only into
   // differing children. Both trees must have the same shape.
   static std::vector<uint32_t> DiffSegments(const MerkleTree& a,

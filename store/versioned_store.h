@@ -115,6 +115,13 @@ class WriteSet {
   // Removes the key's record (tombstone GC) if its entry is still
   // `expected` and holds only tombstones; true when it will be removed.
   Result<bool> Collect(std::string_view key, const Entry& expected);
+  // Removes the key's record because this node no longer replicates its
+  // partition (replication/partition_handoff.h), if nothing is pending for
+  // it and its stored entry still hashes to `expected_hash`; true when it
+  // will be removed. No grave is kept, but the GC floors rise to the
+  // entry's, so a later write here never reissues a dot it held. A write
+  // or merge of the key before the commit cancels the removal.
+  Result<bool> Drop(std::string_view key, uint64_t expected_hash);
   // The grave of `key` if it has no entry (see VersionedStore), else null.
   // Valid until the WriteSet or the store changes.
   const Entry* GraveOf(std::string_view key);
@@ -181,6 +188,7 @@ class WriteSet {
     bool had_grave = false;   // the store holds a grave for the key
     bool collecting = false;  // the erase is a collection
     bool adopting = false;    // `grave` is new (Covers)
+    bool dropping = false;    // erase `entry`, raising the floors (Drop)
   };
   // How Stage() moves the store's memory for one changed key.
   struct TreeMove {
@@ -242,6 +250,8 @@ class VersionedStore {
   uint64_t key_count() const { return key_count_; }
   // Keys that read as present (winner not a tombstone): DBSIZE.
   uint64_t live_key_count() const { return live_key_count_; }
+  // Keys dropped because this node does not replicate their partition.
+  uint64_t keys_dropped() const { return keys_dropped_; }
   // Keys whose winner is a tombstone, in key order: GC candidates.
   const std::set<std::string>& tombstoned_keys() const {
     return tombstoned_keys_;
@@ -337,6 +347,7 @@ class VersionedStore {
   std::vector<std::string> corrupt_samples_;
   std::set<std::string> tombstoned_keys_;
   uint64_t tombstones_collected_ = 0;
+  uint64_t keys_dropped_ = 0;
   GcState gc_;
   MemberRecord record_;
   Graves graves_;

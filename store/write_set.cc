@@ -55,6 +55,7 @@ Result<Entry> WriteSet::Write(std::string_view key,
   } else if (!p.entry) {
     p.entry.emplace();
   }
+  p.dropping = false;
   Apply(*p.entry, value, context);
   p.origin = kClientWrite;
   return *p.entry;
@@ -121,7 +122,7 @@ Result<bool> WriteSet::Merge(std::string_view key, const Entry& remote,
   if (base && merged == *base) return false;
   p.entry = std::move(merged);
   p.grave.reset();
-  p.collecting = p.adopting = false;
+  p.collecting = p.adopting = p.dropping = false;
   if (origin >= 0)
     p.origin = p.origin < 0 ? origin : std::min(p.origin, origin);
   return true;
@@ -138,6 +139,18 @@ Result<bool> WriteSet::Collect(std::string_view key, const Entry& expected) {
   p.grave = std::move(p.entry);
   p.entry.reset();
   p.collecting = true;
+  p.dropping = false;
+  return true;
+}
+
+Result<bool> WriteSet::Drop(std::string_view key, uint64_t expected_hash) {
+  if (pending_.contains(key)) return false;  // changing: later
+  auto loaded = Load(key);
+  if (!loaded) return loaded.error();
+  Pending& p = **loaded;
+  if (!p.stored_hash || *p.stored_hash != expected_hash || !p.entry)
+    return false;
+  p.dropping = true;
   return true;
 }
 
@@ -216,8 +229,17 @@ Status WriteSet::Stage() {
     const uint32_t segment = ReadBigEndian32(storage_key);
     std::optional<uint64_t> new_hash;
     std::string encoded;
-    const bool live = p.entry && !p.entry->IsDeleted();
-    if (p.entry) {
+    const bool live = p.entry && !p.entry->IsDeleted() && !p.dropping;
+    if (p.dropping) {
+      if (!p.stored_hash) continue;
+      batch.Delete(Column::kEntries, storage_key);
+      // No grave, but the floors a grave would raise: a later write here
+      // continues above every dot and timestamp this node held.
+      gc.dot_floor = std::max(gc.dot_floor, p.entry->clock.Get(store_.self_));
+      if (const Sibling* winner = p.entry->Winner())
+        gc.timestamp_floor = std::max(gc.timestamp_floor, winner->timestamp_ms);
+      p.entry.reset();
+    } else if (p.entry) {
       encoded = EncodeEntry(*p.entry);
       new_hash = EntryHash(key, encoded);
       if (new_hash == p.stored_hash) continue;  // unchanged: nothing to write
@@ -245,7 +267,12 @@ Status WriteSet::Stage() {
     if (store_.observer_) store_.observer_(*m.key, m.encoded, m.origin);
     if (m.deleted && !m.was_deleted) store_.tombstoned_keys_.insert(*m.key);
     if (m.was_deleted && !m.deleted) store_.tombstoned_keys_.erase(*m.key);
-    if (!m.new_hash) ++store_.tombstones_collected_;  // only GC erases
+    if (!m.new_hash) {  // GC and Drop erase
+      if (m.pending->dropping)
+        ++store_.keys_dropped_;
+      else
+        ++store_.tombstones_collected_;
+    }
     store_.cache_.Put(*m.key, EntryCache::Cached{std::move(m.pending->entry),
                                                  m.new_hash.value_or(0)});
     if (m.old_hash) {
