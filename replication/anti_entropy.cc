@@ -283,6 +283,7 @@ void AntiEntropy::OnTreeLevel(const std::string& peer,
       bytes = 0;
     };
     for (uint32_t segment : differing) {
+      if (!Shares(peer, segment)) continue;
       auto* hashes = m.mutable_ae_key_hashes();
       hashes->add_segments(segment);
       bytes += 5;
@@ -337,8 +338,12 @@ void AntiEntropy::OnKeyHashes(const std::string& peer,
   if (in.key_hashes_size() != in.entry_hashes_size()) return;
   std::unordered_map<uint64_t, uint64_t> theirs;  // XXH3(key) -> entry hash
   theirs.reserve(in.key_hashes_size());
-  for (int i = 0; i < in.key_hashes_size(); ++i)
-    theirs.emplace(in.key_hashes(i), in.entry_hashes(i));
+  // Only keys of segments both own: the peer's ring may differ from ours.
+  const MerkleTree& tree = store_.tree();
+  for (int i = 0; i < in.key_hashes_size(); ++i) {
+    if (Shares(peer, tree.SegmentOfHash(in.key_hashes(i))))
+      theirs.emplace(in.key_hashes(i), in.entry_hashes(i));
+  }
   std::unordered_map<uint64_t, uint64_t> ours;
   std::vector<std::string> send;
   std::vector<uint64_t> wanted;

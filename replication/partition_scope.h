@@ -37,7 +37,7 @@ class PartitionScope {
   bool OwnsKey(std::string_view key) const;
   bool OwnsSegment(uint32_t segment) const;
   uint32_t PartitionOfSegment(uint32_t segment) const {
-    return segment >> shift_;
+    return segment >> (segment_bits_ - ring().options().partition_bits);
   }
   // Per Merkle segment, whether this node and the member at `address` both
   // own it; null when not Partial (they share every segment). A peer the
