@@ -27,9 +27,8 @@ bool PartitionScope::OwnsKey(std::string_view key) const {
 bool PartitionScope::OwnsSegment(uint32_t segment) const {
   if (!Partial()) return true;
   const Ring& ring = ring_();
-  const int shift = segment_bits_ - ring.options().partition_bits;
   return ring.Owns(ring.IndexOf(membership_.self().node_id()),
-                   segment >> shift);
+                   PartitionOfSegment(segment));
 }
 
 const std::vector<bool>* PartitionScope::SharedWith(
@@ -39,7 +38,6 @@ const std::vector<bool>* PartitionScope::SharedWith(
   if (ring.fingerprint() != cached_fingerprint_) {
     shared_.clear();
     cached_fingerprint_ = ring.fingerprint();
-    shift_ = segment_bits_ - ring.options().partition_bits;
   }
   const std::string peer = membership_.IdAt(address);
   auto [it, fresh] = shared_.try_emplace(peer);
@@ -50,7 +48,7 @@ const std::vector<bool>* PartitionScope::SharedWith(
     keep.assign(size_t{1} << segment_bits_, false);
     if (self_index >= 0 && peer_index >= 0) {
       for (uint32_t s = 0; s < keep.size(); ++s) {
-        const uint32_t partition = s >> shift_;
+        const uint32_t partition = PartitionOfSegment(s);
         keep[s] = ring.Owns(self_index, partition) &&
                   ring.Owns(peer_index, partition);
       }

@@ -51,7 +51,6 @@ class PartitionScope {
   const Membership& membership_;
   std::function<const Ring&()> ring_;
   int segment_bits_;
-  int shift_ = 0;  // segment_bits - partition_bits, for the current ring
   uint64_t cached_fingerprint_ = 0;
   std::map<std::string, std::vector<bool>> shared_;  // by peer id
 };
